@@ -1,0 +1,80 @@
+"""Shared by the benchmarks: best-of timing, tables and atomic writing of results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def best_time(fn, repeat: int = 3):
+    """Run ``fn`` ``repeat`` times; return (its last result, the shortest wall time in s)."""
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return out, best
+
+
+def machine() -> dict:
+    import numpy, scipy, torch
+
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def fmt(x) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.1e}"
+    return str(x)
+
+
+def markdown_table(rows: list[dict], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(fmt(row.get(c)) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def write_results(name: str, command: str, tables: dict[str, str], records: dict, notes: list[str]) -> Path:
+    """Write ``results/NAME.md`` and ``results/NAME.json``; return the Markdown path."""
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+    md = [f"# Benchmark `{name}`", "", f"Command: `{command}` ({stamp})", ""]
+    info = machine()
+    md.append("Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    md.append("")
+    for title, table in tables.items():
+        md += [f"## {title}", "", table, ""]
+    if notes:
+        md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    out = RESULTS / f"{name}.md"
+    _atomic_write(out, "\n".join(md))
+    _atomic_write(RESULTS / f"{name}.json", json.dumps({"command": command, "date": stamp, "machine": info, **records}, indent=2))
+    return out
