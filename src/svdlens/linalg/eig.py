@@ -4,7 +4,8 @@ The right singular vectors are the eigenvectors of the "inputs with inputs" matr
 the singular values are the square roots of its eigenvalues, and the left singular vectors
 follow from ``u = A v / σ``. For a wide matrix the roles swap: eigenvectors of AAᵀ give U and
 ``v = Aᵀ u / σ``. Forming the Gram matrix squares the condition number, so singular values
-below ``√eps · σ₁`` lose digits; the method warns and says how many are left.
+below ``eps^(1/4) · σ₁`` lose half their digits or more (all of them below ``√eps · σ₁``); the
+method warns and says how many are left.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 from .operator import Operator
 from .orth import orthonormalize
-from .result import PrecisionWarning
+from .result import NONFINITE, PrecisionWarning
 
 __all__ = ["svd_eig", "gram"]
 
@@ -37,6 +38,8 @@ def svd_eig(A, op: Operator, k: int | None, gen: torch.Generator):
     m, n = op.shape
     side = "right" if m >= n else "left"
     G = gram(A, op, side)
+    if not bool(torch.isfinite(G).all()):
+        raise ValueError(NONFINITE)
     G = (G + G.mT) / 2  # symmetric up to rounding; eigh reads one triangle
     lam, W = torch.linalg.eigh(G)
     lam, W = lam.flip(0), W.flip(1)  # descending
@@ -71,11 +74,12 @@ def _warn_precision(sigma: torch.Tensor, eps: float) -> None:
     if s1 == 0.0:
         return
     ratio = float(sigma[-1]) / s1
-    if ratio < math.sqrt(eps):
+    # From σ_k/σ₁ < eps^(1/4) on, half the digits are gone; below √eps, all of them.
+    if ratio < eps**0.25:
         # Relative error of σ_k from the Gram matrix is about eps · (σ₁/σ_k)².
         digits = 0 if ratio == 0 else max(0, int(math.floor(-math.log10(eps / ratio**2))))
         warnings.warn(
-            f"method='eig': σ_k/σ₁ = {ratio:.1e} is below √eps = {math.sqrt(eps):.1e}. Forming the "
+            f"method='eig': σ_k/σ₁ = {ratio:.1e} (√eps = {math.sqrt(eps):.1e}). Forming the "
             f"Gram matrix squares the condition number, so σ_k keeps about {digits} correct "
             "digit(s) and its singular vectors fewer. Use method='exact' or 'krylov' for these.",
             PrecisionWarning,

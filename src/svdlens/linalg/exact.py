@@ -7,6 +7,7 @@ import scipy.linalg
 import torch
 
 from .operator import Operator
+from .result import NONFINITE
 
 __all__ = ["svd_exact", "dense_of", "MAX_DENSE_ENTRIES"]
 
@@ -27,7 +28,10 @@ def dense_of(A, op: Operator) -> torch.Tensor:
             f"(limit {MAX_DENSE_ENTRIES:,} entries); ask for k triplets with method='krylov'"
         )
     eye = torch.eye(n, dtype=op.torch_dtype, device=op.device)
-    return torch.cat([op.matmat(eye[:, j : j + 512]) for j in range(0, n, 512)], dim=1)
+    D = torch.cat([op.matmat(eye[:, j : j + 512]) for j in range(0, n, 512)], dim=1)
+    if not bool(torch.isfinite(D).all()):
+        raise ValueError(NONFINITE)
+    return D
 
 
 def svd_exact(A, op: Operator, k: int | None):

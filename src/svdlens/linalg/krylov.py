@@ -39,10 +39,13 @@ def krylov_sizes(k: int, shape, block_size: int | None, max_dim: int | None):
     if b < 1:
         raise ValueError(f"block_size must be at least 1; got {b}")
     dim = max_dim or max(2 * k + 2 * b, k + 10 * b, 20)
-    dim = min(dim, r)
     if dim < k:
         raise ValueError(f"max_dim={dim} must be at least k={k}")
-    keep = min(max(k, k + (dim - k) // 2), dim - 1) if dim > k else k
+    # Whole blocks only: a partial block would drop residual columns and break A V = U B.
+    dim = min(b * math.ceil(dim / b), r)
+    keep = b * math.ceil((k + (dim - k) // 2) / b)
+    if keep > dim - b:
+        keep = max(k, dim - b)
     return b, dim, keep
 
 
@@ -56,6 +59,10 @@ def svd_krylov(
     max_dim: int | None = None,
 ):
     """Returns torch ``U, S, V``, residuals and the number of block steps."""
+    if op.shape[0] < op.shape[1]:
+        # Start in the smaller space, so that a full basis there makes the projection exact.
+        V, S, U, res, steps = svd_krylov(op.T, k, tol, max_iter, gen, block_size, max_dim)
+        return U, S, V, res, steps
     m, n = op.shape
     r = min(m, n)
     b, dim, keep = krylov_sizes(k, op.shape, block_size, max_dim)
@@ -66,10 +73,13 @@ def svd_krylov(
     U, AV = like.new_zeros(m, dim), like.new_zeros(m, dim)
     B = like.new_zeros(dim, dim)
 
+    tiny = torch.finfo(like.dtype).tiny
     d = 0  # current size of the bases
     R = random_block(gen, n, b, like)  # the next block of V comes from here
     for step in range(1, max_steps + 1):
         bs = min(b, dim - d)
+        if R.shape[1] < bs:  # after a partial block and a restart: top up with fresh directions
+            R = torch.cat([R, random_block(gen, n, bs - R.shape[1], like)], dim=1)
         Vn, _, _ = orthonormalize(R[:, :bs], V[:, :d], gen)
         W = op.matmat(Vn)
         Un, C, T = orthonormalize(W, U[:, :d], gen)
@@ -85,10 +95,17 @@ def svd_krylov(
             continue
         X, S, Yt = torch.linalg.svd(B[:d, :d])
         Xk, Sk, Yk = X[:, :k], S[:k], Yt[:k].T
-        Uk, Vk = U[:, :d] @ Xk, V[:, :d] @ Yk
-        res = residuals_from_products(AV[:, :d] @ Yk, AtU[:, :d] @ Xk, Uk, Sk, Vk)
-        if d == r or step == max_steps or bool(res.max() <= tol):
-            return Uk, Sk, Vk, res, step
+        # Cheap estimate from the recurrence: Aᵀ(U x) − σ (V y) = R x[last block] for every Ritz pair.
+        RtR = R.T @ R
+        xl = Xk[d - bs : d]
+        est = torch.sqrt(torch.clamp((xl * (RtR @ xl)).sum(0), min=0)) / torch.clamp(S[0], min=tiny)
+        last = d == r or step == max_steps
+        if last or bool(est.max() <= tol):
+            # Verify from the stored real products before claiming convergence.
+            Uk, Vk = U[:, :d] @ Xk, V[:, :d] @ Yk
+            res = residuals_from_products(AV[:, :d] @ Yk, AtU[:, :d] @ Xk, Uk, Sk, Vk)
+            if last or bool(res.max() <= tol):
+                return Uk, Sk, Vk, res, step
         if d == dim:  # thick restart: keep the best `keep` Ritz triplets
             Xl, Yl = X[:, :keep], Yt[:keep].T
             V[:, :keep], AV[:, :keep] = V[:, :d] @ Yl, AV[:, :d] @ Yl

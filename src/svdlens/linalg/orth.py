@@ -27,8 +27,8 @@ def orthonormalize(X, basis=None, gen=None):
 
     Returns ``(Q, C, R)`` with ``X = basis @ C + Q @ R`` up to rounding, ``Q`` orthonormal and
     orthogonal to ``basis``. Columns of ``X`` that are (numerically) in the span of what came
-    before are replaced by random directions, with a zero row in ``R``: a Krylov method
-    that meets an invariant subspace then carries on in a fresh direction.
+    before are replaced by random directions (``R`` keeps their true, tiny coefficients): a
+    Krylov method that meets an invariant subspace then carries on in a fresh direction.
     """
     tiny = _tiny(X)  # measured before projection: a block inside span(basis) must count as breakdown
     X, C = _project_out(X, basis)
@@ -41,20 +41,19 @@ def orthonormalize(X, basis=None, gen=None):
     for j in range(X.shape[1]):
         prev = Q[:, :j] if basis is None else torch.cat([basis, Q[:, :j]], dim=1)
         x, _ = _project_out(X[:, j : j + 1], prev)
-        R[:j, j] = (Q[:, :j].T @ X[:, j : j + 1])[:, 0]
         norm = torch.linalg.vector_norm(x)
         if norm > tiny:
-            R[j, j] = norm
             Q[:, j : j + 1] = x / norm
-            continue
-        if prev.shape[1] + 1 > X.shape[0]:
-            raise RuntimeError("no room left for a new orthonormal direction")
-        z, _ = _project_out(random_block(gen, X.shape[0], 1, X), prev)
-        Q[:, j : j + 1] = z / torch.linalg.vector_norm(z)
+        else:
+            if prev.shape[1] + 1 > X.shape[0]:
+                raise RuntimeError("no room left for a new orthonormal direction")
+            z, _ = _project_out(random_block(gen, X.shape[0], 1, X), prev)
+            Q[:, j : j + 1] = z / torch.linalg.vector_norm(z)
+        R[: j + 1, j] = (Q[:, : j + 1].T @ X[:, j : j + 1])[:, 0]  # the true coefficients, tiny ones too
     return Q, C, R
 
 
 def _tiny(X: torch.Tensor) -> torch.Tensor:
     """Below this a column is taken to lie in the span of what came before."""
     scale = torch.linalg.vector_norm(X, dim=0).max()
-    return 1e3 * torch.finfo(X.dtype).eps * torch.clamp(scale, min=torch.finfo(X.dtype).tiny)
+    return 10 * torch.finfo(X.dtype).eps * torch.clamp(scale, min=torch.finfo(X.dtype).tiny)

@@ -12,6 +12,7 @@ import torch
 
 from .operator import Operator
 from .orth import random_block
+from .result import NONFINITE
 
 __all__ = ["svd_power"]
 
@@ -28,24 +29,28 @@ def svd_power(op: Operator, k: int, tol: float, max_iter: int, gen: torch.Genera
     V = like.new_zeros(n, k)
     S = like.new_zeros(k)
     total = 0
+    zero_level = torch.finfo(like.dtype).eps * max(m, n)
     scale = like.new_ones(())  # σ₁ once found: the residuals are relative to it
     for i in range(k):
         Ui, Vi, Si = U[:, :i], V[:, :i], S[:i]
         v = _unit(_orth(random_block(gen, n, 1, like), Vi))
         for it in range(1, max_iter + 1):
-            w = op.matmat(v) - Ui @ (Si[:, None] * (Vi.T @ v))  # deflated A v
+            w = _orth(op.matmat(v) - Ui @ (Si[:, None] * (Vi.T @ v)), Ui)  # deflated A v
             sigma = torch.linalg.vector_norm(w)
             u = _unit(w)
             z = _orth(op.rmatmat(u) - Vi @ (Si[:, None] * (Ui.T @ u)), Vi)  # deflated Aᵀ u
             # Av = σu holds by construction; the test is ‖Aᵀu − σv‖ for the deflated operator.
-            if (it % CHECK_EVERY == 0 or it == max_iter) and bool(
-                torch.linalg.vector_norm(z - sigma * v) <= INNER * tol * (sigma if i == 0 else scale)
-            ):
-                break
+            if it % CHECK_EVERY == 0 or it == max_iter:
+                gap = torch.linalg.vector_norm(z - sigma * v)
+                if not bool(torch.isfinite(gap)):
+                    raise ValueError(NONFINITE)
+                if bool(gap <= INNER * tol * (sigma if i == 0 else scale)):
+                    break
             if it < max_iter:
                 v = _unit(z)
         total += it
-        if float(sigma) == 0.0:  # the rest of the spectrum is zero: complete both bases
+        if float(sigma) <= zero_level * float(scale):  # the rest is zero (to rounding): complete both bases
+            sigma = torch.zeros_like(sigma)
             u = _unit(_orth(random_block(gen, m, 1, like), Ui))
             v = _unit(_orth(random_block(gen, n, 1, like), Vi))
         U[:, i : i + 1], V[:, i : i + 1], S[i] = u, v, sigma

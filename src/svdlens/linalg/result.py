@@ -84,10 +84,10 @@ def tol_floor(dtype: torch.dtype, shape) -> float:
     """The smallest relative residual a product in this dtype can certify.
 
     The rounding error of ``A @ v`` grows like ``eps * sqrt(n) * |A|``; we ask for a margin
-    of 4 above it so that a converged solver is never refused by its own rounding.
+    of 16 above it (measured: 11 eps on 3×2 float32) so that rounding never refuses a converged solver.
     """
     eps = torch.finfo(dtype).eps
-    return float(4 * eps * np.sqrt(max(shape)))
+    return float(16 * eps * np.sqrt(max(shape)))
 
 
 def fix_signs(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,12 +114,15 @@ def explicit_residuals(op: Operator, U, S, V) -> torch.Tensor:
     return residuals_from_products(op.matmat(V), op.rmatmat(U), U, S, V)
 
 
+NONFINITE = (
+    "the operator returned NaN or Inf in a product; check that A @ X and A.T @ Y "
+    "are finite for finite input"
+)
+
+
 def check_finite(S: torch.Tensor, residuals: torch.Tensor) -> None:
     if not bool(torch.isfinite(S).all() & torch.isfinite(residuals).all()):
-        raise ValueError(
-            "the operator returned NaN or Inf in a product; check that A @ X and A.T @ Y "
-            "are finite for finite input"
-        )
+        raise ValueError(NONFINITE)
 
 
 def finish(

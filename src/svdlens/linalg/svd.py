@@ -14,7 +14,7 @@ from .exact import svd_exact
 from .krylov import svd_krylov
 from .operator import Operator, as_operator
 from .power import svd_power
-from .result import SVDResult, finish, tol_floor
+from .result import NONFINITE, SVDResult, finish, tol_floor
 from .subspace import svd_subspace
 
 __all__ = ["svd", "METHODS"]
@@ -51,7 +51,7 @@ def svd(A, k=None, *, method="auto", tol=1e-8, max_iter=None, seed=0, **options)
         - ``"auto"``: ``"exact"`` for small explicit matrices or ``k=None``, ``"krylov"`` otherwise.
     tol : float
         Iterative methods stop when every residual ``max(‖Av − σu‖, ‖Aᵀu − σv‖) / σ₁`` is at most
-        ``tol``. A tol finer than the dtype can resolve (``4·eps·√max(m, n)``) is raised to that.
+        ``tol``. A tol finer than the dtype can resolve (``16·eps·√max(m, n)``) is raised to that.
     max_iter : int, optional
         Iteration cap: block steps (krylov), power steps per triplet (power), subspace
         iterations (subspace; default 7, or 4 when k ≥ min(m, n)/10).
@@ -117,7 +117,12 @@ def svd(A, k=None, *, method="auto", tol=1e-8, max_iter=None, seed=0, **options)
 
     residuals, iterations, direct = None, 0, method in ("exact", "eig")
     with _one_torch_thread(opaque_numpy=not op.is_torch and not sp.issparse(A)):
-        U, S, V, residuals, iterations = _run(method, dense, op, k, tol, max_iter, gen, options)
+        try:
+            U, S, V, residuals, iterations = _run(method, dense, op, k, tol, max_iter, gen, options)
+        except (torch.linalg.LinAlgError, np.linalg.LinAlgError) as err:
+            if "non-finite" in str(err) or "NaN" in str(err):
+                raise ValueError(NONFINITE) from err
+            raise
     result = finish(
         op, U, S, V, residuals, method=method, tol=tol, iterations=iterations, output=output, direct=direct
     )
