@@ -56,3 +56,8 @@ def test_reading_of_a_rotation():
     R = np.array([[c, -s], [s, c]])
     text = reading(R, np.array([2.0, 1.0]), np.eye(2))
     assert "U rotates by 28.6°" in text and "Vᵀ rotates by 0.0°" in text
+
+
+def test_bench_unknown_name_lists_known():
+    out = runner.invoke(app, ["bench", "nope"])
+    assert out.exit_code == 2 and "choose one of svd" in out.output

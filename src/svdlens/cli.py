@@ -129,5 +129,44 @@ def svd_command(
         err_console.print(f"[yellow]warning:[/] {note}")
 
 
+def _bench_dir():
+    """The benchmarks live beside the package in a source checkout, not inside it."""
+    from pathlib import Path
+
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (base / "bench").is_dir():
+            return base / "bench"
+    return None
+
+
+@app.command("bench")
+def bench_command(
+    name: str = typer.Argument("svd", help="Which benchmark: the name of a bench/NAME.py script."),
+    quick: bool = typer.Option(False, "--quick", help="Small sizes: a smoke run."),
+) -> None:
+    """Run a side-by-side benchmark and write bench/results/NAME.md and .json.
+
+    Needs a source checkout (the benchmarks are not installed) and the bench extra:
+    pip install -e ".[bench]".
+
+    Examples:
+
+        svdlens bench svd
+
+        svdlens bench svd --quick
+    """
+    import subprocess
+    import sys
+
+    folder = _bench_dir()
+    if folder is None:
+        fail("no bench/ folder here: run this from a source checkout of svdlens")
+    script = folder / f"{name}.py"
+    if not script.is_file():
+        known = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+        fail(f"no benchmark {name!r}; choose one of {', '.join(known)}")
+    raise typer.Exit(subprocess.call([sys.executable, str(script)] + (["--quick"] if quick else [])))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -7,8 +7,10 @@ rounding does not collapse the block onto the top direction), and finish with a
 Rayleigh–Ritz step on ``B = QᵀA``. Each iteration also checks the residuals of the previous
 one from products it has already made, so a fast-decaying spectrum stops early.
 
-Defaults follow scikit-learn's ``randomized_svd``: 10 extra columns and 7 iterations
-(4 when k is at least a tenth of min(m, n)).
+Iterations follow scikit-learn's ``randomized_svd``: 7 (4 when k is at least a tenth of
+min(m, n)). We oversample by 15 columns rather than its 10: on the 3000×1000, σ_j = j^-0.5
+benchmark, 15 gave a smaller max residual than scikit-learn's defaults for 29 of 30 seeds
+(median 1.4e-3 against 3.3e-3), still in about half its time; with 10, 14 of 30.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def default_subspace_iterations(k: int, shape) -> int:
     return 7 if k < 0.1 * min(shape) else 4
 
 
-def svd_subspace(op: Operator, k: int, tol: float, max_iter: int | None, gen, oversample: int = 10):
+def svd_subspace(op: Operator, k: int, tol: float, max_iter: int | None, gen, oversample: int = 15):
     """Returns torch ``U, S, V``, residuals and the number of iterations run."""
     m, n = op.shape
     like = torch.empty(0, dtype=op.torch_dtype, device=op.device)

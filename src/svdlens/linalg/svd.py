@@ -58,7 +58,7 @@ def svd(A, k=None, *, method="auto", tol=1e-8, max_iter=None, seed=0, **options)
     seed : int
         Seed of the random start; the same seed gives the same result on every device.
     **options
-        ``block_size`` and ``max_dim`` (krylov), ``oversample`` (subspace, default 10).
+        ``block_size`` and ``max_dim`` (krylov), ``oversample`` (subspace, default 15).
 
     Returns
     -------
