@@ -31,7 +31,8 @@ def test_eig_agrees_with_lapack(shape):
 @pytest.mark.parametrize("shape", [(8, 5), (5, 8)])
 def test_eig_completes_basis_for_zero_singular_values(shape):
     A, _, s, _ = known_svd(*shape, [4.0, 2.0], seed=3)  # rank 2
-    res = sl.svd(A, method="eig")
+    with pytest.warns(sl.PrecisionWarning, match="right for a rank-deficient A"):
+        res = sl.svd(A, method="eig")
     U, S, Vt = res
     np.testing.assert_allclose(S, [4, 2, 0, 0, 0], atol=1e-12)
     np.testing.assert_allclose(U.T @ U, np.eye(5), atol=1e-12)
@@ -41,8 +42,8 @@ def test_eig_completes_basis_for_zero_singular_values(shape):
 
 def test_eig_warns_and_counts_lost_digits():
     A = known_svd(20, 10, np.logspace(0, -10, 10), seed=1)[0]
-    # σ₁₀ = 1e-10 is below what the Gram matrix resolves: it comes out as 0, with no digit left.
-    with pytest.warns(sl.PrecisionWarning, match=r"σ_k/σ₁ = 0\.0e\+00 .* keeps about 0 correct digit"):
+    # σ₁₀ = 1e-10 is below what the Gram matrix resolves: it comes out as 0.
+    with pytest.warns(sl.PrecisionWarning, match=r"below what the Gram matrix resolves and is returned as 0"):
         sl.svd(A, method="eig")
     B = known_svd(20, 10, np.logspace(0, -6, 10), seed=1)[0]
     with pytest.warns(sl.PrecisionWarning, match=r"keeps about 3 correct digit"):

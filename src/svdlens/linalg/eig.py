@@ -77,11 +77,19 @@ def _warn_precision(sigma: torch.Tensor, eps: float) -> None:
     # From σ_k/σ₁ < eps^(1/4) on, half the digits are gone; below √eps, all of them.
     if ratio < eps**0.25:
         # Relative error of σ_k from the Gram matrix is about eps · (σ₁/σ_k)².
-        digits = 0 if ratio == 0 else max(0, int(math.floor(-math.log10(eps / ratio**2))))
+        if ratio == 0:
+            what = (
+                "σ_k is below what the Gram matrix resolves and is returned as 0, with the basis "
+                "completed. That is right for a rank-deficient A; otherwise"
+            )
+        else:
+            digits = max(0, int(math.floor(-math.log10(eps / ratio**2))))
+            what = (
+                f"σ_k/σ₁ = {ratio:.1e}: forming the Gram matrix squares the condition number, so "
+                f"σ_k keeps about {digits} correct digit(s) and its singular vectors fewer. For more,"
+            )
         warnings.warn(
-            f"method='eig': σ_k/σ₁ = {ratio:.1e} (√eps = {math.sqrt(eps):.1e}). Forming the "
-            f"Gram matrix squares the condition number, so σ_k keeps about {digits} correct "
-            "digit(s) and its singular vectors fewer. Use method='exact' or 'krylov' for these.",
+            f"method='eig': {what} use method='exact' or 'krylov'.",
             PrecisionWarning,
-            stacklevel=4,
+            stacklevel=5,  # the caller of svd()
         )
