@@ -129,6 +129,70 @@ def svd_command(
         err_console.print(f"[yellow]warning:[/] {note}")
 
 
+@app.command("eigenfaces")
+def eigenfaces_command(
+    images: Optional[str] = typer.Option(None, "--images", help="A folder of images or a .npy/.npz file (default: the built-in faces)."),
+    k: int = typer.Option(20, "--k", "-k", help="Number of eigenfaces."),
+    out: str = typer.Option("out/eigenfaces", "--out", help="Folder to write figures, model.npz and summary.json to."),
+    size: Optional[str] = typer.Option(None, "--size", help='Resize and centre-crop images to this size: "64" or "64x48".'),
+    method: str = typer.Option("auto", "--method", help="auto, exact, gram, krylov or subspace."),
+    raw: bool = typer.Option(False, "--raw", help="Plain PCA: no per-image standardisation."),
+    out_of_core: bool = typer.Option(False, "--out-of-core", help="Read the images block by block with dask (data larger than memory)."),
+    chunk_rows: int = typer.Option(4096, "--chunk-rows", help="Images per block with --out-of-core."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a dask.distributed scheduler (with --out-of-core)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Eigenfaces: mean face, eigenfaces, the puzzle, face detection and compression, as figures and numbers.
+
+    Writes eigenfaces.png, scree.png, reconstruction.png/.gif, puzzle.png, compression.png,
+    distances.png (built-in faces), model.npz (load it with svdlens.Eigenfaces.load) and summary.json.
+
+    Examples:
+
+        svdlens eigenfaces --out out/eigenfaces
+
+        svdlens eigenfaces --images my_faces/ --size 64 -k 30 --out out/mine
+
+        svdlens eigenfaces --images big.npy --out-of-core -k 50 --out out/big
+    """
+    from .faces.job import STEPS, progress_bar, run_eigenfaces
+
+    parsed_size = None
+    if size:
+        try:
+            parts = [int(p) for p in size.lower().replace("×", "x").split("x")]
+            parsed_size = (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+        except ValueError:
+            fail(f"--size must look like 64 or 64x48; got {size!r}")
+    if out_of_core and images is None:
+        fail("--out-of-core needs --images (a .npy file or a folder of images)")
+    with progress_bar(quiet) as bar:
+        task = bar.add_task("eigenfaces", total=len(STEPS)) if bar else None
+
+        def tick(step):
+            if bar:
+                bar.update(task, description=step, completed=STEPS.index(step))
+
+        try:
+            summary = run_eigenfaces(
+                out, images, size=parsed_size, k=k, method=method, normalize=None if raw else "standardize",
+                out_of_core=out_of_core, chunk_rows=chunk_rows, scheduler=scheduler, progress=tick,
+            )
+        except (ValueError, FileNotFoundError, ImportError) as err:
+            fail(str(err))
+        if bar:
+            bar.update(task, description="done", completed=len(STEPS))
+    console.print(
+        f"{summary['n_images']} images of {'×'.join(map(str, summary['image_shape']))}: "
+        f"{summary['n_components']} eigenfaces explain {summary['explained_variance_total']:.1%} of the variance"
+    )
+    if "face_detection" in summary:
+        console.print(f"face vs non-face ROC AUC (held out): {summary['face_detection']['roc_auc']:.3f}")
+    for name, why in summary.get("skipped", {}).items():
+        err_console.print(f"[yellow]skipped[/] {name}: {why}")
+    console.print(f"wrote {out}/")
+
+
 def _bench_dir():
     """The benchmarks live beside the package in a source checkout, not inside it."""
     from pathlib import Path
