@@ -111,7 +111,15 @@ class Eigenfaces:
             raise ValueError(f"normalize must be 'standardize' or None; got {self.normalize!r}")
 
     def _flatten(self, X, fitting: bool) -> np.ndarray:
+        import scipy.sparse as sp
+
+        if sp.issparse(X):
+            raise TypeError("sparse input is not supported: eigenfaces need dense images (X.toarray())")
         X = np.asarray(X)
+        if X.dtype.kind == "c":
+            raise ValueError("Complex data not supported: eigenfaces need real images")
+        if X.dtype == object:
+            X = X.astype(np.float64)  # numbers held as objects; anything else raises TypeError here
         if X.dtype.kind not in "biuf":
             raise ValueError(f"images must hold numbers; got dtype {X.dtype}")
         if X.ndim == 2 and not fitting and hasattr(self, "image_shape_") and len(self.image_shape_) == 2 \
@@ -119,10 +127,15 @@ class Eigenfaces:
             X = X[None]  # one image
         if X.ndim not in (2, 3):
             raise ValueError(
-                f"expected images (n, h, w) or flat rows (n, d); got an array of shape {X.shape}"
+                f"expected images (n, h, w) or flat rows (n, d); got an array of shape {X.shape}. "
+                "Reshape your data, e.g. X[None] for a single image"
             )
-        if X.shape[0] == 0 or X[0].size == 0:
+        if X.shape[0] == 0:
             raise ValueError(f"no images: got an array of shape {X.shape}")
+        if X[0].size == 0:
+            raise ValueError(
+                f"empty images: found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+            )
         flat = X.reshape(X.shape[0], -1)
         flat = flat.astype(np.float32 if X.dtype == np.float32 else np.float64, copy=False)
         if not np.isfinite(flat).all():
@@ -133,8 +146,9 @@ class Eigenfaces:
             self.n_features_in_ = flat.shape[1]
         elif flat.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"images of shape {tuple(X.shape[1:])} do not match the fitted shape {self.image_shape_}; "
-                "resize them first (svdlens.faces.load(path, size=...))"
+                f"X has {flat.shape[1]} features, but Eigenfaces is expecting {self.n_features_in_} features "
+                f"as input: images of shape {tuple(X.shape[1:])} do not match the fitted shape "
+                f"{self.image_shape_}; resize them first (svdlens.faces.load(path, size=...))"
             )
         return flat
 
@@ -162,7 +176,7 @@ class Eigenfaces:
         flat = self._normalized(self._flatten(X, fitting=True))
         n, d = flat.shape
         if n < 2:
-            raise ValueError(f"need at least 2 images to find eigenfaces; got {n}")
+            raise ValueError(f"need at least 2 images to find eigenfaces; got n_samples = {n}")
         r = min(n, d)
         k = r if self.n_components is None else self.n_components
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
