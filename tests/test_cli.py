@@ -61,3 +61,64 @@ def test_reading_of_a_rotation():
 def test_bench_unknown_name_lists_known():
     out = runner.invoke(app, ["bench", "nope"])
     assert out.exit_code == 2 and "choose one of svd" in out.output
+
+
+def test_eigenfaces_builtin_writes_everything(tmp_path):
+    out = tmp_path / "ef"
+    res = runner.invoke(app, ["eigenfaces", "--out", str(out), "-k", "10", "--quiet"])
+    assert res.exit_code == 0, res.output
+    names = {p.name for p in out.iterdir()}
+    assert {"eigenfaces.png", "scree.png", "reconstruction.png", "reconstruction.gif", "puzzle.png",
+            "distances.png", "compression.png", "model.npz", "summary.json"} <= names
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["face_detection"]["roc_auc"] >= 0.9 and summary["n_components"] == 10
+    assert "fit_s" in summary["timings"]
+    import svdlens as sl
+
+    model = sl.Eigenfaces.load(out / "model.npz")
+    assert model.eigenfaces_.shape == (10, 25, 25)
+    from PIL import Image
+
+    with Image.open(out / "reconstruction.gif") as gif:
+        assert gif.n_frames == 8  # k = 1, 2, 5, 10, 20, 50, all, then the original
+
+
+def test_eigenfaces_own_folder_and_bad_input(tmp_path):
+    import svdlens as sl
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, f in enumerate(sl.faces.builtin()[:12]):
+        Image.fromarray((f * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    (folder / "readme.txt").write_text("hi")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["eigenfaces", "--images", str(folder), "-k", "5", "--size", "20", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "skipped readme.txt" in res.output
+    assert json.loads((out / "summary.json").read_text())["image_shape"] == [20, 20]
+    # k larger than the number of images: a clear error, and nothing half-written.
+    out2 = tmp_path / "out2"
+    res = runner.invoke(app, ["eigenfaces", "--images", str(folder), "-k", "50", "--out", str(out2), "--quiet"])
+    assert res.exit_code == 2 and "n_components=50 is more than" in res.output
+    assert not out2.exists() or not any(out2.iterdir())
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = runner.invoke(app, ["eigenfaces", "--images", str(empty), "--out", str(out2), "--quiet"])
+    assert res.exit_code == 2 and "is empty" in res.output
+    res = runner.invoke(app, ["eigenfaces", "--size", "big", "--quiet"])
+    assert res.exit_code == 2 and "--size must look like" in res.output
+
+
+def test_eigenfaces_failure_mid_way_leaves_nothing(tmp_path, monkeypatch):
+    from svdlens.faces import figures
+
+    def boom(*a, **k):
+        raise ValueError("drawing failed")
+
+    monkeypatch.setattr(figures, "puzzle_bars", boom)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["eigenfaces", "--out", str(out), "--quiet"])
+    assert res.exit_code == 2 and "drawing failed" in res.output
+    assert not any(out.iterdir())  # the figures made before the failure were not moved in
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".svdlens-")]

@@ -77,11 +77,13 @@ def nearest_face(ef: Eigenfaces, probes, gallery, threshold: float | None = None
 
     A probe farther than ``threshold`` from every gallery face is "unknown" (index -1).
     """
+    from scipy.spatial.distance import cdist
+
     P = ef.transform(probes, k)
     G = ef.transform(gallery, k)
-    d2 = (P**2).sum(1)[:, None] - 2 * P @ G.T + (G**2).sum(1)[None, :]
-    idx = np.argmin(d2, axis=1)
-    dist = np.sqrt(np.maximum(d2[np.arange(len(P)), idx], 0))
+    D = cdist(P, G)  # differences taken directly: no cancellation for near matches
+    idx = np.argmin(D, axis=1)
+    dist = D[np.arange(len(P)), idx]
     if threshold is not None:
         idx = np.where(dist <= threshold, idx, -1)
     return Match(idx, dist, threshold)
