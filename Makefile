@@ -18,12 +18,14 @@ install-bench: install
 
 demo: install
 	svdlens svd "0.4 0.2; 1 3"
+	svdlens eigenfaces --out out/eigenfaces
 
 test: install-test
 	$(PYTHON) -m pytest -q
 
 bench: install-bench
 	$(PYTHON) bench/svd.py
+	$(PYTHON) bench/faces.py
 
 clean:
 	rm -rf build dist .pytest_cache .hypothesis src/*.egg-info

@@ -1,10 +1,16 @@
 """Eigenfaces of data larger than memory, with dask.
 
 The images are read a block of rows at a time with plain file reads (not a memory map, whose
-touched pages would count against resident memory), centred lazily, and decomposed with
-``dask.array.linalg.svd_compressed`` — randomized subspace iteration with power iterations
-(Halko, Martinsson & Tropp 2011), run block by block by dask's scheduler. Memory stays at a
-few blocks. ``scheduler`` is the address of a ``dask.distributed`` scheduler to run on.
+touched pages would count against resident memory). The centred data become an
+:class:`svdlens.Operator` whose products ``Xc @ V`` and ``Xcᵀ @ Y`` are each one dask pass over
+the blocks, and the engine's randomized subspace iteration (Halko, Martinsson & Tropp 2011)
+runs on it, with its residuals certified as everywhere else.
+
+Why not ``dask.array.linalg.svd_compressed``: it runs the same algorithm as one graph that uses
+X in every pass, so dask can keep X's blocks alive between passes. Measured (VmHWM) on a
+60000×4096 float32 file of 1.0 GB: 1.33 GB peak for it, 0.92 GB for one pass per computation;
+and this way the engine certifies the residuals.
+``scheduler`` is the address of a ``dask.distributed`` scheduler to run on.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..linalg import Operator, svd
 from .estimator import Eigenfaces
 
 __all__ = ["fit_out_of_core", "lazy_images"]
@@ -114,9 +121,9 @@ def fit_out_of_core(
 ) -> Eigenfaces:
     """Fit ``ef`` on a ``.npy`` file or image folder too large for memory; returns ``ef``.
 
-    The number of components is ``ef.n_components`` (required here). Results match the
-    in-memory fit to the accuracy of randomized subspace iteration with ``n_power_iter``
-    power iterations (checked in ``bench/faces.py``).
+    The number of components is ``ef.n_components`` (required here). It runs ``n_power_iter``
+    subspace iterations (2·n_power_iter + 3 passes over the data, plus 2 for the mean and the
+    total variance); ``ef.svd_result_`` holds the residuals and whether they reached ``ef.tol``.
     """
     _require_dask()
     import dask
@@ -147,24 +154,33 @@ def fit_out_of_core(
             total = float((centred.astype(np.float64) ** 2).sum().compute()) / (n - 1)
             if total <= 0:
                 raise ValueError("all images are identical: there is no variation to find eigenfaces in")
-            _, S, Vt = da.linalg.svd_compressed(
-                centred, k, n_power_iter=n_power_iter, seed=ef.seed, compute=False
-            )
-            S, Vt = dask.compute(S, Vt)
+            op = _blocked_operator(X, mean.astype(work), chunk_rows)
+            res = svd(op, k, method="subspace", tol=ef.tol, max_iter=n_power_iter, seed=ef.seed)
     finally:
         if client is not None:
             client.close()
+    S, Vt = np.asarray(res.S), np.asarray(res.Vt)
     ef.image_shape_ = image_shape
     ef.n_features_in_ = d
     ef.mean_ = mean.astype(work)
-    order = np.argsort(S)[::-1]
-    S, Vt = S[order], Vt[order]
-    # The sign convention of svdlens.svd: the largest entry of each u is positive. u = Xc v / σ is
-    # not at hand here, so take the same rule on v (documented difference from the in-memory fit).
-    idx = np.abs(Vt).argmax(axis=1)
-    Vt = Vt * np.sign(Vt[np.arange(len(Vt)), idx])[:, None]
-    ef._set_components(Vt.astype(work), S.astype(work), n, total)
+    ef._set_components(Vt.astype(work), S.astype(work), n, total, res)
     return ef
+
+
+def _blocked_operator(X, mean: np.ndarray, chunk_rows: int) -> Operator:
+    """``Xc = X − 1 meanᵀ`` as an operator; each product is one pass of dask over X's blocks."""
+    import dask.array as da
+
+    n, d = X.shape
+
+    def matmat(V):  # (X − 1 μᵀ) V = X V − 1 (μᵀ V)
+        return (X @ V).compute() - (mean @ V)[None, :]
+
+    def rmatmat(Y):  # (X − 1 μᵀ)ᵀ Y = Xᵀ Y − μ (1ᵀ Y)
+        Yd = da.from_array(np.ascontiguousarray(Y, dtype=X.dtype), chunks=(chunk_rows, Y.shape[1]))
+        return (X.T @ Yd).compute() - np.outer(mean, Y.sum(axis=0))
+
+    return Operator((n, d), matmat, rmatmat, dtype=X.dtype)
 
 
 def _standardize_rows(block, ef):
