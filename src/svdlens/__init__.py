@@ -3,7 +3,17 @@
 from . import faces
 from .faces import Eigenfaces
 from .linalg import ConvergenceWarning, Operator, PrecisionWarning, SVDResult, as_operator, svd
+from .nets import (
+    LocalBasis,
+    global_directions,
+    jacobian,
+    layer_map,
+    local_basis,
+    transport,
+    weight_directions,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["svd", "Operator", "Eigenfaces", "faces", "as_operator", "SVDResult", "ConvergenceWarning", "PrecisionWarning", "__version__"]
+__all__ = ["svd", "Operator", "Eigenfaces", "faces", "jacobian", "layer_map", "local_basis", "LocalBasis",
+           "transport", "global_directions", "weight_directions", "as_operator", "SVDResult", "ConvergenceWarning", "PrecisionWarning", "__version__"]
