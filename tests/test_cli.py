@@ -10,6 +10,11 @@ from svdlens.cli import app, reading
 runner = CliRunner()
 
 
+def flat(result) -> str:
+    """The output with rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
 def test_svd_prints_factors_and_reading():
     out = runner.invoke(app, ["svd", "2 1; 1 3"])
     assert out.exit_code == 0, out.output
@@ -122,3 +127,71 @@ def test_eigenfaces_failure_mid_way_leaves_nothing(tmp_path, monkeypatch):
     assert res.exit_code == 2 and "drawing failed" in res.output
     assert not any(out.iterdir())  # the figures made before the failure were not moved in
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".svdlens-")]
+
+
+MODEL_FILE = '''
+import torch
+def build():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.GroupNorm(2, 4), torch.nn.SiLU(),
+                               torch.nn.Conv2d(4, 2, 3, stride=2, padding=1))
+def broken():
+    class B(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 2)
+        def forward(self, x):
+            raise RuntimeError("shapes do not line up")
+    return B()
+'''
+
+
+def test_jacobian_command(tmp_path):
+    import torch
+    from PIL import Image
+
+    import svdlens as sl
+    from svdlens.nets import LocalBasis
+
+    (tmp_path / "m.py").write_text(MODEL_FILE)
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((1, 1, 10, 10)).astype(np.float32))
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["jacobian", "--model", f"{tmp_path}/m.py:build", "--layer", "3",
+                              "--input", str(tmp_path / "x.npy"), "-k", "4", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert {p.name for p in out.iterdir()} == {"spectrum.png", "directions.png", "basis.safetensors", "summary.json"}
+    summary = json.loads((out / "summary.json").read_text())
+    basis = LocalBasis.load(out / "basis.safetensors")
+    np.testing.assert_allclose(summary["singular_values"], basis.s.numpy(), rtol=1e-6)
+    # Same answer as the library call.
+    model = __import__("importlib").import_module  # noqa: F841
+    x = torch.from_numpy(np.load(tmp_path / "x.npy"))
+    ns = {}
+    exec(MODEL_FILE, ns)
+    ref = sl.local_basis(sl.layer_map(ns["build"](), "3"), x, k=4)
+    np.testing.assert_allclose(basis.s.numpy(), ref.s.numpy(), rtol=1e-5)
+    # An image as input.
+    Image.fromarray((np.random.default_rng(1).random((10, 10)) * 255).astype(np.uint8)).save(tmp_path / "x.png")
+    res = runner.invoke(app, ["jacobian", "--model", f"{tmp_path}/m.py:build", "--layer", "1",
+                              "--input", str(tmp_path / "x.png"), "-k", "3", "--out", str(tmp_path / "o2")])
+    assert res.exit_code == 0, res.output
+
+
+def test_jacobian_command_bad_input(tmp_path):
+    (tmp_path / "m.py").write_text(MODEL_FILE)
+    np.save(tmp_path / "x.npy", np.zeros((1, 1, 10, 10), dtype=np.float32))
+    base = ["jacobian", "--model", f"{tmp_path}/m.py:build", "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "o")]
+    res = runner.invoke(app, base + ["--layer", "norm"])
+    assert res.exit_code == 2 and "has no layer 'norm'" in flat(res)
+    res = runner.invoke(app, ["jacobian", "--model", f"{tmp_path}/m.py:nothing", "--layer", "1",
+                              "--input", str(tmp_path / "x.npy")])
+    assert res.exit_code == 2 and "has no 'nothing'" in flat(res)
+    res = runner.invoke(app, ["jacobian", "--model", f"{tmp_path}/m.py:broken", "--layer", "lin",
+                              "--input", str(tmp_path / "x.npy")])
+    assert res.exit_code == 2 and "shapes do not line up" in flat(res) and "m.py" in flat(res)
+    res = runner.invoke(app, base + ["--layer", "3", "-k", "500"])
+    assert res.exit_code == 2 and "k=500 is more than" in flat(res)
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    res = runner.invoke(app, ["jacobian", "--model", f"{tmp_path}/m.py:build", "--layer", "1",
+                              "--input", str(tmp_path / "bad.png")])
+    assert res.exit_code == 2 and "cannot read the image" in flat(res)

@@ -193,6 +193,43 @@ def eigenfaces_command(
     console.print(f"wrote {out}/")
 
 
+@app.command("jacobian")
+def jacobian_command(
+    model: str = typer.Option(..., "--model", help="FILE.py:factory — a function that returns a torch.nn.Module."),
+    layer: str = typer.Option(..., "--layer", help="The submodule whose output is h (as in model.named_modules())."),
+    input: str = typer.Option(..., "--input", help="The point x: a .npy array, or an image (as 1×C×H×W in [0, 1])."),
+    k: int = typer.Option(10, "--k", "-k", help="Number of singular triplets."),
+    tol: float = typer.Option(1e-4, "--tol", help="Residual tolerance."),
+    kwarg: Optional[list[str]] = typer.Option(None, "--kwarg", help="Extra forward argument KEY=VALUE (repeatable), e.g. timestep=10."),
+    block_size: Optional[int] = typer.Option(None, "--block-size", help="Vectors per batched JVP/VJP (larger is faster on a GPU)."),
+    out: str = typer.Option("out/jacobian", "--out", help="Folder for spectrum.png, directions.png, basis.safetensors, summary.json."),
+) -> None:
+    """SVD of the Jacobian of x ↦ model.<layer>(x), matrix-free: directions v to move in, their effects u.
+
+    Examples:
+
+        svdlens jacobian --model mynet.py:build --layer encoder.3 --input x.npy -k 10 --out out/jac
+
+        svdlens jacobian --model unet.py:load --layer mid_block --input face.png --kwarg timestep=600
+    """
+    from .nets import ModelError, UnknownLayerError
+    from .nets.job import parse_kwargs, run_jacobian
+
+    try:
+        with console.status("computing the local basis (batched JVPs and VJPs)..."):
+            summary = run_jacobian(model, layer, input, out, k=k, tol=tol, forward_kwargs=parse_kwargs(kwarg),
+                                   block_size=block_size)
+    except (ValueError, TypeError, FileNotFoundError, UnknownLayerError, ModelError) as err:
+        fail(str(err))
+    console.print(
+        f"J is {int(np.prod(summary['output_shape']))}×{int(np.prod(summary['input_shape']))}; top σ: "
+        + ", ".join(f"{s:.4g}" for s in summary["singular_values"][:5])
+        + f"; converged: {summary['converged']}; {summary['n_jvp']} JVPs, {summary['n_vjp']} VJPs "
+        f"({summary['jvp_mode']}), {summary['seconds']:.1f} s"
+    )
+    console.print(f"wrote {out}/")
+
+
 def _bench_dir():
     """The benchmarks live beside the package in a source checkout, not inside it."""
     from pathlib import Path
