@@ -26,6 +26,7 @@ test: install-test
 bench: install-bench
 	$(PYTHON) bench/svd.py
 	$(PYTHON) bench/faces.py
+	$(PYTHON) bench/jacobian.py
 
 clean:
 	rm -rf build dist .pytest_cache .hypothesis src/*.egg-info

@@ -65,7 +65,7 @@ def test_reading_of_a_rotation():
 
 def test_bench_unknown_name_lists_known():
     out = runner.invoke(app, ["bench", "nope"])
-    assert out.exit_code == 2 and "choose one of faces, svd" in out.output
+    assert out.exit_code == 2 and "choose one of faces, jacobian, svd" in out.output
 
 
 def test_eigenfaces_builtin_writes_everything(tmp_path):
