@@ -195,3 +195,14 @@ def test_jacobian_command_bad_input(tmp_path):
     res = runner.invoke(app, ["jacobian", "--model", f"{tmp_path}/m.py:build", "--layer", "1",
                               "--input", str(tmp_path / "bad.png")])
     assert res.exit_code == 2 and "cannot read the image" in flat(res)
+
+
+def test_explain_command(tmp_path):
+    res = runner.invoke(app, ["explain", "0.4 0.2; 1 3", "--vector", "2 1", "--out", str(tmp_path), "--only", "projection"])
+    assert res.exit_code == 0, res.output
+    assert "0.4·2 + 0.2·1 = 1" in res.output
+    assert (tmp_path / "01-projection.png").exists() and (tmp_path / "explanation.md").exists()
+    bad = runner.invoke(app, ["explain", "0.4 0.2; 1 3", "--vector", "2 1 5"])
+    assert bad.exit_code == 2 and "the vector has 3 entries" in flat(bad)
+    bad = runner.invoke(app, ["explain", "0.4 zz; 1 3"])
+    assert bad.exit_code == 2 and "token 'zz'" in flat(bad)

@@ -129,6 +129,37 @@ def svd_command(
         err_console.print(f"[yellow]warning:[/] {note}")
 
 
+@app.command("explain")
+def explain_command(
+    matrix: str = typer.Argument(..., help='The matrix as text ("0.4 0.2; 1 3") or a .npy/.csv/... file.'),
+    out: Optional[str] = typer.Option(None, "--out", help="Folder for the figures (PNG), animations (GIF) and explanation.md."),
+    vector: Optional[str] = typer.Option(None, "--vector", help='The input of the projection scene, e.g. "2 1".'),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="Only this scene (repeatable)."),
+) -> None:
+    """Every scene of the SVD story for a small matrix: numbers in the terminal, pictures with --out.
+
+    Examples:
+
+        svdlens explain "0.4 0.2; 1 3" --vector "2 1"
+
+        svdlens explain "2 1; 1 3" --out out/explain --only rotate_scale_rotate
+    """
+    from .explain import explain
+    from .linalg.io import parse_vector
+
+    try:
+        A = read_matrix(matrix)
+        x = parse_vector(vector) if vector else None
+        ex = explain(np.asarray(A.toarray() if hasattr(A, "toarray") else A), vector=x, only=only)
+    except (MatrixParseError, FileNotFoundError, ValueError) as err:
+        fail(str(err))
+    console.print(ex.text())
+    if out:
+        with console.status("drawing the scenes..."):
+            paths = ex.save(out)
+        console.print(f"wrote {len(paths)} files to {out}/")
+
+
 @app.command("eigenfaces")
 def eigenfaces_command(
     images: Optional[str] = typer.Option(None, "--images", help="A folder of images or a .npy/.npz file (default: the built-in faces)."),

@@ -1,0 +1,272 @@
+"""Figures of the explain scenes. Each function draws one Scene; none computes one.
+
+Colours keep one meaning throughout (svdlens.plotting.COLORS): inputs blue, outputs red,
+singular directions green. Axes are labelled and have equal aspect.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.animation import FuncAnimation
+
+from ..plotting import COLORS
+from .scenes import Scene
+
+__all__ = ["DRAW", "ANIMATE"]
+
+
+def _arrow(ax, v, color, label=None, origin=(0, 0), **kw):
+    ax.annotate("", xy=(origin[0] + v[0], origin[1] + v[1]), xytext=origin,
+                arrowprops=dict(arrowstyle="->", color=color, lw=2, **kw))
+    if label:
+        ax.text(origin[0] + v[0] * 1.08, origin[1] + v[1] * 1.08, label, color=color, fontsize=9)
+
+
+def _plane(ax, lim, title):
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.axhline(0, color="#ccc", lw=0.8)
+    ax.axvline(0, color="#ccc", lw=0.8)
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+    ax.set_title(title, fontsize=10)
+
+
+def projection(scene: Scene):
+    A, x, y = scene.numbers["A"], scene.numbers["x"], scene.numbers["y"]
+    fig, ax = plt.subplots(figsize=(4.8, 4.8))
+    lim = 1.3 * max(np.abs(A).max(), np.abs(x).max(), 1)
+    _plane(ax, lim, "Rows of A, the input x, and x projected on each row")
+    _arrow(ax, x, COLORS["input"], "x")
+    for i, row in enumerate(A):
+        _arrow(ax, row, COLORS["output"], f"row {i + 1}")
+        n2 = row @ row
+        if n2 > 0:
+            p = (row @ x) / n2 * row
+            ax.plot([x[0], p[0]], [x[1], p[1]], ls=":", color=COLORS["other"])
+            ax.plot(*p, "o", color=COLORS["output"], ms=4)
+            ax.text(p[0], p[1], f"  y{i + 1}={y[i]:.3g}", fontsize=8, color=COLORS["output"])
+    fig.tight_layout()
+    return fig
+
+
+def dot_products(scene: Scene):
+    cases = scene.numbers["cases"]
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+    for ax, (label, c) in zip(axes, cases.items()):
+        _plane(ax, 2.6, f"{label}: a·b = {c['dot']:.3g}")
+        _arrow(ax, c["a"], COLORS["input"], "a")
+        _arrow(ax, c["b"], COLORS["output"], "b")
+    fig.tight_layout()
+    return fig
+
+
+def change_of_basis(scene: Scene):
+    B, c, v = scene.numbers["B"], scene.numbers["coords"], scene.numbers["point"]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+    lim = 1.2 * max(np.abs(v).max(), 3)
+    _plane(axes[0], lim, f"new basis: coordinates {c.tolist()}")
+    for a in np.arange(-6, 7):
+        for d in (B[:, 0], B[:, 1]):
+            other = B[:, 1] if d is B[:, 0] else B[:, 0]
+            pts = np.array([a * other - 10 * d, a * other + 10 * d])
+            axes[0].plot(pts[:, 0], pts[:, 1], color="#ddd", lw=0.7)
+    _arrow(axes[0], B[:, 0], COLORS["singular"], "b₁")
+    _arrow(axes[0], B[:, 1], COLORS["singular"], "b₂")
+    _arrow(axes[0], c[0] * B[:, 0], COLORS["input"], f"{c[0]:g}·b₁")
+    _arrow(axes[0], c[1] * B[:, 1], COLORS["input"], f"{c[1]:g}·b₂", origin=c[0] * B[:, 0])
+    _plane(axes[1], lim, f"standard basis: {v.tolist()}")
+    axes[1].grid(True, color="#ddd")
+    _arrow(axes[1], v, COLORS["output"], "B c")
+    fig.tight_layout()
+    return fig
+
+
+def _heatmap(ax, M, title, labels, highlight=None):
+    lim = float(np.abs(M).max()) or 1.0
+    ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    for (i, j), val in np.ndenumerate(M):
+        ax.text(j, i, f"{val:.3g}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(M.shape[1]), [f"{labels}{j + 1}" for j in range(M.shape[1])])
+    ax.set_yticks(range(M.shape[0]), [f"{labels}{i + 1}" for i in range(M.shape[0])])
+    if highlight is not None:
+        i, j = highlight
+        ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="black", lw=2.5))
+    ax.set_title(title, fontsize=10)
+
+
+def inputs_with_inputs(scene: Scene):
+    n = scene.numbers
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
+    i, j = n["pick"]
+    _heatmap(axes[0], n["WtW"], f"WᵀW: inputs × inputs\n(boxed: column {i + 1} · column {j + 1} = {n['value']:.3g})", "in", n["pick"])
+    _heatmap(axes[1], n["WWt"], "WWᵀ: outputs × outputs", "out")
+    fig.tight_layout()
+    return fig
+
+
+def eigenvectors(scene: Scene):
+    n = scene.numbers
+    fig, ax = plt.subplots(figsize=(4.8, 4.8))
+    X, Y = n["circle"], n["image"]
+    lim = 1.15 * max(np.abs(Y).max(), 1)
+    _plane(ax, lim, "x (blue) and AᵀA x (red); eigenvectors (green) do not turn")
+    for k in range(X.shape[1]):
+        ax.plot([X[0, k], Y[0, k]], [X[1, k], Y[1, k]], color="#ddd", lw=0.8)
+    ax.plot(X[0], X[1], ".", color=COLORS["input"])
+    ax.plot(Y[0], Y[1], ".", color=COLORS["output"])
+    for k in range(2):
+        v, lam = n["eigenvectors"][:, k], n["eigenvalues"][k]
+        _arrow(ax, lam * v, COLORS["singular"], f"λ{k + 1}={lam:.3g}")
+    fig.tight_layout()
+    return fig
+
+
+def eigenvectors_animation(scene: Scene, frames: int = 20):
+    n = scene.numbers
+    G = n["G"]
+    t = np.linspace(0, 2 * np.pi, 200)
+    X = np.stack([np.cos(t), np.sin(t)])
+    fig, ax = plt.subplots(figsize=(4.4, 4.4))
+    lim = 1.15 * max(np.abs(G @ X).max(), 1)
+    _plane(ax, lim, "")
+    (curve,) = ax.plot([], [], color=COLORS["output"])
+    arrows = [ax.plot([], [], color=COLORS["singular"], lw=2)[0] for _ in range(2)]
+    title = ax.set_title("")
+
+    def draw(f):
+        s = f / (frames - 1)
+        M = (1 - s) * np.eye(2) + s * G
+        Y = M @ X
+        curve.set_data(Y[0], Y[1])
+        for k, line in enumerate(arrows):
+            v = M @ n["eigenvectors"][:, k]
+            line.set_data([0, v[0]], [0, v[1]])
+        title.set_text(f"(1−s)I + s·AᵀA,  s = {s:.2f}")
+        return [curve, *arrows, title]
+
+    draw(0)
+    return FuncAnimation(fig, draw, frames=frames)
+
+
+def rotate_scale_rotate(scene: Scene):
+    steps = scene.numbers.get("steps")
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.3))
+    lim = 1.15 * max(float(np.abs(s[1]).max()) for s in steps)
+    for ax, (label, X, E) in zip(axes, steps):
+        _plane(ax, lim, label)
+        ax.plot(X[0], X[1], color=COLORS["input"] if label == "input" else COLORS["output"])
+        _arrow(ax, E[:, 0], COLORS["singular"], "e₁")
+        _arrow(ax, E[:, 1], COLORS["other"], "e₂")
+    fig.tight_layout()
+    return fig
+
+
+def rotate_scale_rotate_animation(scene: Scene, frames_per_step: int = 8):
+    """Vᵀ, then Σ, then U, interpolated; the last frame equals A applied directly."""
+    steps = scene.numbers["steps"]
+    lim = 1.15 * max(float(np.abs(s[1]).max()) for s in steps)
+    fig, ax = plt.subplots(figsize=(4.4, 4.4))
+    _plane(ax, lim, "")
+    (curve,) = ax.plot([], [], color=COLORS["output"])
+    e1 = ax.plot([], [], color=COLORS["singular"], lw=2)[0]
+    e2 = ax.plot([], [], color=COLORS["other"], lw=2)[0]
+    title = ax.set_title("")
+    seq = []
+    for a in range(3):
+        for f in range(frames_per_step):
+            s = (f + 1) / frames_per_step
+            seq.append((steps[a + 1][0], (1 - s) * steps[a][1] + s * steps[a + 1][1], (1 - s) * steps[a][2] + s * steps[a + 1][2]))
+
+    def draw(i):
+        label, X, E = seq[i]
+        curve.set_data(X[0], X[1])
+        e1.set_data([0, E[0, 0]], [0, E[1, 0]])
+        e2.set_data([0, E[0, 1]], [0, E[1, 1]])
+        title.set_text(label)
+        return [curve, e1, e2, title]
+
+    draw(0)
+    anim = FuncAnimation(fig, draw, frames=len(seq))
+    anim.final_points = seq[-1][1]
+    return anim
+
+
+def u_from_v(scene: Scene):
+    n = scene.numbers
+    fig, ax = plt.subplots(figsize=(4.8, 4.8))
+    U, S, Vt = n["U"], n["S"], n["Vt"]
+    lim = 1.2 * max(S.max(), 1)
+    _plane(ax, lim, "each vᵢ (blue) is sent to σᵢuᵢ (red)")
+    for i in range(len(S)):
+        _arrow(ax, Vt[i], COLORS["input"], f"v{i + 1}")
+        _arrow(ax, S[i] * U[:, i], COLORS["output"], f"σ{i + 1}u{i + 1}")
+    fig.tight_layout()
+    return fig
+
+
+def max_variance(scene: Scene):
+    n = scene.numbers
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    cloud = n["cloud"]
+    lim = 1.1 * max(np.abs(cloud).max(), 1)
+    _plane(axes[0], lim, "data with covariance S; top eigenvector")
+    axes[0].plot(cloud[0], cloud[1], ".", color=COLORS["input"], ms=3, alpha=0.5)
+    _arrow(axes[0], n["top"] * lim * 0.8, COLORS["singular"], "top eigenvector")
+    theta = np.degrees(np.arctan2(n["circle"][1], n["circle"][0])) % 360
+    order = np.argsort(theta)
+    axes[1].plot(theta[order], n["quadratic_form"][order], color=COLORS["output"])
+    tdeg = np.degrees(np.arctan2(n["top"][1], n["top"][0])) % 360
+    for t in (tdeg, (tdeg + 180) % 360):
+        axes[1].axvline(t, color=COLORS["singular"], ls="--")
+    if "blog_w" in n:
+        bdeg = np.degrees(np.arctan2(n["blog_w"][1], n["blog_w"][0]))
+        axes[1].plot([bdeg], [n["blog_value"]], "x", color="black", ms=8, label="the blog's w")
+        axes[1].legend(fontsize=8)
+    axes[1].set_xlabel("direction of w (degrees)")
+    axes[1].set_ylabel("wᵀSw")
+    axes[1].set_title("variance along w", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def low_rank(scene: Scene):
+    n = scene.numbers
+    approx = n["approximations"]
+    fig, axes = plt.subplots(1, len(approx), figsize=(2.8 * len(approx), 3), squeeze=False)
+    lim = max(float(np.abs(a).max()) for a in approx) or 1.0
+    for k, (ax, Ak) in enumerate(zip(axes[0], approx), start=1):
+        ax.imshow(Ak, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(f"A_{k}: ‖A−A_{k}‖₂ = {n['spectral'][k - 1]:.3g}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def superposition(scene: Scene):
+    n = scene.numbers
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 4))
+    _plane(axes[0], 1.3, f"{n['W'].shape[1]} features in 2 neurons")
+    for i, w in enumerate(n["W"].T):
+        _arrow(axes[0], w, COLORS["singular"], f"f{i + 1}")
+    _heatmap(axes[1], n["G"], "WᵀW: interference between features", "f")
+    fig.tight_layout()
+    return fig
+
+
+DRAW = {
+    "projection": projection,
+    "dot_products": dot_products,
+    "change_of_basis": change_of_basis,
+    "inputs_with_inputs": inputs_with_inputs,
+    "eigenvectors": eigenvectors,
+    "rotate_scale_rotate": rotate_scale_rotate,
+    "u_from_v": u_from_v,
+    "max_variance": max_variance,
+    "low_rank": low_rank,
+    "superposition": superposition,
+}
+ANIMATE = {"eigenvectors": eigenvectors_animation, "rotate_scale_rotate": rotate_scale_rotate_animation}
