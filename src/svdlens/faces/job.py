@@ -48,6 +48,8 @@ def run_eigenfaces(
         start = time.perf_counter()
         return start
 
+    if out_of_core and images is None:
+        raise ValueError("--out-of-core needs --images (a .npy file or a folder of images)")
     t = timed("load")
     nonfaces = None
     if images is None:
@@ -64,9 +66,8 @@ def run_eigenfaces(
     if out_of_core:
         from .outofcore import fit_out_of_core
 
-        fit_out_of_core(ef, images if images is not None else _builtin_npy(out), size=size,
-                        chunk_rows=chunk_rows, scheduler=scheduler)
-        X = _sample_rows(images, ef, size) if images is not None else builtin("faces")
+        fit_out_of_core(ef, images, size=size, chunk_rows=chunk_rows, scheduler=scheduler)
+        X = _sample_rows(images, ef, size)
     else:
         ef.fit(X)
     timings["fit_s"] = time.perf_counter() - t
@@ -121,10 +122,6 @@ def run_eigenfaces(
         summary["timings"] = timings
         (stage / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def _builtin_npy(out) -> Path:  # pragma: no cover - the CLI asks for --images with --out-of-core
-    raise ValueError("--out-of-core needs --images (a .npy file or a folder)")
 
 
 def _sample_rows(images, ef: Eigenfaces, size) -> np.ndarray:
