@@ -18,6 +18,7 @@ install-bench: install
 
 demo: install
 	svdlens svd "0.4 0.2; 1 3"
+	svdlens explain "0.4 0.2; 1 3" --vector "2 1" --out out/explain
 	svdlens eigenfaces --out out/eigenfaces
 
 test: install-test
@@ -27,6 +28,7 @@ bench: install-bench
 	$(PYTHON) bench/svd.py
 	$(PYTHON) bench/faces.py
 	$(PYTHON) bench/jacobian.py
+	$(PYTHON) bench/explain.py
 
 clean:
 	rm -rf build dist .pytest_cache .hypothesis src/*.egg-info

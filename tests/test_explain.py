@@ -88,7 +88,7 @@ def test_explain_text_and_shapes():
     assert [s.name for s in ex.scenes] == list(E.SCENES)
     assert "0.4·2 + 0.2·1 = 1" in ex.text()
     wide = E.explain(np.arange(6.0).reshape(2, 3))
-    assert "geometric scenes draw 2 input dimensions" in wide.text()
+    assert "geometric scenes are drawn for 2 or 3 dimensions" in wide.text()
     with pytest.raises(ValueError, match="the vector has 3 entries but A has 2 columns"):
         E.explain(A, vector=[1, 2, 3])
     with pytest.raises(ValueError, match="unknown scene"):
@@ -100,18 +100,103 @@ def test_explain_text_and_shapes():
 def test_save_writes_figures_and_animations(tmp_path):
     ex = E.explain(A, only=["projection", "rotate_scale_rotate", "inputs_with_inputs"])
     paths = ex.save(tmp_path)
-    names = sorted(p.name for p in paths)
+    names = sorted(p.name for p in paths if not p.name.endswith(".mp4"))
     assert names == ["01-projection.png", "02-inputs_with_inputs.png", "03-rotate_scale_rotate.gif",
                      "03-rotate_scale_rotate.png", "explanation.md"]
     assert all(p.exists() for p in paths)
     with Image.open(tmp_path / "03-rotate_scale_rotate.gif") as gif:
         assert gif.n_frames == 24  # 3 steps × 8 frames
+    md = (tmp_path / "explanation.md").read_text()
+    assert "![Projection: outputs are dot products](01-projection.png)" in md and "0.4·1 + 0.2·1" in md
 
 
-def test_animation_last_frame_equals_A_directly():
+def test_html_walkthrough_is_offline(tmp_path):
+    import re
+
+    E.explain(A, only=["projection", "low_rank"]).save(tmp_path, format="html")
+    html = (tmp_path / "explanation.html").read_text()
+    srcs = re.findall(r"src='([^']+)'", html)
+    assert srcs and all((tmp_path / s).exists() for s in srcs)
+    assert "http" not in html
+    with pytest.raises(ValueError, match="format must be 'md' or 'html'"):
+        E.explain(A, only=["low_rank"]).save(tmp_path, format="pdf")
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (2, 3)])
+def test_three_by_two_and_two_by_three_are_drawn_in_3d(tmp_path, shape):
+    M = np.arange(1.0, 7.0).reshape(shape) + np.eye(*shape)
+    ex = E.explain(M)
+    sc = ex["rotate_scale_rotate"]
+    np.testing.assert_allclose(sc.numbers["steps"][-1][1], sc.numbers["direct"][0], atol=1e-12)
+    np.testing.assert_allclose(sc.numbers["picture_steps"][-1], sc.numbers["picture_direct"], atol=1e-12)
+    paths = {p.name for p in ex.save(tmp_path)}
+    assert {"06-rotate_scale_rotate.png", "07-u_from_v.png"} <= paths
+    from svdlens.explain.figures import DRAW
+
+    fig = DRAW["rotate_scale_rotate"](sc)
+    assert sum(ax.name == "3d" for ax in fig.axes) == 2  # the 3-D step and its picture
+
+
+def test_larger_matrices_get_numbers_and_heatmaps_only(tmp_path):
+    ex = E.explain(np.arange(16.0).reshape(4, 4))
+    names = {p.name for p in ex.save(tmp_path)}
+    assert "04-inputs_with_inputs.png" in names and not any("rotate" in n or "projection" in n for n in names)
+    assert "larger matrices get the numbers and heatmaps only" in ex.text()
+
+
+def test_picture_final_position_equals_A():
+    sc = S.rotate_scale_rotate(A, picture=np.random.default_rng(0).random((6, 5)))
+    np.testing.assert_allclose(sc.numbers["picture_steps"][-1], sc.numbers["picture_direct"], atol=1e-12)
+
+
+@check_figures_equal_png := None or __import__("matplotlib.testing.decorators", fromlist=["x"]).check_figures_equal(extensions=["png"])
+def test_last_panel_is_A_applied_directly(fig_test, fig_ref):
+    """The 'after U' panel, drawn by svdlens, against the same panel drawn from A x directly."""
+    from svdlens.explain.figures import COLORS, _curve, _space, _vec
+
+    sc = S.rotate_scale_rotate(A)
+    label, X, Eb = sc.numbers["steps"][-1]
+    direct_X, direct_E = sc.numbers["direct"]
+    lim = 1.15 * max(float(np.abs(st[1]).max()) for st in sc.numbers["steps"])
+    for fig, (pts, basis) in ((fig_test, (X, Eb)), (fig_ref, (direct_X, direct_E))):
+        ax = _space(fig, (1, 1, 1), 2, lim, label)
+        _curve(ax, pts, COLORS["output"])
+        _vec(ax, basis[:, 0], COLORS["singular"], "e₁")
+        _vec(ax, basis[:, 1], COLORS["other"], "e₂")
+
+
+def _pixels(fig):
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba(), dtype=float)
+
+
+def test_animation_last_frame_equals_A_directly_in_pixels():
+    import matplotlib.pyplot as plt
+
     from svdlens.explain.figures import rotate_scale_rotate_animation
 
     sc = S.rotate_scale_rotate(A)
     anim = rotate_scale_rotate_animation(sc)
+    n_frames = len(list(anim.new_frame_seq()))
+    assert n_frames == 24
     np.testing.assert_allclose(anim.final_points, sc.numbers["direct"][0], atol=1e-12)
-    anim._draw_was_started = True  # not rendered here: no warning on deletion
+    _pixels(anim._fig)  # the first draw starts the animation (it draws frame 0); then pick the last frame
+    anim._func(n_frames - 1)
+    assert anim._fig.axes[0].get_title() == "after U (rotate): A x"
+    last = _pixels(anim._fig)
+    # Redraw the same frame with the points and basis vectors of A applied directly.
+    curve, e1, e2 = anim.artists
+    X, Eb = sc.numbers["direct"]
+    curve.set_data(X[0], X[1])
+    e1.set_data([0, Eb[0, 0]], [0, Eb[1, 0]])
+    e2.set_data([0, Eb[0, 1]], [0, Eb[1, 1]])
+    direct = _pixels(anim._fig)
+    assert np.abs(last - direct).max() <= 1  # within a pixel's rounding
+    anim._draw_was_started = True
+    plt.close(anim._fig)
+
+
+@pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_mp4_when_ffmpeg_is_present(tmp_path):  # pragma: no cover - needs ffmpeg
+    paths = E.explain(A, only=["rotate_scale_rotate"]).save(tmp_path)
+    assert any(p.suffix == ".mp4" and p.stat().st_size > 0 for p in paths)

@@ -135,6 +135,7 @@ def explain_command(
     out: Optional[str] = typer.Option(None, "--out", help="Folder for the figures (PNG), animations (GIF) and explanation.md."),
     vector: Optional[str] = typer.Option(None, "--vector", help='The input of the projection scene, e.g. "2 1".'),
     only: Optional[list[str]] = typer.Option(None, "--only", help="Only this scene (repeatable)."),
+    format: str = typer.Option("md", "--format", help="The walk-through written with --out: md or html."),
 ) -> None:
     """Every scene of the SVD story for a small matrix: numbers in the terminal, pictures with --out.
 
@@ -143,6 +144,8 @@ def explain_command(
         svdlens explain "0.4 0.2; 1 3" --vector "2 1"
 
         svdlens explain "2 1; 1 3" --out out/explain --only rotate_scale_rotate
+
+        svdlens explain "1 2; 0 1; 1 0" --out out/explain3d --format html
     """
     from .explain import explain
     from .linalg.io import parse_vector
@@ -155,8 +158,10 @@ def explain_command(
         fail(str(err))
     console.print(ex.text())
     if out:
+        if format not in ("md", "html"):
+            fail(f"--format must be md or html; got {format!r}")
         with console.status("drawing the scenes..."):
-            paths = ex.save(out)
+            paths = ex.save(out, format=format)
         console.print(f"wrote {len(paths)} files to {out}/")
 
 

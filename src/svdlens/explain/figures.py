@@ -34,20 +34,52 @@ def _plane(ax, lim, title):
     ax.set_title(title, fontsize=10)
 
 
+def _space(fig, pos, dim, lim, title):
+    """2-D axes with equal aspect, or 3-D axes with equal box, labelled."""
+    if dim == 3:
+        ax = fig.add_subplot(*pos, projection="3d")
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_zlim(-lim, lim)
+        ax.set_box_aspect((1, 1, 1))
+        ax.set_xlabel("x₁")
+        ax.set_ylabel("x₂")
+        ax.set_zlabel("x₃")
+        ax.set_title(title, fontsize=10)
+        return ax
+    ax = fig.add_subplot(*pos)
+    _plane(ax, lim, title)
+    return ax
+
+
+def _vec(ax, v, color, label=None):
+    """An arrow from the origin, in 2-D or 3-D axes."""
+    if len(v) == 3:
+        ax.quiver(0, 0, 0, *v, color=color, lw=2, arrow_length_ratio=0.12)
+        if label:
+            ax.text(*(1.1 * np.asarray(v)), label, color=color, fontsize=9)
+    else:
+        _arrow(ax, v, color, label)
+
+
+def _curve(ax, X, color, **kw):
+    return ax.plot(*X, color=color, **kw)
+
+
 def projection(scene: Scene):
     A, x, y = scene.numbers["A"], scene.numbers["x"], scene.numbers["y"]
-    fig, ax = plt.subplots(figsize=(4.8, 4.8))
+    fig = plt.figure(figsize=(4.8, 4.8))
     lim = 1.3 * max(np.abs(A).max(), np.abs(x).max(), 1)
-    _plane(ax, lim, "Rows of A, the input x, and x projected on each row")
-    _arrow(ax, x, COLORS["input"], "x")
+    ax = _space(fig, (1, 1, 1), len(x), lim, "Rows of A, the input x, and x projected on each row")
+    _vec(ax, x, COLORS["input"], "x")
     for i, row in enumerate(A):
-        _arrow(ax, row, COLORS["output"], f"row {i + 1}")
+        _vec(ax, row, COLORS["output"], f"row {i + 1}")
         n2 = row @ row
         if n2 > 0:
             p = (row @ x) / n2 * row
-            ax.plot([x[0], p[0]], [x[1], p[1]], ls=":", color=COLORS["other"])
-            ax.plot(*p, "o", color=COLORS["output"], ms=4)
-            ax.text(p[0], p[1], f"  y{i + 1}={y[i]:.3g}", fontsize=8, color=COLORS["output"])
+            ax.plot(*np.stack([x, p]).T, ls=":", color=COLORS["other"])
+            ax.plot(*[[c] for c in p], "o", color=COLORS["output"], ms=4)
+            ax.text(*p, f"  y{i + 1}={y[i]:.3g}", fontsize=8, color=COLORS["output"])
     fig.tight_layout()
     return fig
 
@@ -134,6 +166,7 @@ def eigenvectors_animation(scene: Scene, frames: int = 20):
     _plane(ax, lim, "")
     (curve,) = ax.plot([], [], color=COLORS["output"])
     arrows = [ax.plot([], [], color=COLORS["singular"], lw=2)[0] for _ in range(2)]
+    labels = [ax.text(0, 0, "", color=COLORS["singular"], fontsize=9) for _ in range(2)]
     title = ax.set_title("")
 
     def draw(f):
@@ -144,22 +177,32 @@ def eigenvectors_animation(scene: Scene, frames: int = 20):
         for k, line in enumerate(arrows):
             v = M @ n["eigenvectors"][:, k]
             line.set_data([0, v[0]], [0, v[1]])
-        title.set_text(f"(1−s)I + s·AᵀA,  s = {s:.2f}")
-        return [curve, *arrows, title]
+            labels[k].set_position((1.05 * v[0], 1.05 * v[1]))
+            labels[k].set_text(f"λ{k + 1} = {n['eigenvalues'][k]:.3g}")
+        title.set_text(f"(1−s)I + s·AᵀA,  s = {s:.2f}: eigenvectors stay on their lines")
+        return [curve, *arrows, *labels, title]
 
     draw(0)
     return FuncAnimation(fig, draw, frames=frames)
 
 
 def rotate_scale_rotate(scene: Scene):
-    steps = scene.numbers.get("steps")
-    fig, axes = plt.subplots(1, 4, figsize=(12, 3.3))
-    lim = 1.15 * max(float(np.abs(s[1]).max()) for s in steps)
-    for ax, (label, X, E) in zip(axes, steps):
-        _plane(ax, lim, label)
-        ax.plot(X[0], X[1], color=COLORS["input"] if label == "input" else COLORS["output"])
-        _arrow(ax, E[:, 0], COLORS["singular"], "e₁")
-        _arrow(ax, E[:, 1], COLORS["other"], "e₂")
+    """Four panels: the circle and basis vectors after each step; with a picture, a second row."""
+    steps = scene.numbers["steps"]
+    pics = scene.numbers.get("picture_steps")
+    rows = 2 if pics is not None else 1
+    fig = plt.figure(figsize=(12, 3.4 * rows))
+    lim = 1.15 * max(float(np.abs(st[1]).max()) for st in steps)
+    for c, (label, X, E) in enumerate(steps):
+        ax = _space(fig, (rows, 4, c + 1), X.shape[0], lim, label)
+        _curve(ax, X, COLORS["input"] if c == 0 else COLORS["output"])
+        _vec(ax, E[:, 0], COLORS["singular"], "e₁")
+        _vec(ax, E[:, 1], COLORS["other"], "e₂")
+        if pics is not None:
+            P = pics[c]
+            plim = 1.1 * max(float(np.abs(p).max()) for p in pics)
+            pax = _space(fig, (rows, 4, 5 + c), P.shape[0], plim, "the picture " + label.split(" (")[0])
+            pax.scatter(*P, c=scene.numbers["picture_values"], cmap="gray", s=6, marker="s")
     fig.tight_layout()
     return fig
 
@@ -191,18 +234,22 @@ def rotate_scale_rotate_animation(scene: Scene, frames_per_step: int = 8):
     draw(0)
     anim = FuncAnimation(fig, draw, frames=len(seq))
     anim.final_points = seq[-1][1]
+    anim.artists = (curve, e1, e2)  # what each frame moves
     return anim
 
 
 def u_from_v(scene: Scene):
     n = scene.numbers
-    fig, ax = plt.subplots(figsize=(4.8, 4.8))
     U, S, Vt = n["U"], n["S"], n["Vt"]
     lim = 1.2 * max(S.max(), 1)
-    _plane(ax, lim, "each vᵢ (blue) is sent to σᵢuᵢ (red)")
+    same = U.shape[0] == Vt.shape[1]
+    fig = plt.figure(figsize=(4.8 if same else 9, 4.8))
+    ax_in = _space(fig, (1, 1 if same else 2, 1), Vt.shape[1], lim,
+                   "each vᵢ (blue) is sent to σᵢuᵢ (red)" if same else "input space: the vᵢ")
+    ax_out = ax_in if same else _space(fig, (1, 2, 2), U.shape[0], lim, "output space: σᵢuᵢ = A vᵢ")
     for i in range(len(S)):
-        _arrow(ax, Vt[i], COLORS["input"], f"v{i + 1}")
-        _arrow(ax, S[i] * U[:, i], COLORS["output"], f"σ{i + 1}u{i + 1}")
+        _vec(ax_in, Vt[i], COLORS["input"], f"v{i + 1}")
+        _vec(ax_out, S[i] * U[:, i], COLORS["output"], f"σ{i + 1}u{i + 1}")
     fig.tight_layout()
     return fig
 
@@ -228,6 +275,29 @@ def max_variance(scene: Scene):
     axes[1].set_xlabel("direction of w (degrees)")
     axes[1].set_ylabel("wᵀSw")
     axes[1].set_title("variance along w", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def least_squares(scene: Scene):
+    """b, its projection p onto the plane C(A), and the perpendicular error e."""
+    n = scene.numbers
+    A, b, p = n["A"], n["b"], n["p"]
+    if A.shape[0] != 3 or A.shape[1] != 2:
+        return None
+    fig = plt.figure(figsize=(5.2, 5.2))
+    lim = 1.1 * max(np.abs(b).max(), np.abs(p).max(), 1)
+    ax = _space(fig, (1, 1, 1), 3, lim, "least squares: p = A x̂ is b's shadow on C(A)")
+    g = np.linspace(-1.5, 1.5, 2)
+    a1, a2 = A[:, 0], A[:, 1]
+    span = max(lim / np.linalg.norm(a1), lim / np.linalg.norm(a2))
+    uu, vv = np.meshgrid(g * span, g * span)
+    plane = a1[:, None, None] * uu + a2[:, None, None] * vv
+    ax.plot_surface(*plane, alpha=0.15, color=COLORS["singular"])
+    _vec(ax, b, COLORS["input"], "b")
+    _vec(ax, p, COLORS["output"], "p")
+    ax.plot(*np.stack([b, p]).T, ls="--", color="black")
+    ax.text(*((b + p) / 2), " e is perpendicular to C(A)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -266,6 +336,7 @@ DRAW = {
     "rotate_scale_rotate": rotate_scale_rotate,
     "u_from_v": u_from_v,
     "max_variance": max_variance,
+    "least_squares": least_squares,
     "low_rank": low_rank,
     "superposition": superposition,
 }

@@ -147,31 +147,54 @@ def _angle(Q):
     return float(np.degrees(np.arctan2(Q[1, 0], Q[0, 0]))), bool(np.linalg.det(Q) < 0)
 
 
-def rotate_scale_rotate(A: np.ndarray, n_points: int = 64) -> Scene:
-    """Vᵀ, then Σ, then U acting on the unit circle and the basis vectors; the end equals A."""
+def rotate_scale_rotate(A: np.ndarray, n_points: int = 64, picture: np.ndarray | None = None) -> Scene:
+    """Vᵀ, then Σ, then U acting on the unit circle, the basis vectors and a picture; the end equals A.
+
+    The circle is taken in A's row space (all of the plane for a 2-column A), so 3×2 and 2×3
+    matrices draw too, in 3-D where a step lives in 3 dimensions. ``picture`` (h, w) becomes a
+    cloud of pixel centres in [−1, 1]², moved by each step; its last position equals A applied
+    directly.
+    """
     A = np.asarray(A, float)
     U, S, Vt = _svd(A)
-    n = A.shape[1]
+    m, n = A.shape
     numbers = {"U": U, "S": S, "Vt": Vt}
     lines = [f"A = U Σ Vᵀ with σ = {fmt(S)}."]
-    if n == 2:
-        t = np.linspace(0, 2 * np.pi, n_points)
-        X = np.stack([np.cos(t), np.sin(t)])
-        E = np.eye(2)
-        steps = [("input", X, E)]
-        steps.append(("after Vᵀ (rotate)", Vt @ X, Vt @ E))
-        SVt = (S[:, None] * Vt)
-        steps.append(("after Σ (scale)", SVt @ X, SVt @ E))
-        steps.append(("after U (rotate): A x", U @ SVt @ X, U @ SVt @ E))
-        numbers.update(steps=steps, direct=(A @ X, A @ E))
-        if Vt.shape == (2, 2) and U.shape[0] == 2:
-            av, rv = _angle(Vt)
-            au, ru = _angle(U)
-            lines.append(f"  Vᵀ {'reflects and ' if rv else ''}rotates by {av:.1f}°, Σ stretches by {fmt(S)}, "
-                         f"U {'reflects and ' if ru else ''}rotates by {au:.1f}°.")
-        lines.append("  The last step lands exactly where A sends each point: U Σ Vᵀ x = A x.")
+    if max(m, n) > 3 or min(m, n) < 2:
+        lines.append("  (The pictures need 2 or 3 dimensions on each side; the numbers hold for any shape.)")
+        return Scene("rotate_scale_rotate", "Rotate, scale, rotate", numbers, lines)
+    r = 2
+    t = np.linspace(0, 2 * np.pi, n_points)
+    basis = Vt[:r].T if n == 3 else np.eye(2)  # the input plane: A's row space when n = 3
+    X = basis @ np.stack([np.cos(t), np.sin(t)])
+    E = basis  # the plane's own axes (the standard e₁, e₂ for a 2-column A)
+    Sr, Vr, Ur = S[:r], Vt[:r], U[:, :r]
+    P = None
+    if picture is not None:
+        h, w = picture.shape
+        yy, xx = np.mgrid[1:-1:complex(0, h), -1:1:complex(0, w)]
+        P = basis @ np.stack([xx.ravel(), yy.ravel()])
+        numbers["picture_values"] = np.asarray(picture, float).ravel()
+    maps = [("input", None), ("after Vᵀ (rotate)", Vr), ("after Σ (scale)", Sr[:, None] * Vr),
+            ("after U (rotate): A x", Ur @ (Sr[:, None] * Vr))]
+    steps, picture_steps = [], []
+    for label, M in maps:
+        steps.append((label, X if M is None else M @ X, E if M is None else M @ E))
+        if P is not None:
+            picture_steps.append(P if M is None else M @ P)
+    numbers.update(steps=steps, direct=(A @ X, A @ E))
+    if P is not None:
+        numbers.update(picture_steps=picture_steps, picture_direct=A @ P)
+    if m == n == 2:
+        av, rv = _angle(Vt)
+        au, ru = _angle(U)
+        lines.append(f"  Vᵀ {'reflects and ' if rv else ''}rotates by {av:.1f}°, Σ stretches by {fmt(S)}, "
+                     f"U {'reflects and ' if ru else ''}rotates by {au:.1f}°.")
+    elif m == 3:
+        lines.append("  Vᵀ rotates the plane, Σ stretches it, and U lays it into 3-D space as the plane spanned by u₁, u₂.")
     else:
-        lines.append("  (The pictures need 2 input columns; the numbers hold for any shape.)")
+        lines.append("  Vᵀ takes the plane of A's rows (in 3-D) flat onto 2-D, Σ stretches it, U rotates it.")
+    lines.append("  The last step lands exactly where A sends each point: U Σ Vᵀ x = A x.")
     return Scene("rotate_scale_rotate", "Rotate, scale, rotate", numbers, lines)
 
 
