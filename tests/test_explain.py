@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import svdlens.explain as E
+import svdlens as sl
+from svdlens.explain import SCENES
 from svdlens.explain import scenes as S
 
 A = np.array([[0.4, 0.2], [1.0, 3.0]])
@@ -84,21 +85,21 @@ def test_superposition_interference():
 
 
 def test_explain_text_and_shapes():
-    ex = E.explain(A, vector=[2, 1])
-    assert [s.name for s in ex.scenes] == list(E.SCENES)
+    ex = sl.explain(A, vector=[2, 1])
+    assert [s.name for s in ex.scenes] == list(SCENES)
     assert "0.4·2 + 0.2·1 = 1" in ex.text()
-    wide = E.explain(np.arange(6.0).reshape(2, 3))
+    wide = sl.explain(np.arange(6.0).reshape(2, 3))
     assert "geometric scenes are drawn for 2 or 3 dimensions" in wide.text()
     with pytest.raises(ValueError, match="the vector has 3 entries but A has 2 columns"):
-        E.explain(A, vector=[1, 2, 3])
+        sl.explain(A, vector=[1, 2, 3])
     with pytest.raises(ValueError, match="unknown scene"):
-        E.explain(A, only=["magic"])
+        sl.explain(A, only=["magic"])
     with pytest.raises(ValueError, match="NaN"):
-        E.explain([[1, np.nan], [0, 1]])
+        sl.explain([[1, np.nan], [0, 1]])
 
 
 def test_save_writes_figures_and_animations(tmp_path):
-    ex = E.explain(A, only=["projection", "rotate_scale_rotate", "inputs_with_inputs"])
+    ex = sl.explain(A, only=["projection", "rotate_scale_rotate", "inputs_with_inputs"])
     paths = ex.save(tmp_path)
     names = sorted(p.name for p in paths if not p.name.endswith(".mp4"))
     assert names == ["01-projection.png", "02-inputs_with_inputs.png", "03-rotate_scale_rotate.gif",
@@ -113,19 +114,19 @@ def test_save_writes_figures_and_animations(tmp_path):
 def test_html_walkthrough_is_offline(tmp_path):
     import re
 
-    E.explain(A, only=["projection", "low_rank"]).save(tmp_path, format="html")
+    sl.explain(A, only=["projection", "low_rank"]).save(tmp_path, format="html")
     html = (tmp_path / "explanation.html").read_text()
     srcs = re.findall(r"src='([^']+)'", html)
     assert srcs and all((tmp_path / s).exists() for s in srcs)
     assert "http" not in html
     with pytest.raises(ValueError, match="format must be 'md' or 'html'"):
-        E.explain(A, only=["low_rank"]).save(tmp_path, format="pdf")
+        sl.explain(A, only=["low_rank"]).save(tmp_path, format="pdf")
 
 
 @pytest.mark.parametrize("shape", [(3, 2), (2, 3)])
 def test_three_by_two_and_two_by_three_are_drawn_in_3d(tmp_path, shape):
     M = np.arange(1.0, 7.0).reshape(shape) + np.eye(*shape)
-    ex = E.explain(M)
+    ex = sl.explain(M)
     sc = ex["rotate_scale_rotate"]
     np.testing.assert_allclose(sc.numbers["steps"][-1][1], sc.numbers["direct"][0], atol=1e-12)
     np.testing.assert_allclose(sc.numbers["picture_steps"][-1], sc.numbers["picture_direct"], atol=1e-12)
@@ -138,7 +139,7 @@ def test_three_by_two_and_two_by_three_are_drawn_in_3d(tmp_path, shape):
 
 
 def test_larger_matrices_get_numbers_and_heatmaps_only(tmp_path):
-    ex = E.explain(np.arange(16.0).reshape(4, 4))
+    ex = sl.explain(np.arange(16.0).reshape(4, 4))
     names = {p.name for p in ex.save(tmp_path)}
     assert "04-inputs_with_inputs.png" in names and not any("rotate" in n or "projection" in n for n in names)
     assert "larger matrices get the numbers and heatmaps only" in ex.text()
@@ -198,5 +199,5 @@ def test_animation_last_frame_equals_A_directly_in_pixels():
 
 @pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_mp4_when_ffmpeg_is_present(tmp_path):  # pragma: no cover - needs ffmpeg
-    paths = E.explain(A, only=["rotate_scale_rotate"]).save(tmp_path)
+    paths = sl.explain(A, only=["rotate_scale_rotate"]).save(tmp_path)
     assert any(p.suffix == ".mp4" and p.stat().st_size > 0 for p in paths)
