@@ -266,6 +266,165 @@ def jacobian_command(
     console.print(f"wrote {out}/")
 
 
+def _pipeline(model: str):
+    from .diffusion import ModelLoadError, load
+
+    try:
+        return load(model)
+    except (ModelLoadError, ImportError) as err:
+        fail(str(err))
+
+
+def _diffusion_job(job, *args, **kwargs):
+    import warnings as _warnings
+
+    from .diffusion import InputNote
+    from .nets import ModelError
+
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always", InputNote)
+        try:
+            with console.status("working: DDIM inversion, local basis, denoising..."):
+                result = job(*args, **kwargs)
+        except (ValueError, FileNotFoundError, ModelError) as err:
+            fail(str(err))
+    for w in caught:
+        if issubclass(w.category, InputNote):
+            err_console.print(f"[yellow]note:[/] {w.message}")
+    return result
+
+
+@app.command("directions")
+def directions_command(
+    model: str = typer.Option("builtin", "--model", help="builtin, a diffusers UNet2DModel folder, or a hub id."),
+    image: Optional[str] = typer.Option(None, "--image", help="An image file, or builtin:N for the N-th built-in face."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Start from a generated sample instead."),
+    t: float = typer.Option(0.6, "--t", help="How far into the diffusion, in (0, 1]."),
+    k: int = typer.Option(5, "--k", "-k", help="Number of directions."),
+    steps: int = typer.Option(50, "--steps", help="DDIM steps."),
+    out: str = typer.Option("out/directions", "--out"),
+) -> None:
+    """The local basis of x_t ↦ h (the U-Net's mid-block) at an image's x_t: directions to edit along.
+
+    Examples:
+
+        svdlens directions --image builtin:3 -k 5 --out out/directions
+
+        svdlens directions --seed 7 --t 0.6 --out out/directions7
+    """
+    from .diffusion.job import run_directions
+
+    summary = _diffusion_job(run_directions, _pipeline(model), out, image=image, seed=seed, t=t, k=k, steps=steps)
+    console.print("σ: " + ", ".join(f"{s:.4g}" for s in summary["singular_values"]) + f"; {summary['seconds']:.1f} s; wrote {out}/")
+
+
+@app.command("edit")
+def edit_command(
+    model: str = typer.Option("builtin", "--model"),
+    image: Optional[str] = typer.Option(None, "--image", help="An image file, or builtin:N."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    direction: list[int] = typer.Option([1], "--direction", help="Which singular direction (1 = the top); repeatable."),
+    strength: str = typer.Option("-3:3:7", "--strength", help="Signed strengths: start:stop:count, or a list like -2,0,2."),
+    t: float = typer.Option(0.6, "--t"),
+    steps: int = typer.Option(50, "--steps"),
+    guidance: int = typer.Option(0, "--guidance", help="x-space guidance iterations instead of a plain move (0 = plain)."),
+    out: str = typer.Option("out/edit", "--out"),
+) -> None:
+    """Move x_t along singular directions and denoise: a grid of edits (rows: directions, columns: strengths).
+
+    Examples:
+
+        svdlens edit --image builtin:3 --direction 1 --direction 2 --strength -3:3:7 --out out/edit
+
+        svdlens edit --seed 7 --direction 1 --strength -2,0,2 --guidance 3
+    """
+    from .diffusion.job import parse_strengths, run_edit
+
+    try:
+        strengths = parse_strengths(strength)
+    except ValueError as err:
+        fail(str(err))
+    if any(d < 1 for d in direction):
+        fail("--direction counts from 1 (the top singular direction)")
+    summary = _diffusion_job(run_edit, _pipeline(model), out, image=image, seed=seed, directions=tuple(direction),
+                             strengths=strengths, t=t, steps=steps, guidance=guidance)
+    console.print(f"{len(direction)}×{len(strengths)} edits in {summary['seconds']:.1f} s; wrote {out}/edit.png and edit.gif")
+
+
+@app.command("transport")
+def transport_command(
+    source: str = typer.Option(..., "--from", help="The image whose direction is carried (file or builtin:N)."),
+    targets: list[str] = typer.Option(..., "--to", help="Target images (repeat --to for each)."),
+    model: str = typer.Option("builtin", "--model"),
+    direction: int = typer.Option(1, "--direction"),
+    strength: str = typer.Option("-3:3:5", "--strength"),
+    t: float = typer.Option(0.6, "--t"),
+    k: int = typer.Option(10, "--k", "-k", help="Size of each target's local basis."),
+    steps: int = typer.Option(50, "--steps"),
+    out: str = typer.Option("out/transport", "--out"),
+) -> None:
+    """Carry one image's direction to other images by parallel transport, and edit them with it.
+
+    Examples:
+
+        svdlens transport --from builtin:3 --to builtin:10 --to builtin:20 --direction 1 --out out/transport
+    """
+    from .diffusion.job import parse_strengths, run_transport
+
+    try:
+        strengths = parse_strengths(strength)
+    except ValueError as err:
+        fail(str(err))
+    summary = _diffusion_job(run_transport, _pipeline(model), out, source=source, targets=targets,
+                             direction=direction, strengths=strengths, t=t, steps=steps, k=k)
+    console.print("kept after projection: " + ", ".join(f"{kp:.2f}" for kp in summary["kept"]) + f"; wrote {out}/")
+
+
+@app.command("train-faces")
+def train_faces_command(
+    out: str = typer.Option("out/builtin-ddpm", "--out", help="Folder for the diffusers model and scheduler (safetensors + configs)."),
+    steps: int = typer.Option(20000, "--steps", help="Training steps (batches of --batch-size images)."),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    lr: float = typer.Option(5e-4, "--lr"),
+    seed: int = typer.Option(0, "--seed"),
+    minutes: Optional[float] = typer.Option(None, "--minutes", help="Stop after this much training time."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Train the built-in face DDPM on the built-in faces (on a GPU where there is one, else the CPU).
+
+    Examples:
+
+        svdlens train-faces --out out/builtin-ddpm --minutes 25
+
+        svdlens train-faces --steps 200 --out /tmp/tiny --quiet
+    """
+    from contextlib import nullcontext
+
+    from .diffusion.train import train_faces
+
+    if quiet:
+        bar_ctx = nullcontext(None)
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar_ctx = Progress(TextColumn("[bold]training"), BarColumn(), TextColumn("{task.completed}/{task.total} loss {task.fields[loss]}"),
+                           TimeElapsedColumn())
+    with bar_ctx as bar:
+        task = bar.add_task("train", total=steps, loss="–") if bar else None
+
+        def tick(step, total, loss):
+            if bar and (step % 10 == 0 or step == total):
+                bar.update(task, completed=step, loss=f"{loss:.4f}")
+
+        try:
+            info = train_faces(out, steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=tick,
+                               time_limit_s=minutes * 60 if minutes else None)
+        except ImportError as err:
+            fail(f"training needs diffusers: {err}")
+    console.print(f"{info['steps']} steps in {info['seconds']:.0f} s on {info['device']}; "
+                  f"final loss {info['final_loss_mean_last_200']:.4f}; wrote {out}/")
+
+
 def _bench_dir():
     """The benchmarks live beside the package in a source checkout, not inside it."""
     from pathlib import Path

@@ -1,0 +1,121 @@
+"""The face pipeline on a tiny UNet saved as a real diffusers folder: loading, DDIM, directions, edits."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import svdlens as sl
+from svdlens.cli import app
+from svdlens.diffusion import InputNote, ModelLoadError
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from diffusers import DDIMScheduler, UNet2DModel
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=16, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(16, 32),
+                       down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+                       norm_num_groups=8)
+    folder = tmp_path_factory.mktemp("tiny")
+    unet.save_pretrained(folder, safe_serialization=True)
+    DDIMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2").save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pipe(model_dir):
+    return sl.diffusion.load(model_dir)
+
+
+def test_load_refuses_pickles_and_explains(tmp_path, model_dir, monkeypatch):
+    (tmp_path / "config.json").write_text((model_dir / "config.json").read_text())
+    (tmp_path / "diffusion_pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(ModelLoadError, match="only the pickle files diffusion_pytorch_model.bin.*refused"):
+        sl.diffusion.load(tmp_path)
+    with pytest.raises(ModelLoadError, match="no model folder 'nowhere/at/all'"):
+        sl.diffusion.load("nowhere/at/all")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="could not fetch 'someone/some-model'.*offline"):
+        sl.diffusion.load("someone/some-model")
+
+
+def test_ddim_step_is_exactly_reversible(pipe):
+    x = torch.randn(2, 1, 16, 16)
+    e = torch.randn_like(x)
+    back = pipe._step(pipe._step(x, 100, 400, eps=e), 400, 100, eps=e)
+    torch.testing.assert_close(back, x, atol=1e-5, rtol=1e-5)
+
+
+def test_t_and_steps_are_checked(pipe):
+    img = np.zeros((16, 16))
+    for t in (0, 1.5, -0.2):
+        with pytest.raises(ValueError, match=r"t must be in \(0, 1\]"):
+            pipe.invert(img[None], t=t)
+    with pytest.raises(ValueError, match="steps must be a positive"):
+        pipe.invert(img[None], t=0.5, steps=0)
+
+
+def test_images_are_converted_with_notes(pipe):
+    rgb = np.random.default_rng(0).random((1, 3, 16, 16))
+    with pytest.warns(InputNote, match="converted to grayscale"):
+        assert pipe.to_model(rgb).shape == (1, 1, 16, 16)
+    with pytest.warns(InputNote, match="25×25 resized to the model's 16×16"):
+        assert pipe.to_model(sl.faces.builtin()[:2]).shape == (2, 1, 16, 16)
+
+
+def test_sample_generate_and_edit(pipe):
+    imgs = pipe.sample(n=3, seed=1, steps=5)
+    assert imgs.shape == (3, 16, 16) and 0 <= imgs.min() and imgs.max() <= 1
+    np.testing.assert_array_equal(imgs, pipe.sample(n=3, seed=1, steps=5))  # deterministic
+    face = sl.faces.builtin()[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputNote)
+        xt = pipe.invert(face[None], t=0.5, steps=5)
+        b = pipe.directions(face[None], t=0.5, k=3, steps=5)
+        grid = pipe.edit(face[None], b.v[0], strengths=[-2, 0, 2], t=0.5, steps=5)
+    assert xt.shape == (1, 1, 16, 16)
+    assert b.v.shape == (3, 1, 1, 16, 16) and b.converged and b.info["jvp_mode"] == "double_vjp"
+    assert grid.shape == (3, 16, 16)
+    np.testing.assert_allclose(grid[1], pipe.generate(xt, t=0.5, steps=5)[0], atol=1e-6)  # γ = 0: no edit
+    guided = pipe.edit(v=b.v[0], strengths=[0, 1], t=0.5, steps=5, xt=xt, guidance=2)
+    np.testing.assert_allclose(guided[0], grid[1], atol=1e-6)
+    moved = pipe.transport(b, 0, [pipe.directions(xt=pipe.noisy_sample(3, t=0.5, steps=5), t=0.5, k=3)])[0]
+    assert 0 <= moved.kept <= 1 + 1e-9 and moved.v.shape == (1, 1, 16, 16)
+
+
+def test_small_step_moves_h_along_u(pipe):
+    xt = pipe.noisy_sample(5, t=0.6, steps=5)
+    b = pipe.directions(xt=xt, t=0.6, k=2, tol=1e-6)
+    f = pipe.h_map(0.6)
+    with torch.no_grad():  # an untrained model's x_t is large (std ~26): a step float32 h can resolve
+        dh = f(xt + 0.1 * b.v[0]) - f(xt)
+    cos = torch.nn.functional.cosine_similarity(dh.reshape(-1), b.u[0].reshape(-1), dim=0)
+    assert float(cos) >= 0.9  # the issue's criterion for small γ
+
+
+def test_cli_directions_edit_transport(tmp_path, model_dir):
+    runner = CliRunner()
+    base = ["--model", str(model_dir), "--steps", "4", "--t", "0.5"]
+    res = runner.invoke(app, ["directions", *base, "--image", "builtin:0", "-k", "3", "--out", str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    assert "resized" in res.output  # the note about 25×25 → 16×16
+    assert json.loads((tmp_path / "d" / "summary.json").read_text())["converged"]
+    res = runner.invoke(app, ["edit", *base, "--seed", "2", "--direction", "1", "--direction", "2",
+                              "--strength", "-2:2:3", "--out", str(tmp_path / "e")])
+    assert res.exit_code == 0, res.output
+    assert np.load(tmp_path / "e" / "edit.npy").shape == (2, 3, 16, 16)
+    res = runner.invoke(app, ["transport", *base, "--from", "builtin:0", "--to", "builtin:1", "--to", "builtin:2",
+                              "-k", "3", "--strength", "-1,0,1", "--out", str(tmp_path / "t")])
+    assert res.exit_code == 0, res.output
+    assert len(json.loads((tmp_path / "t" / "summary.json").read_text())["kept"]) == 2
+    res = runner.invoke(app, ["edit", *base, "--image", "builtin:0", "--seed", "1"])
+    assert res.exit_code == 2 and "give --image" in " ".join(res.output.split())
+    res = runner.invoke(app, ["edit", "--model", str(tmp_path / "missing"), "--seed", "1"])
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["directions", *base[:2], "--seed", "1", "--t", "1.5"])
+    assert res.exit_code == 2 and "t must be in (0, 1]" in " ".join(res.output.split())

@@ -1,0 +1,29 @@
+"""Training the built-in DDPM: a few real steps, reproducible, written in the diffusers folder format."""
+
+import json
+
+import torch
+
+from svdlens.diffusion.train import build_unet, face_images, train_faces
+
+
+def test_face_images():
+    X = face_images()
+    assert X.shape == (200, 1, 32, 32) and X.min() >= -1 and X.max() <= 1
+    torch.testing.assert_close(X[100:], X[:100].flip(-1))  # the mirrored half
+
+
+def test_a_few_steps_are_reproducible_and_loadable(tmp_path):
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    a = train_faces(tmp_path / "a", steps=3, batch_size=4, seed=1)
+    b = train_faces(tmp_path / "b", steps=3, batch_size=4, seed=1)
+    assert a["steps"] == 3 and a["device"] == "cpu"
+    wa = UNet2DModel.from_pretrained(tmp_path / "a")
+    wb = UNet2DModel.from_pretrained(tmp_path / "b")
+    for (na, pa), (_, pb) in zip(wa.state_dict().items(), wb.state_dict().items()):
+        torch.testing.assert_close(pa, pb, msg=na)
+    assert (tmp_path / "a" / "diffusion_pytorch_model.safetensors").exists()
+    DDPMScheduler.from_pretrained(tmp_path / "a")
+    assert json.loads((tmp_path / "a" / "training.json").read_text())["parameters"] == sum(
+        p.numel() for p in build_unet().parameters())
