@@ -29,6 +29,7 @@ bench: install-bench
 	$(PYTHON) bench/faces.py
 	$(PYTHON) bench/jacobian.py
 	$(PYTHON) bench/explain.py
+	$(PYTHON) bench/diffusion.py
 
 clean:
 	rm -rf build dist .pytest_cache .hypothesis src/*.egg-info

@@ -45,8 +45,10 @@ def test_load_refuses_pickles_and_explains(tmp_path, model_dir, monkeypatch):
 
 
 def test_ddim_step_is_exactly_reversible(pipe):
-    x = torch.randn(2, 1, 16, 16)
-    e = torch.randn_like(x)
+    # A real noisy image at t = 100: x0 in the data range, so the way down clips nothing.
+    x0, e = torch.rand(2, 1, 16, 16) * 2 - 1, torch.randn(2, 1, 16, 16)
+    a = pipe.alphas[100].item()
+    x = (a**0.5 * x0 + (1 - a) ** 0.5 * e).float()
     back = pipe._step(pipe._step(x, 100, 400, eps=e), 400, 100, eps=e)
     torch.testing.assert_close(back, x, atol=1e-5, rtol=1e-5)
 
@@ -119,3 +121,31 @@ def test_cli_directions_edit_transport(tmp_path, model_dir):
     assert res.exit_code == 2
     res = runner.invoke(app, ["directions", *base[:2], "--seed", "1", "--t", "1.5"])
     assert res.exit_code == 2 and "t must be in (0, 1]" in " ".join(res.output.split())
+
+
+def test_builtin_model_ships_and_samples():
+    from svdlens.diffusion.train import BUILTIN_DIR
+
+    weights = BUILTIN_DIR / "diffusion_pytorch_model.safetensors"
+    assert weights.exists() and weights.stat().st_size <= 10 * 2**20
+    info = json.loads((BUILTIN_DIR / "training.json").read_text())
+    assert info["seed"] == 0 and info["steps"] > 0
+    pipe = sl.diffusion.load("builtin")
+    imgs = pipe.sample(n=2, seed=0, steps=10)
+    assert imgs.shape == (2, 32, 32) and 0 <= imgs.min() and imgs.max() <= 1
+    # Sampling clips x0 to the data range; an image is never all one colour.
+    assert imgs.std(axis=(1, 2)).min() > 0.02
+
+
+def test_clipping_only_when_sampling(pipe):
+    x = torch.randn(1, 1, 16, 16) * 50  # far outside the data range
+    e = torch.randn_like(x)
+    # Going up nothing is clipped: the x0 estimate passes through unchanged.
+    a_from, a_to = pipe.alphas[100].item(), pipe.alphas[500].item()
+    raw_x0 = (x - (1 - a_from) ** 0.5 * e) / a_from**0.5
+    torch.testing.assert_close(pipe._step(x, 100, 500, eps=e), a_to**0.5 * raw_x0 + (1 - a_to) ** 0.5 * e)
+    # Going down: x0 clipped to [−1, 1] and ε re-derived from it (diffusers' DDIM, clip_sample=True).
+    a_from, a_to = pipe.alphas[900].item(), pipe.alphas[100].item()
+    x0 = ((x - (1 - a_from) ** 0.5 * e) / a_from**0.5).clamp(-1, 1)
+    e2 = (x - a_from**0.5 * x0) / (1 - a_from) ** 0.5
+    torch.testing.assert_close(pipe._step(x, 900, 100, eps=e), a_to**0.5 * x0 + (1 - a_to) ** 0.5 * e2)

@@ -142,10 +142,18 @@ class FacePipeline:
             return self.unet(x, timestep).sample
 
     def _step(self, x, t_from: int, t_to: int, eps=None) -> torch.Tensor:
-        """One deterministic DDIM move from t_from to t_to (either direction): x₀ estimate, then re-noise."""
+        """One deterministic DDIM move from t_from to t_to (either direction): x₀ estimate, then re-noise.
+
+        Going down (sampling), x₀ is clipped to the data range [−1, 1] and ε re-derived from it, as
+        diffusers' DDIM does for pixel models: near t = T, √ᾱ_t ≈ 0 and the raw estimate explodes.
+        Going up (inversion) nothing is clipped, so that a step and its reverse undo each other.
+        """
         a_from, a_to = self.alphas[t_from].item(), self.alphas[t_to].item()
         e = self.eps(x, t_from) if eps is None else eps
         x0 = (x - (1 - a_from) ** 0.5 * e) / a_from**0.5
+        if t_to < t_from:
+            x0 = x0.clamp(-1, 1)
+            e = (x - a_from**0.5 * x0) / (1 - a_from) ** 0.5
         return a_to**0.5 * x0 + (1 - a_to) ** 0.5 * e
 
     @staticmethod

@@ -1,0 +1,132 @@
+"""Benchmark: the built-in face DDPM against the issue's measures, on 2 CPU cores.
+
+1. Samples look like faces: Eigenfaces (defaults) fitted on the 100 built-in faces; the
+   threshold is the 95th percentile of their distance from face space. Share of 64 generated
+   samples (resized to 25×25) inside it, against the share of the 100 non-face crops.
+2. Inversion round trip: DDIM inversion to t and back at 50 steps; mean PSNR over the 100 faces.
+3. Edits do what the basis says: for small γ, cos(h(x + γvᵢ) − h(x), uᵢ); for a direction
+   transported from another face, the same cosine on the target, against random directions of
+   the same norm.
+4. Speed: a local basis with k = 10, and a 5×7 edit grid (5 directions × 7 strengths).
+
+    python bench/diffusion.py [--t 0.6] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, write_results  # noqa: E402
+
+import svdlens as sl  # noqa: E402
+from svdlens.diffusion import InputNote  # noqa: E402
+
+
+def psnr(a, b):
+    mse = np.mean((np.asarray(a) - np.asarray(b)) ** 2, axis=(-2, -1))
+    return 10 * np.log10(1.0 / np.maximum(mse, 1e-12))
+
+
+def to25(images):
+    from skimage.transform import resize
+
+    return np.stack([resize(im, (25, 25), anti_aliasing=True) for im in images])
+
+
+def cos_h(pipe, f, xt, v, u, gamma):
+    with torch.no_grad():
+        dh = (f(xt + gamma * v.reshape(xt.shape)) - f(xt)).reshape(-1)
+    return float(torch.nn.functional.cosine_similarity(dh, u.reshape(-1), dim=0))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--t", type=float, default=0.6)
+    ap.add_argument("--quick", action="store_true", help="fewer images (a smoke run)")
+    args = ap.parse_args(argv)
+    warnings.simplefilter("ignore", InputNote)
+    pipe = sl.diffusion.load("builtin")
+    faces, nonfaces = sl.faces.builtin(), sl.faces.builtin("nonfaces")
+    n_samples, n_invert = (16, 20) if args.quick else (64, 100)
+    records, rows = {}, []
+
+    # 1. Face-likeness
+    t0 = time.perf_counter()
+    samples = pipe.sample(n=n_samples, seed=0, steps=50)
+    sample_s = time.perf_counter() - t0
+    ef = sl.Eigenfaces().fit(faces)
+    thr = float(np.percentile(ef.distance_from_face_space(faces), 95))
+    inside_samples = float((ef.distance_from_face_space(to25(samples)) <= thr).mean())
+    inside_nonfaces = float((ef.distance_from_face_space(nonfaces) <= thr).mean())
+    rows.append({"measure": f"samples inside the faces' 95th-percentile face-space distance ({n_samples} samples)",
+                 "target": "≥ 0.90", "value": inside_samples, "met": inside_samples >= 0.9})
+    rows.append({"measure": "non-face crops inside the same threshold", "target": "≤ 0.10", "value": inside_nonfaces,
+                 "met": inside_nonfaces <= 0.1})
+
+    # 2. Inversion round trip
+    t0 = time.perf_counter()
+    target = pipe.to_images(pipe.to_model(faces[:n_invert]))
+    back = pipe.generate(pipe.invert(faces[:n_invert], t=args.t, steps=50), t=args.t, steps=50)
+    invert_s = time.perf_counter() - t0
+    p = float(psnr(back, target).mean())
+    rows.append({"measure": f"inversion round trip, t = {args.t}, 50 steps: mean PSNR over {n_invert} faces (dB)",
+                 "target": "≥ 25", "value": p, "met": p >= 25})
+
+    # 3. Edits follow the basis; transported directions
+    f = pipe.h_map(args.t)
+    t0 = time.perf_counter()
+    xa = pipe.invert(faces[3:4], t=args.t, steps=50)
+    ba = pipe.directions(xt=xa, t=args.t, k=10)
+    basis_s = time.perf_counter() - t0
+    scale = float(xa.norm()) * 1e-3
+    own = [cos_h(pipe, f, xa, ba.v[i], ba.u[i], scale) for i in range(5)]
+    rows.append({"measure": "small step along vᵢ: min over i ≤ 5 of cos(h(x+γvᵢ)−h(x), uᵢ)", "target": "≥ 0.9",
+                 "value": min(own), "met": min(own) >= 0.9})
+    g = torch.Generator().manual_seed(0)
+    moved, rand = [], []
+    for j in (10, 20, 30):
+        xb = pipe.invert(faces[j : j + 1], t=args.t, steps=50)
+        bb = pipe.directions(xt=xb, t=args.t, k=10)
+        for i in range(3):
+            tr = sl.transport(ba.u[i], bb)
+            moved.append(cos_h(pipe, f, xb, tr.v, ba.u[i], scale))
+            r = torch.randn(xb.shape, generator=g)
+            rand.append(abs(cos_h(pipe, f, xb, r / r.norm(), ba.u[i], scale)))
+    rows.append({"measure": "transported directions: mean cos(h(x+γv)−h(x), u) on 3 targets × 3 directions",
+                 "target": "≥ 0.5", "value": float(np.mean(moved)), "met": float(np.mean(moved)) >= 0.5})
+    rows.append({"measure": "random directions of the same norm: mean |cos|", "target": "≤ 0.1",
+                 "value": float(np.mean(rand)), "met": float(np.mean(rand)) <= 0.1})
+
+    # 4. Speed
+    rows.append({"measure": "local basis, k = 10 (s)", "target": "≤ 60", "value": basis_s, "met": basis_s <= 60})
+    t0 = time.perf_counter()
+    grid = [pipe.edit(v=ba.v[i], strengths=np.linspace(-3, 3, 7), t=args.t, steps=50, xt=xa) for i in range(5)]
+    grid_s = time.perf_counter() - t0
+    rows.append({"measure": "5×7 edit grid (s)", "target": "≤ 120", "value": grid_s, "met": grid_s <= 120})
+    records.update(rows=rows, sample_seconds=sample_s, invert_seconds=invert_s, threshold=thr,
+                   singular_values=ba.s.tolist(), own_cos=own, transported_cos=moved, random_cos=rand)
+    from svdlens.diffusion.figures import image_grid
+    from svdlens.plotting import save_figure
+
+    results = Path(__file__).resolve().parent / "results"
+    save_figure(image_grid(samples[:16].reshape(2, 8, *samples.shape[1:]), ["", ""], [""] * 8, "built-in DDPM samples"),
+                results / "diffusion-samples.png")
+    save_figure(image_grid(np.stack(grid), [f"v{i + 1}" for i in range(5)], [f"{s:+.0f}" for s in np.linspace(-3, 3, 7)],
+                           "edits of built-in face 3"), results / "diffusion-edits.png")
+    out = write_results("diffusion" + ("-quick" if args.quick else ""), "python bench/diffusion.py" + (" --quick" if args.quick else ""),
+                        {"Measures": markdown_table(rows, ["measure", "target", "value", "met"])}, records,
+                        ["CPU only (no GPU was lent to this task).", "Figures: results/diffusion-samples.png, results/diffusion-edits.png."])
+    print(markdown_table(rows, ["measure", "target", "value", "met"]))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
