@@ -166,10 +166,12 @@ class FacePipeline:
 
     def invert(self, images, t: float = 0.6, steps: int = 50, *, progress: bool = False) -> torch.Tensor:
         """Images → x_t by DDIM inversion (eta = 0)."""
-        x = self.to_model(images)
-        ts = self.timesteps(t, steps)
-        with self._progress(len(ts) - 1, "inverting", progress) as bar:
-            task = bar.add_task("DDIM inversion", total=len(ts) - 1) if bar else None
+        return self._walk(self.to_model(images), self.timesteps(t, steps), "DDIM inversion", progress)
+
+    def _walk(self, x, ts, label, progress):
+        """DDIM steps along the timesteps ``ts`` (up for inversion, down for sampling)."""
+        with self._progress(len(ts) - 1, label, progress) as bar:
+            task = bar.add_task(label, total=len(ts) - 1) if bar else None
             for a, b in zip(ts[:-1], ts[1:]):
                 x = self._step(x, a, b)
                 if bar:
@@ -180,12 +182,7 @@ class FacePipeline:
         """x_t → images by DDIM sampling from t down to 0 (eta = 0)."""
         x = torch.as_tensor(xt).to(self.device, torch.float32)
         ts = self.timesteps(t, steps)[::-1]
-        with self._progress(len(ts) - 1, "denoising", progress) as bar:
-            task = bar.add_task("DDIM sampling", total=len(ts) - 1) if bar else None
-            for a, b in zip(ts[:-1], ts[1:]):
-                x = self._step(x, a, b)
-                if bar:
-                    bar.advance(task)
+        x = self._walk(x, ts, "DDIM sampling", progress)
         x0 = self._step(x, ts[-1], 0) if ts[-1] != 0 else x
         return self.to_images(x0)
 
