@@ -157,7 +157,7 @@ class FacePipeline:
         return a_to**0.5 * x0 + (1 - a_to) ** 0.5 * e
 
     @staticmethod
-    def _progress(total, label, progress):
+    def _progress(progress):
         if not progress:
             return nullcontext(None)
         from rich.progress import Progress
@@ -170,7 +170,7 @@ class FacePipeline:
 
     def _walk(self, x, ts, label, progress):
         """DDIM steps along the timesteps ``ts`` (up for inversion, down for sampling)."""
-        with self._progress(len(ts) - 1, label, progress) as bar:
+        with self._progress(progress) as bar:
             task = bar.add_task(label, total=len(ts) - 1) if bar else None
             for a, b in zip(ts[:-1], ts[1:]):
                 x = self._step(x, a, b)

@@ -54,11 +54,11 @@ def fmt(x, digits: int = 4) -> str:
 
 
 def _svd(A):
-    U, S, Vt = np.linalg.svd(A, full_matrices=False)
-    idx = np.abs(U).argmax(axis=0)  # svdlens' sign convention
-    sign = np.sign(U[idx, np.arange(U.shape[1])])
-    sign[sign == 0] = 1
-    return U * sign, S, Vt * sign[:, None]
+    """The full SVD by the engine (LAPACK), with svdlens' sign convention."""
+    from ..linalg import svd
+
+    U, S, Vt = svd(A, method="exact")
+    return U, S, Vt
 
 
 # --------------------------------------------------------------------------- 1. projection
