@@ -58,12 +58,30 @@ def face_images(size: int = IMAGE_SIZE) -> torch.Tensor:
 
 
 def train_faces(out=BUILTIN_DIR, *, steps: int = 20000, batch_size: int = 16, lr: float = 5e-4, seed: int = 0,
-                device: str | None = None, progress=None, time_limit_s: float | None = None) -> dict:
-    """Train from scratch and write the diffusers folder ``out`` (model, scheduler, training.json)."""
+                device: str | None = None, progress=None, time_limit_s: float | None = None,
+                resume=None) -> dict:
+    """Train and write the diffusers folder ``out`` (model, scheduler, training.json).
+
+    ``resume``: a folder written by an earlier run; training goes on from its (EMA) weights, and
+    its training.json is carried into the new one as ``history``. The optimiser starts afresh,
+    so a resumed run is reproducible from the folder and the seed alone.
+    """
     torch.manual_seed(seed)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     data = face_images().to(device)
     model = build_unet().to(device)
+    history = []
+    if resume is not None:
+        from diffusers import UNet2DModel
+
+        resume = Path(resume)
+        if not (resume / "diffusion_pytorch_model.safetensors").exists():
+            raise FileNotFoundError(f"nothing to resume in {resume}: no diffusion_pytorch_model.safetensors")
+        model.load_state_dict(UNet2DModel.from_pretrained(resume, use_safetensors=True).state_dict())
+        record = resume / "training.json"
+        if record.exists():
+            earlier = json.loads(record.read_text())
+            history = earlier.pop("history", []) + [earlier]
     ema = build_unet().to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
@@ -84,10 +102,10 @@ def train_faces(out=BUILTIN_DIR, *, steps: int = 20000, batch_size: int = 16, lr
         loss.backward()
         opt.step()
         with torch.no_grad():
-            decay = min(0.999, (1 + step) / (10 + step))
+            decay = 0.999 if history else min(0.999, (1 + step) / (10 + step))
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         done = step
         if progress:
             progress(step, steps, losses[-1])
@@ -100,6 +118,7 @@ def train_faces(out=BUILTIN_DIR, *, steps: int = 20000, batch_size: int = 16, lr
     scheduler.save_pretrained(out)
     info = {"steps": done, "batch_size": batch_size, "lr": lr, "seed": seed, "device": str(device),
             "seconds": seconds, "final_loss_mean_last_200": float(np.mean(losses[-200:])),
-            "parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}
+            "parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__,
+            "resumed_from": str(resume) if resume is not None else None, "history": history}
     (out / "training.json").write_text(json.dumps(info, indent=2))
     return info
