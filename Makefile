@@ -4,22 +4,26 @@ PIP = $(PYTHON) -m pip install -q --disable-pip-version-check
 # torch is installed first and pinned, so that nothing pulls the multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install install-test install-bench demo test bench clean
+.PHONY: install install-test install-browser install-bench demo test bench clean
 
 install:
 	$(PIP) "$(TORCH)"
 	$(PIP) -e .
 
-install-test: install
+install-test: install install-browser
 	$(PIP) -e ".[test]"
+
+# The app's browser test drives Debian's Chromium through Playwright (no browser download).
+install-browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+		echo "note: could not install chromium with apt-get; the browser test will not run"
 
 install-bench: install
 	$(PIP) -e ".[bench,test]"
 
 demo: install
-	svdlens svd "0.4 0.2; 1 3"
-	svdlens explain "0.4 0.2; 1 3" --vector "2 1" --out out/explain
-	svdlens eigenfaces --out out/eigenfaces
+	svdlens demo --out out/demo
 
 test: install-test
 	$(PYTHON) -m pytest -q

@@ -388,6 +388,7 @@ def train_faces_command(
     lr: float = typer.Option(5e-4, "--lr"),
     seed: int = typer.Option(0, "--seed"),
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Stop after this much training time."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Go on from the weights in this folder (an earlier --out)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Train the built-in face DDPM on the built-in faces (on a GPU where there is one, else the CPU).
@@ -397,6 +398,8 @@ def train_faces_command(
         svdlens train-faces --out out/builtin-ddpm --minutes 25
 
         svdlens train-faces --steps 200 --out /tmp/tiny --quiet
+
+        svdlens train-faces --resume out/builtin-ddpm --lr 2e-4 --minutes 40 --out out/ddpm-2
     """
     from contextlib import nullcontext
 
@@ -418,9 +421,11 @@ def train_faces_command(
 
         try:
             info = train_faces(out, steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=tick,
-                               time_limit_s=minutes * 60 if minutes else None)
+                               time_limit_s=minutes * 60 if minutes else None, resume=resume)
         except ImportError as err:
             fail(f"training needs diffusers: {err}")
+        except FileNotFoundError as err:
+            fail(str(err))
     console.print(f"{info['steps']} steps in {info['seconds']:.0f} s on {info['device']}; "
                   f"final loss {info['final_loss_mean_last_200']:.4f}; wrote {out}/")
 
@@ -433,6 +438,80 @@ def _bench_dir():
         if (base / "bench").is_dir():
             return base / "bench"
     return None
+
+
+@app.command("demo")
+def demo_command(
+    out: str = typer.Option("out/demo", "--out", help="Folder for index.html, its figures and summary.json."),
+    fast: bool = typer.Option(False, "--fast", help="A reduced setting: fewer DDIM steps, directions and faces."),
+    model: str = typer.Option("builtin", "--model", help="builtin, or a diffusers UNet2DModel folder (1-channel faces)."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Where local bases are kept between runs (default OUT/cache)."),
+    open_report: bool = typer.Option(False, "--open", help="Open the report in the browser when done."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """The whole story on built-in data, as one offline HTML report (OUT/index.html).
+
+    Projection, WᵀW, eigenvectors, rotate-scale-rotate, u = Av/σ, eigenfaces and the puzzle, the
+    face model's weight matrix, its Jacobian's local basis, edits, parallel transport and the
+    generated image, in the script's order. About a minute on 2 CPU cores; a second run reuses
+    the cached local bases.
+
+    Examples:
+
+        svdlens demo --out out/demo --open
+
+        svdlens demo --fast --out /tmp/demo --quiet
+    """
+    from .diffusion import ModelLoadError
+    from .faces.job import progress_bar
+    from .report import STEPS, run_demo
+
+    with progress_bar(quiet) as bar:
+        task = bar.add_task("demo", total=len(STEPS)) if bar else None
+
+        def tick(i, title):
+            if bar:
+                bar.update(task, description=f"{i + 1}/{len(STEPS)} {title}", completed=i)
+
+        try:
+            summary = run_demo(out, fast=fast, model=model, cache_dir=cache_dir, progress=tick)
+        except (ModelLoadError, ValueError, FileNotFoundError, ImportError) as err:
+            fail(str(err))
+        if bar:
+            bar.update(task, description="done", completed=len(STEPS))
+    from pathlib import Path
+
+    index = Path(out).resolve() / "index.html"
+    console.print(f"{len(summary['sections'])} scenes in {summary['seconds']:.0f} s; open {index}")
+    if open_report:
+        import webbrowser
+
+        webbrowser.open(index.as_uri())
+
+
+@app.command("app")
+def app_command(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
+    port: int = typer.Option(7860, "--port"),
+    model: str = typer.Option("builtin", "--model", help="The diffusion model for the Directions tab."),
+) -> None:
+    """The interactive explorer in the browser (Gradio): Explain, Eigenfaces and Directions tabs.
+
+    Bound to 127.0.0.1 unless --host says otherwise; analytics are off and nothing is fetched.
+    Needs the app extra: pip install "svdlens[app]".
+
+    Examples:
+
+        svdlens app
+
+        svdlens app --port 8000
+    """
+    try:
+        from .app import build_app, launch
+    except ImportError as err:
+        fail(f"the app needs gradio: pip install 'svdlens[app]' ({err})")
+    console.print(f"svdlens app on http://{host}:{port} (Ctrl+C to stop)")
+    launch(build_app(model=model), host=host, port=port)
 
 
 @app.command("bench")

@@ -12,7 +12,7 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["COLORS", "save_figure", "save_animation", "image_panel", "symmetric_panel"]
+__all__ = ["COLORS", "save_figure", "save_animation", "figure_image", "image_panel", "symmetric_panel"]
 
 # One meaning per colour, in every figure: inputs, outputs, singular directions.
 COLORS = {
@@ -43,6 +43,16 @@ def save_figure(fig, path, dpi: int = 110) -> Path:
     """Save a figure (format from the suffix) atomically and close it."""
     try:
         return _atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix[1:]))
+    finally:
+        plt.close(fig)
+
+
+def figure_image(fig, dpi: int = 100) -> np.ndarray:
+    """Render a figure to an RGB array (h, w, 3) of uint8, and close it."""
+    try:
+        fig.set_dpi(dpi)
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
     finally:
         plt.close(fig)
 

@@ -59,7 +59,7 @@ def load(source="builtin", *, device=None) -> "FacePipeline":
                 "pickles can run code when loaded, so they are refused. Convert them to safetensors first."
             )
         try:
-            unet = UNet2DModel.from_pretrained(unet_dir, use_safetensors=True)
+            unet = UNet2DModel.from_pretrained(unet_dir, use_safetensors=True, low_cpu_mem_usage=False)
         except Exception as err:
             raise ModelLoadError(f"cannot load a UNet2DModel from {unet_dir}: {err}") from None
         sched_dir = folder / "scheduler" if (folder / "scheduler").is_dir() else folder

@@ -8,7 +8,7 @@ import numpy as np
 from ..plotting import COLORS, symmetric_panel
 from .basis import LocalBasis
 
-__all__ = ["spectrum_plot", "direction_images", "as_image"]
+__all__ = ["spectrum_plot", "direction_images", "as_image", "weight_direction_images"]
 
 
 def spectrum_plot(basis: LocalBasis):
@@ -45,5 +45,19 @@ def direction_images(basis: LocalBasis, n: int = 8):
         img = as_image(basis.v[i])
         symmetric_panel(axes[0, i], img, f"v{i + 1}  σ={float(basis.s[i]):.3g}")
     fig.suptitle("Directions to move in (right singular vectors)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def weight_direction_images(directions, values, title: str):
+    """Eigenvectors of WᵀW shaped like the layer's input (e.g. (k, 1, 3, 3) patches), each with its λ."""
+    V = directions.detach().cpu().numpy()
+    lam = values.detach().cpu().numpy()
+    n = len(V)
+    fig, axes = plt.subplots(1, n, figsize=(1.25 * n, 1.7), squeeze=False)
+    for i in range(n):
+        img = V[i].reshape(-1, *V[i].shape[-2:]).mean(0) if V[i].ndim >= 2 else V[i][None]
+        symmetric_panel(axes[0, i], img, f"λ{i + 1}={lam[i]:.2g}")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -1,0 +1,195 @@
+"""``svdlens app``: the handlers, every endpoint through gradio_client, bad input, and one real browser."""
+
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("gradio")
+
+from svdlens.app import build_app, launch  # noqa: E402
+from svdlens.app.handlers import MAX_UPLOAD_BYTES, AppInputError, Explorer, display  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return Explorer()
+
+
+@pytest.fixture(scope="module")
+def server(explorer):
+    demo = build_app(explorer=explorer)
+    _, url, _ = launch(demo, port=None, prevent_thread_lock=True, quiet=True)
+    yield demo, url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server[1], verbose=False)
+
+
+def _png(path, array):
+    Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
+    return path
+
+
+def _read(path):
+    return np.asarray(Image.open(path))
+
+
+# ------------------------------------------------------------------------------- handlers
+def test_explain_gives_figures_and_the_numbers(explorer):
+    images, text = explorer.explain("0.4 0.2; 1 3", "2 1")
+    assert len(images) >= 8 and all(img.ndim == 3 and img.shape[2] == 3 for img, _ in images)
+    assert "y1 = 0.4·2 + 0.2·1 = 1" in text
+
+
+@pytest.mark.parametrize("matrix, words", [("0.4 x; 1 3", "token 'x'"), ("", "no numbers"), ("1 2; 3", "row"),
+                                           ("nan 1; 1 1", "NaN")])
+def test_malformed_matrix_is_a_message(explorer, matrix, words):
+    with pytest.raises(AppInputError, match=words):
+        explorer.explain(matrix, "")
+
+
+def test_reconstruction_improves_with_k(explorer):
+    face = explorer.faces[0]
+    errors = []
+    for k in (1, 10, 50):
+        _, _, text = explorer.reconstruct(0, k)
+        errors.append(float(text.split("% of")[0].split(": ")[1]))
+    assert errors[0] > errors[1] > errors[2]
+    assert face.shape == (25, 25)
+
+
+def test_puzzle_at_zero_is_the_mean_face(explorer):
+    np.testing.assert_array_equal(explorer.puzzle(0, 0, 0, 0, 0, 0), display(explorer.ef.mean_face_))
+    assert not np.array_equal(explorer.puzzle(2, 0, 0, 0, 0, 0), explorer.puzzle(0, 0, 0, 0, 0, 0))
+
+
+def test_upload_of_a_built_in_face_finds_itself(explorer, tmp_path):
+    path = _png(tmp_path / "face.png", explorer.faces[40] * 255)
+    *_, text = explorer.upload(str(path), 20)
+    assert "nearest built-in face: #40" in text and "looks like a face" in text
+
+
+def test_bad_uploads_are_messages(explorer, tmp_path):
+    notes = tmp_path / "notes.png"
+    notes.write_text("this is not an image")
+    with pytest.raises(AppInputError, match="not an image"):
+        explorer.upload(str(notes), 5)
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * (MAX_UPLOAD_BYTES + 1))
+    with pytest.raises(AppInputError, match="limit"):
+        explorer.upload(str(big), 5)
+    huge = _png(tmp_path / "huge.png", np.zeros((5000, 5000)))  # small file, too many pixels
+    with pytest.raises(AppInputError, match="pixels"):
+        explorer.upload(str(huge), 5)
+    with pytest.raises(AppInputError, match="upload an image"):
+        explorer.upload(None, 5)
+
+
+def test_directions_reject_bad_values(explorer):
+    with pytest.raises(AppInputError, match="t must be"):
+        explorer.edit("face", 3, 0.0, 1, 2.0)
+    with pytest.raises(AppInputError, match="direction 9"):
+        explorer.edit("face", 3, 0.6, 9, 2.0)
+    with pytest.raises(AppInputError, match="face 500"):
+        explorer.transport("face", 3, 0.6, 1, 2.0, 500)
+
+
+# ------------------------------------------------------------------------------- the server
+def test_bound_to_localhost_with_analytics_off(server):
+    demo, url = server
+    assert urlparse(url).hostname == "127.0.0.1"
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False" and demo.analytics_enabled is False
+
+
+def test_every_endpoint_through_the_client(client, explorer, tmp_path):
+    from gradio_client import handle_file
+
+    scenes, text = client.predict("0.4 0.2; 1 3", "2 1", api_name="/explain")
+    assert len(scenes) >= 8 and "u = Av/σ" in text or "Av" in text
+
+    original, rebuilt, text = client.predict(0, 5, api_name="/reconstruct")
+    assert _read(original).shape == (200, 200) and "k = 5" in text
+
+    made = client.predict(1, 0, 0, 0, 0, 0, api_name="/puzzle")
+    assert _read(made).shape == (200, 200)
+
+    path = _png(tmp_path / "rgb.png", np.random.default_rng(0).integers(0, 255, (60, 50, 3)))
+    seen, projected, nearest, text = client.predict(handle_file(str(path)), 5, api_name="/upload")
+    assert _read(seen).shape == (200, 200) and "distance from face space" in text
+
+    start, edited, text = client.predict("face", 3, 0.6, 1, 4, api_name="/edit")
+    assert not np.array_equal(_read(start), _read(edited)) and "σ =" in text
+    target, moved, text = client.predict("face", 3, 0.6, 1, 4, 10, api_name="/transport")
+    assert "kept at face 10" in text and _read(moved).shape == _read(target).shape
+
+
+def test_bad_input_gets_a_message_and_the_server_keeps_running(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="token 'x'"):
+        client.predict("0.4 x; 1 3", "", api_name="/explain")
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    with pytest.raises(AppError, match="not an image"):
+        client.predict(handle_file(str(notes)), 5, api_name="/upload")
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * (MAX_UPLOAD_BYTES + 1))
+    with pytest.raises(Exception, match="(?i)size|large|limit"):
+        client.predict(handle_file(str(big)), 5, api_name="/upload")
+    _, _, text = client.predict(3, 7, api_name="/reconstruct")  # still answering
+    assert "k = 7" in text
+
+
+# ------------------------------------------------------------------------------- a real browser
+def test_browser_moves_the_k_slider(server):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: `make install-browser` (apt-get install chromium) should have installed it")
+        pytest.skip("no chromium here: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    _, url = server
+    host = urlparse(url).hostname
+    outside = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname not in (host, None, "")
+                and not r.url.startswith(("data:", "blob:")) else None)
+        page.goto(url)
+        for _ in range(30):  # a click before the page has finished starting up can be lost: click until it opens
+            page.get_by_role("tab", name="Eigenfaces").click()
+            if page.locator("#k-slider").count():
+                break
+            page.wait_for_timeout(500)
+        image = page.locator("#rebuilt img")
+        image.wait_for(timeout=60_000)
+        before = image.get_attribute("src")
+        number = page.locator("#k-slider input[type=number]")
+        number.fill("30")
+        number.press("Enter")
+        page.wait_for_function(
+            "before => { const i = document.querySelector('#rebuilt img'); return i && i.src !== before; }",
+            arg=before, timeout=60_000)
+        after = image.get_attribute("src")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "app-eigenfaces.png"), full_page=True)
+        browser.close()
+    assert after != before
+    assert outside == [], f"the page asked other hosts for {outside}"

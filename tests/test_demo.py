@@ -1,0 +1,138 @@
+"""``svdlens demo``: the whole story as one offline report, on the reduced setting (--fast)."""
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+from typer.testing import CliRunner
+
+import svdlens.nets.basis as basis_module
+from svdlens.cli import app
+from svdlens.report import STEPS, demo
+
+SCRIPT_ORDER = ["Projection and dot products", "WᵀW: inputs with inputs", "Eigenvectors stay on their line",
+                "Rotate, scale, rotate", "u = Av/σ", "Eigenfaces and the puzzle", "Simplify it: the weight matrix",
+                "The Jacobian of the face model", "Edits along the top directions", "Parallel transport to other faces",
+                "The generated image"]
+
+
+class _Links(HTMLParser):
+    """Every URL the page would load or link to."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls, self.headings, self._in_h2 = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("src", "href", "poster", "data") and value:
+                self.urls.append(value)
+        self._in_h2 = tag == "h2"
+
+    def handle_data(self, data):
+        if self._in_h2:
+            self.headings.append(data)
+            self._in_h2 = False
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """One run through the command line, as a user would start it, with --open caught."""
+    out = tmp_path_factory.mktemp("demo") / "report"
+    opened = []
+    mp = pytest.MonkeyPatch()
+    mp.setattr("webbrowser.open", lambda url: opened.append(url))
+    result = CliRunner().invoke(app, ["demo", "--fast", "--out", str(out), "--open", "--quiet"])
+    mp.undo()
+    assert result.exit_code == 0, result.output
+    return out, opened, result.output
+
+
+def test_every_linked_file_exists_inside_the_folder(report):
+    out, _, _ = report
+    page = (out / "index.html").read_text()
+    links = _Links()
+    links.feed(page)
+    local = [u for u in links.urls if not u.startswith("#")]
+    assert len(local) >= 15
+    for url in local:
+        assert not re.match(r"^[a-z][a-z0-9+.-]*:|^//", url, re.I), f"{url} points outside the report"
+        target = (out / url).resolve()
+        assert target.is_relative_to(out.resolve()), url
+        assert target.is_file() and target.stat().st_size > 0, url
+    assert "http://" not in page and "https://" not in page and "@import" not in page
+
+
+def test_the_scenes_come_in_the_scripts_order(report):
+    out, _, _ = report
+    links = _Links()
+    links.feed((out / "index.html").read_text())
+    titles = [re.sub(r"^\d+\.\s*", "", h) for h in links.headings]
+    assert titles == SCRIPT_ORDER
+    assert len(STEPS) == len(SCRIPT_ORDER)
+
+
+def test_summary_holds_the_numbers(report):
+    out, _, _ = report
+    summary = json.loads((out / "summary.json").read_text())
+    sections = {s["key"]: s for s in summary["sections"]}
+    assert len(sections) == 11 and summary["settings"]["steps"] == 10
+    assert any("y1 = 0.4·2 + 0.2·1 = 1" in line for line in sections["01"]["lines"])
+    weights = " ".join(sections["07"]["lines"])
+    agree = float(re.search(r"LAPACK agrees to ([0-9.e+-]+)", weights).group(1))
+    assert agree < 1e-5  # eigenvalues of WᵀW are σ(W)²
+    check = " ".join(sections["08"]["lines"])
+    assert float(re.search(r"‖J v₁ − σ₁ u₁‖/σ₁ = ([0-9.e+-]+)", check).group(1)) < 1e-3  # u = Jv/σ
+    kept = re.findall(r"face \d+: ([0-9.]+)", " ".join(sections["10"]["lines"]))
+    assert kept and all(0 <= float(k) <= 1 for k in kept)
+
+
+def test_open_and_progress(report):
+    out, opened, output = report
+    assert opened == [(out / "index.html").resolve().as_uri()]
+    assert "11 scenes" in output
+
+
+def test_second_run_reuses_the_cached_bases(report, tmp_path, monkeypatch):
+    out, _, _ = report
+    calls = []
+    real = basis_module.svd
+    monkeypatch.setattr(basis_module, "svd", lambda *a, **k: calls.append(1) or real(*a, **k))
+    summary = demo.run_demo(tmp_path / "again", fast=True, cache_dir=out / "cache")
+    assert calls == []  # every local basis came from the cache
+    jac = next(s for s in summary["sections"] if s["key"] == "08")
+    assert any("loaded from the cache" in line for line in jac["lines"])
+
+
+def test_a_failing_step_leaves_no_report(tmp_path, monkeypatch):
+    def broken(ctx):
+        raise RuntimeError("step failed")
+
+    monkeypatch.setattr(demo, "STEPS", (demo.projection, broken))
+    with pytest.raises(RuntimeError, match="step failed"):
+        demo.run_demo(tmp_path / "r", fast=True)
+    left = sorted(p.name for p in (tmp_path / "r").iterdir())
+    assert left == ["cache"]  # only the (valid) cache; no page, no figures
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".svdlens-")]
+
+
+def test_unknown_model_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["demo", "--fast", "--quiet", "--model", str(tmp_path / "nowhere"),
+                                      "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "nowhere" in result.output
+    assert not (tmp_path / "r" / "index.html").exists()
+
+
+def test_demo_help_has_examples():
+    result = CliRunner().invoke(app, ["demo", "--help"])
+    assert result.exit_code == 0 and "svdlens demo --out" in result.output and "--fast" in result.output
+
+
+def test_html_escapes_text():
+    from svdlens.report.html import render
+
+    s = demo.Section("01", "A <b> title", "story & more", ["x < y"], ["a b.png"])
+    page = render([s], {"settings": {}, "seconds": 1.0, "model": "builtin"})
+    assert "A &lt;b&gt; title" in page and "x &lt; y" in page and 'src="a b.png"' in page
