@@ -34,6 +34,7 @@ bench: install-bench
 	$(PYTHON) bench/jacobian.py
 	$(PYTHON) bench/explain.py
 	$(PYTHON) bench/diffusion.py
+	$(PYTHON) bench/demo.py
 
 clean:
 	rm -rf build dist .pytest_cache .hypothesis src/*.egg-info

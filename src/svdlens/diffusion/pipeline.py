@@ -8,6 +8,7 @@ right singular vector v and denoise. Model and scheduler stay separate, as in di
 
 from __future__ import annotations
 
+import os
 import warnings
 from contextlib import nullcontext
 from pathlib import Path
@@ -72,6 +73,11 @@ def load(source="builtin", *, device=None) -> "FacePipeline":
         text = str(source)
         if text.count("/") != 1 or text.startswith((".", "/")):
             raise ModelLoadError(f"no model folder {source!r}, and it does not look like a hub id (org/name)")
+        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+            raise ModelLoadError(
+                f"could not fetch {text!r} from the hub: HF_HUB_OFFLINE is set, so this machine is offline. "
+                "Download the model elsewhere and pass its folder instead."
+            )
         try:
             unet = UNet2DModel.from_pretrained(text, subfolder="unet" if "stable" in text else None, use_safetensors=True)
             scheduler = DDIMScheduler.from_pretrained(text, subfolder="scheduler")

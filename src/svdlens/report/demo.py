@@ -50,14 +50,16 @@ class DemoSettings:
     source: int = 3  # built-in face to edit
     targets: tuple = (10, 20, 30)  # faces the direction is carried to
     n_directions: int = 3
-    strengths: tuple = (-3.0, -1.5, 0.0, 1.5, 3.0)
+    strengths: tuple = (-8.0, -4.0, 0.0, 4.0, 8.0)  # |x_t| ≈ 32 for 32×32 images: visible, still faces
+    transport_strengths: tuple = (-4.0, -2.0, 0.0, 2.0, 4.0)  # at larger t the same step moves more
     n_samples: int = 16
     seed: int = 7  # the generated face of the last scene
     animations: bool = True
 
     @classmethod
     def fast(cls) -> "DemoSettings":
-        return cls(steps=10, k=4, targets=(10,), n_directions=2, strengths=(-3.0, 0.0, 3.0), n_samples=4)
+        return cls(steps=10, k=4, targets=(10,), n_directions=2, strengths=(-8.0, 0.0, 8.0),
+                   transport_strengths=(-4.0, 0.0, 4.0), n_samples=4)
 
 
 class _Context:
@@ -256,15 +258,15 @@ def transport(ctx):
     t = s.t_transport
     xa = ctx.xt(s.source, t)
     ba = ctx.basis("source-transport", xa, t, s.k)
-    rows = [ctx.pipe.edit(v=ba.v[0], strengths=s.strengths, t=t, steps=s.steps, xt=xa)]
+    rows = [ctx.pipe.edit(v=ba.v[0], strengths=s.transport_strengths, t=t, steps=s.steps, xt=xa)]
     kept = []
     for j in s.targets:
         xb = ctx.xt(j, t)
         moved = carry(ba.u[0], ctx.basis(f"target-{j}", xb, t, s.k))
         kept.append(moved.kept)
-        rows.append(ctx.pipe.edit(v=moved.v, strengths=s.strengths, t=t, steps=s.steps, xt=xb))
+        rows.append(ctx.pipe.edit(v=moved.v, strengths=s.transport_strengths, t=t, steps=s.steps, xt=xb))
     labels = [f"face {s.source} (source)"] + [f"face {j}" for j in s.targets]
-    file = ctx.save(image_grid(np.stack(rows), labels, [f"{g:+g}" for g in s.strengths],
+    file = ctx.save(image_grid(np.stack(rows), labels, [f"{g:+g}" for g in s.transport_strengths],
                                f"direction 1 of face {s.source} carried to other faces (t = {t})"), "10-transport.png")
     lines = [
         f"u₁ of face {s.source} lives in H. At each target it is projected onto the target's top-{s.k} tangent "
@@ -292,7 +294,7 @@ def generated(ctx):
     ba = ctx.basis("source-transport", ctx.xt(s.source, t), t, s.k)
     xt = pipe.noisy_sample(s.seed, t, s.steps)
     moved = carry(ba.u[0], ctx.basis(f"seed-{s.seed}", xt, t, s.k))
-    strengths = (0.0, max(s.strengths))
+    strengths = (0.0, max(s.transport_strengths))
     pair = pipe.edit(v=moved.v, strengths=strengths, t=t, steps=s.steps, xt=xt)
     files.append(ctx.save(image_grid(pair[None], [f"seed {s.seed}"], ["as sampled", f"direction 1, γ = {strengths[1]:+g}"],
                                      "the image we meant to make"), "11-generated.png"))
