@@ -193,3 +193,31 @@ def test_browser_moves_the_k_slider(server):
         browser.close()
     assert after != before
     assert outside == [], f"the page asked other hosts for {outside}"
+
+
+def test_the_command_serves_on_localhost():
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "svdlens.cli", "app", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, page = time.monotonic() + 120, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                    page = r.read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None, proc.communicate(timeout=10)[0] if proc.poll() is not None else "no answer"
+        assert "svdlens explorer" in page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -27,7 +27,9 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}")
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code=2)
 
 
@@ -498,7 +500,7 @@ def app_command(
     """The interactive explorer in the browser (Gradio): Explain, Eigenfaces and Directions tabs.
 
     Bound to 127.0.0.1 unless --host says otherwise; analytics are off and nothing is fetched.
-    Needs the app extra: pip install "svdlens[app]".
+    Needs the app extra: pip install "svdlens\\[app]".
 
     Examples:
 
@@ -522,7 +524,7 @@ def bench_command(
     """Run a side-by-side benchmark and write bench/results/NAME.md and .json.
 
     Needs a source checkout (the benchmarks are not installed) and the bench extra:
-    pip install -e ".[bench]".
+    pip install -e ".\\[bench]".
 
     Examples:
 
