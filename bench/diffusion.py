@@ -118,7 +118,7 @@ def main(argv=None):
         transport_records[tt] = {"transported_cos": moved, "kept": kept, "random_cos": rand}
         rows.append({"measure": f"t = {tt}: transported directions, mean cos(h(x+γv)−h(x), u) on 3 targets × 3 directions",
                      "target": "≥ 0.5", "value": float(np.mean(moved)), "met": float(np.mean(moved)) >= 0.5})
-        rows.append({"measure": f"t = {tt}: random directions of the same norm, mean |cos|", "target": "≤ 0.1",
+        rows.append({"measure": f"t = {tt}: random directions of the same norm, mean abs(cos)", "target": "≤ 0.1",
                      "value": float(np.mean(rand)), "met": float(np.mean(rand)) <= 0.1})
 
     # Global directions (the top left singular vectors of 20 faces' stacked bases, faces 40-59),

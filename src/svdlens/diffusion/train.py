@@ -77,7 +77,7 @@ def train_faces(out=BUILTIN_DIR, *, steps: int = 20000, batch_size: int = 16, lr
         resume = Path(resume)
         if not (resume / "diffusion_pytorch_model.safetensors").exists():
             raise FileNotFoundError(f"nothing to resume in {resume}: no diffusion_pytorch_model.safetensors")
-        model.load_state_dict(UNet2DModel.from_pretrained(resume, use_safetensors=True).state_dict())
+        model.load_state_dict(UNet2DModel.from_pretrained(resume, use_safetensors=True, low_cpu_mem_usage=False).state_dict())
         record = resume / "training.json"
         if record.exists():
             earlier = json.loads(record.read_text())
