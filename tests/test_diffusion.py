@@ -129,7 +129,9 @@ def test_builtin_model_ships_and_samples():
     weights = BUILTIN_DIR / "diffusion_pytorch_model.safetensors"
     assert weights.exists() and weights.stat().st_size <= 10 * 2**20
     info = json.loads((BUILTIN_DIR / "training.json").read_text())
-    assert info["seed"] == 0 and info["steps"] > 0
+    runs = info.get("history", []) + [info]  # the first run from scratch, each later one resumed
+    assert runs[0]["seed"] == 0 and all(r["steps"] > 0 for r in runs)
+    assert all(r.get("resumed_from") for r in runs[1:]) and len({r["seed"] for r in runs}) == len(runs)
     pipe = sl.diffusion.load("builtin")
     imgs = pipe.sample(n=2, seed=0, steps=10)
     assert imgs.shape == (2, 32, 32) and 0 <= imgs.min() and imgs.max() <= 1
