@@ -45,16 +45,18 @@ def read_upload(path) -> np.ndarray:
     size = path.stat().st_size
     if size > MAX_UPLOAD_BYTES:
         raise AppInputError(f"{path.name} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
+    unreadable = AppInputError(f"{path.name} is not an image I can read; upload a PNG, JPEG, BMP, TIFF or WebP file")
     try:
         with Image.open(path) as img:
             w, h = img.size
-        if w * h > MAX_UPLOAD_PIXELS:
-            raise AppInputError(f"{path.name} is {w}×{h} pixels; the limit is {MAX_UPLOAD_PIXELS:,} pixels")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise unreadable from None
+    if w * h > MAX_UPLOAD_PIXELS:
+        raise AppInputError(f"{path.name} is {w}×{h} pixels; the limit is {MAX_UPLOAD_PIXELS:,} pixels")
+    try:
         return _read_image(path)
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
-        if isinstance(err, AppInputError):
-            raise
-        raise AppInputError(f"{path.name} is not an image I can read; upload a PNG, JPEG, BMP, TIFF or WebP file") from None
+    except (OSError, ValueError):
+        raise unreadable from None
 
 
 class Explorer:
@@ -66,6 +68,8 @@ class Explorer:
         self.model = model
         self.faces = builtin("faces")
         self.ef = Eigenfaces(n_components=n_components).fit(self.faces)
+        # The distance from face space that 95% of the built-in faces stay within.
+        self.typical_distance = float(np.percentile(self.ef.distance_from_face_space(self.faces), 95))
 
     # ----------------------------------------------------------------- Explain
     def explain(self, matrix_text: str, vector_text: str = ""):
@@ -114,21 +118,17 @@ class Explorer:
         k = int(np.clip(k, 1, self.ef.n_components_))
         puzzle = solve_puzzle(self.ef, img, k)
         dist = float(self.ef.distance_from_face_space(img[None])[0])
-        typical = float(np.percentile(self.ef.distance_from_face_space(self.faces), 95))
         match = nearest_face(self.ef, img[None], self.faces, k=k)
         i = int(match.index[0])
         c = ", ".join(f"{v:+.2f}" for v in puzzle.coefficients[:5])
         text = (f"coefficients on the first eigenfaces: {c}, …\n"
-                f"distance from face space: {dist:.3g} (95% of the built-in faces are within {typical:.3g}: "
-                f"{'looks like a face' if dist <= typical else 'probably not a face'})\n"
+                f"distance from face space: {dist:.3g} (95% of the built-in faces are within {self.typical_distance:.3g}: "
+                f"{'looks like a face' if dist <= self.typical_distance else 'probably not a face'})\n"
                 f"nearest built-in face: #{i} (distance {float(match.distance[0]):.3g} in face space)")
         return display(img), display(puzzle.reconstruction), display(self.faces[i]), text
 
     def _face(self, index) -> np.ndarray:
-        i = int(index)
-        if not 0 <= i < len(self.faces):
-            raise AppInputError(f"face {i}: choose 0 to {len(self.faces) - 1}")
-        return self.faces[i]
+        return _builtin_face(int(index))
 
     # ----------------------------------------------------------------- Directions
     @property
@@ -185,18 +185,24 @@ def _pipeline(model: str):
 @lru_cache(maxsize=64)
 def _start(model: str, source: str, index: int, t: float):
     from ..diffusion import InputNote
-    from ..faces import builtin
 
     pipe = _pipeline(model)
     if source == "seed":
         xt = pipe.noisy_sample(index, t, APP_STEPS)
         return pipe.generate(xt, t, APP_STEPS)[0], xt
+    face = _builtin_face(index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputNote)  # 25×25 faces resized to the model's size
+        return face, pipe.invert(face, t, APP_STEPS)
+
+
+def _builtin_face(index: int) -> np.ndarray:
+    from ..faces import builtin
+
     faces = builtin("faces")
     if not 0 <= index < len(faces):
         raise AppInputError(f"face {index}: choose 0 to {len(faces) - 1}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", InputNote)  # 25×25 faces resized to the model's size
-        return faces[index], pipe.invert(faces[index], t, APP_STEPS)
+    return faces[index]
 
 
 @lru_cache(maxsize=64)

@@ -54,7 +54,6 @@ class DemoSettings:
     transport_strengths: tuple = (-4.0, -2.0, 0.0, 2.0, 4.0)  # at larger t the same step moves more
     n_samples: int = 16
     seed: int = 7  # the generated face of the last scene
-    animations: bool = True
 
     @classmethod
     def fast(cls) -> "DemoSettings":
@@ -99,14 +98,9 @@ class _Context:
         save_figure(fig, self.stage / name)
         return name
 
-    def animate(self, anim, name, fps) -> list[str]:
-        if not self.settings.animations:
-            import matplotlib.pyplot as plt
-
-            plt.close(anim._fig)
-            return []
+    def animate(self, anim, name, fps) -> str:
         save_animation(anim, self.stage / name, fps=fps)
-        return [name]
+        return name
 
 
 # ----------------------------------------------------------------------------- scenes 1-5
@@ -122,7 +116,7 @@ def _scenes(ctx: _Context, key: str, title: str, story: str, names) -> Section:
         if ex.drawable(scene):
             section.files.append(ctx.save(DRAW[name](scene), f"{key}-{name}.png"))
             if name in ANIMATE:
-                section.files += ctx.animate(ANIMATE[name](scene), f"{key}-{name}.gif", fps=8)
+                section.files.append(ctx.animate(ANIMATE[name](scene), f"{key}-{name}.gif", fps=8))
     return section
 
 
@@ -172,9 +166,8 @@ def eigenfaces(ctx):
         f"Distance from face space tells faces from non-faces: ROC AUC {det['roc_auc']:.3f} on held-out faces "
         f"({det['nonfaces_inside_threshold']:.0%} of non-faces fall inside the faces' 95th percentile).",
     ]
-    files = [f"eigenfaces/{n}" for n in ("eigenfaces.png", "reconstruction.png", "puzzle.png", "distances.png")]
-    if ctx.settings.animations:
-        files.insert(2, "eigenfaces/reconstruction.gif")
+    files = [f"eigenfaces/{n}" for n in ("eigenfaces.png", "reconstruction.png", "reconstruction.gif", "puzzle.png",
+                                         "distances.png")]
     return Section("06", "Eigenfaces and the puzzle",
                    "The U basis are the eigenfaces: every face is the mean face plus a weighted sum of them.",
                    lines, files)
@@ -240,7 +233,7 @@ def edits(ctx):
     grid = np.stack(rows)
     labels, cols = [f"v{i + 1}" for i in range(s.n_directions)], [f"{g:+g}" for g in s.strengths]
     files = [ctx.save(image_grid(grid, labels, cols, f"built-in face {s.source}: x_t + γ·vᵢ, then DDIM to 0"), "09-edits.png")]
-    files += ctx.animate(grid_animation(grid, labels, cols), "09-edits.gif", fps=3)
+    files.append(ctx.animate(grid_animation(grid, labels, cols), "09-edits.gif", fps=3))
     mid = list(s.strengths).index(0.0) if 0.0 in s.strengths else None
     lines = [f"Strengths γ = {', '.join(cols)} along the top {s.n_directions} right singular vectors, at t = {s.t}."]
     if mid is not None:
@@ -274,7 +267,6 @@ def transport(ctx):
         "Share of u₁ kept at each target: " + ", ".join(f"face {j}: {k:.2f}" for j, k in zip(s.targets, kept)),
         f"At t = {t} faces share most of their tangent spaces; nearer t = 0 each face has its own, and less survives.",
     ]
-    ctx._memo["transport-kept"] = kept
     return Section("10", "Parallel transport to other faces",
                    "Carry the direction to other images: the same change, on a different face.", lines, [file])
 
