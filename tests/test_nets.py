@@ -1,5 +1,7 @@
 """Jacobian SVD of PyTorch models, checked against full Jacobians written down by reverse mode."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -186,6 +188,43 @@ def test_transport_formula():
     assert abs(float(same.v @ ba.v[2])) == pytest.approx(1.0, abs=1e-10) and same.kept == pytest.approx(1.0)
     with pytest.raises(ValueError, match="u has 5 entries"):
         sl.transport(torch.ones(5), bb)
+
+
+def test_transport_lsqr_is_the_pseudo_inverse():
+    # Oracle: numpy's pseudo-inverse of the full Jacobian of a linear map, J⁺u.
+    torch.manual_seed(2)
+    A, B = torch.randn(9, 6, dtype=torch.float64), torch.randn(9, 6, dtype=torch.float64)
+    ba, bb = linear_basis(A, 6), linear_basis(B, 2)  # the target keeps only 2 of its 6 directions
+    u = ba.u[0]
+    res = sl.transport(u, bb, method="lsqr", iterations=20)
+    x = torch.as_tensor(np.linalg.pinv(B.numpy()) @ u.numpy())
+    torch.testing.assert_close(res.v, x / x.norm(), atol=1e-8, rtol=0)
+    P = B @ torch.linalg.pinv(B)  # projector onto the range of B: 6 of the 9 dimensions
+    assert res.kept == pytest.approx(float((P @ u).norm()), rel=1e-8)
+    # The rank-2 projection keeps less; with the target's whole basis both methods agree.
+    assert sl.transport(u, bb).kept < res.kept
+    full = sl.transport(u, linear_basis(B, 6))
+    torch.testing.assert_close(full.v, res.v, atol=1e-8, rtol=0)
+    # Early stopping keeps less of u than the converged solve, and never more.
+    assert sl.transport(u, bb, method="lsqr", iterations=1).kept <= res.kept + 1e-12
+
+
+def test_transport_lsqr_needs_a_jacobian_and_checks_its_input():
+    B = torch.randn(9, 6, dtype=torch.float64)
+    bb = linear_basis(B, 2)
+    stored = dataclasses.replace(bb, jacobian=None)  # as a basis read back from disk
+    with pytest.raises(ValueError, match="loaded from disk"):
+        sl.transport(bb.u[0], stored, method="lsqr")
+    given = sl.transport(bb.u[0], stored, method="lsqr", jacobian=sl.jacobian(lambda z: B @ z, torch.zeros(6, dtype=torch.float64)))
+    assert given.kept == pytest.approx(1.0)  # u₀ of the target itself lies in its range
+    with pytest.raises(ValueError, match="the Jacobian has shape"):
+        sl.transport(bb.u[0], stored, method="lsqr", jacobian=sl.jacobian(lambda z: B[:, :5] @ z, torch.zeros(5, dtype=torch.float64)))
+    with pytest.raises(ValueError, match="method must be one of"):
+        sl.transport(bb.u[0], bb, method="exact")
+    with pytest.raises(ValueError, match="iterations must be a positive"):
+        sl.transport(bb.u[0], bb, method="lsqr", iterations=0)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        sl.transport(torch.full((9,), float("nan"), dtype=torch.float64), bb)
 
 
 def test_global_directions_is_the_grassmann_mean():

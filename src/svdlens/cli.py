@@ -363,6 +363,10 @@ def transport_command(
     t: float = typer.Option(0.6, "--t"),
     k: int = typer.Option(10, "--k", "-k", help="Size of each target's local basis."),
     steps: int = typer.Option(50, "--steps"),
+    method: str = typer.Option("project", "--method",
+                               help="project: onto each target's top-k basis (Park et al. 2023). "
+                                    "lsqr: least squares on each target's whole Jacobian; carries more, costs more."),
+    iterations: int = typer.Option(50, "--iterations", help="LSQR steps for --method lsqr (JVP/VJP pairs)."),
     out: str = typer.Option("out/transport", "--out"),
 ) -> None:
     """Carry one image's direction to other images by parallel transport, and edit them with it.
@@ -370,6 +374,8 @@ def transport_command(
     Examples:
 
         svdlens transport --from builtin:3 --to builtin:10 --to builtin:20 --direction 1 --out out/transport
+
+        svdlens transport --from builtin:3 --to builtin:10 --method lsqr --iterations 50 --out out/transport
     """
     from .diffusion.job import parse_strengths, run_transport
 
@@ -378,8 +384,9 @@ def transport_command(
     except ValueError as err:
         fail(str(err))
     summary = _diffusion_job(run_transport, _pipeline(model), out, source=source, targets=targets,
-                             direction=direction, strengths=strengths, t=t, steps=steps, k=k)
-    console.print("kept after projection: " + ", ".join(f"{kp:.2f}" for kp in summary["kept"]) + f"; wrote {out}/")
+                             direction=direction, strengths=strengths, t=t, steps=steps, k=k, method=method,
+                             iterations=iterations)
+    console.print(f"share of the direction kept ({method}): " + ", ".join(f"{kp:.2f}" for kp in summary["kept"]) + f"; wrote {out}/")
 
 
 @app.command("train-faces")

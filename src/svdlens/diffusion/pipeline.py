@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..nets import LocalBasis, layer_map, local_basis, transport
+from ..nets import LocalBasis, jacobian, layer_map, local_basis, transport
+from ..nets.transport import DEFAULT_ITERATIONS
 
 __all__ = ["FacePipeline", "load", "ModelLoadError", "InputNote"]
 
@@ -255,6 +256,19 @@ class FacePipeline:
             moved.append(x)
         return self.generate(torch.cat(moved), t, steps)
 
-    def transport(self, basis_from: LocalBasis, i: int, targets: list[LocalBasis]):
-        """Direction i of one sample carried to each target: a list of ``Transported``."""
-        return [transport(basis_from.u[i], b) for b in targets]
+    def transport(self, basis_from: LocalBasis, i: int, targets: list[LocalBasis], *, method: str = "project",
+                  iterations: int = DEFAULT_ITERATIONS):
+        """Direction i of one sample carried to each target: a list of ``Transported``.
+
+        ``method`` and ``iterations`` are those of :func:`svdlens.transport`. For "lsqr", a target
+        read back from a cache gets its Jacobian again from its x_t and t.
+        """
+        out = []
+        for b in targets:
+            J = None
+            if method == "lsqr" and b.jacobian is None:
+                if getattr(b, "xt", None) is None or "t" not in b.info:
+                    raise ValueError("method='lsqr' needs each target's x_t and t (bases from pipe.directions have them)")
+                J = jacobian(self.h_map(b.info["t"]), b.xt)
+            out.append(transport(basis_from.u[i], b, method=method, iterations=iterations, jacobian=J))
+        return out
