@@ -190,23 +190,32 @@ def test_transport_formula():
         sl.transport(torch.ones(5), bb)
 
 
-def test_transport_lsqr_is_the_pseudo_inverse():
-    # Oracle: numpy's pseudo-inverse of the full Jacobian of a linear map, J⁺u.
+def test_transport_lsqr_is_damped_least_squares():
+    # Oracle: the normal equations (JᵀJ + λ²I) x = Jᵀu solved by LAPACK, and numpy's pinv at λ = 0.
     torch.manual_seed(2)
     A, B = torch.randn(9, 6, dtype=torch.float64), torch.randn(9, 6, dtype=torch.float64)
     ba, bb = linear_basis(A, 6), linear_basis(B, 2)  # the target keeps only 2 of its 6 directions
-    u = ba.u[0]
-    res = sl.transport(u, bb, method="lsqr", iterations=20)
-    x = torch.as_tensor(np.linalg.pinv(B.numpy()) @ u.numpy())
-    torch.testing.assert_close(res.v, x / x.norm(), atol=1e-8, rtol=0)
+    u, Bn = ba.u[0], B.numpy()
+    for lam in (0.0, 0.5, float(bb.s[-1])):
+        res = sl.transport(u, bb, method="lsqr", damp=lam)
+        x = torch.as_tensor(np.linalg.solve(Bn.T @ Bn + lam**2 * np.eye(6), Bn.T @ u.numpy()))
+        torch.testing.assert_close(res.v, x / x.norm(), atol=1e-8, rtol=0)
+        assert res.kept == pytest.approx(float(torch.nn.functional.cosine_similarity(B @ x, u, dim=0)), rel=1e-8)
+        assert res.gain == pytest.approx(float((B @ x).norm() / x.norm()), rel=1e-8)
+    assert sl.transport(u, bb, method="lsqr").kept == pytest.approx(  # default λ = σ'_k
+        sl.transport(u, bb, method="lsqr", damp=float(bb.s[-1])).kept, rel=1e-12)
+    exact = sl.transport(u, bb, method="lsqr", damp=0.0)
     P = B @ torch.linalg.pinv(B)  # projector onto the range of B: 6 of the 9 dimensions
-    assert res.kept == pytest.approx(float((P @ u).norm()), rel=1e-8)
-    # The rank-2 projection keeps less; with the target's whole basis both methods agree.
-    assert sl.transport(u, bb).kept < res.kept
+    assert exact.kept == pytest.approx(float((P @ u).norm()), rel=1e-8)
+    # Less damping carries more of u through weaker directions: kept rises, gain falls.
+    damped = sl.transport(u, bb, method="lsqr")
+    assert exact.kept > damped.kept and exact.gain < damped.gain
+    # The rank-2 projection keeps less than the exact solve; with the target's whole basis they agree.
+    projected = sl.transport(u, bb)
+    assert projected.kept < exact.kept
+    assert projected.gain == pytest.approx(float((B @ projected.v).norm()), rel=1e-10)
     full = sl.transport(u, linear_basis(B, 6))
-    torch.testing.assert_close(full.v, res.v, atol=1e-8, rtol=0)
-    # Early stopping keeps less of u than the converged solve, and never more.
-    assert sl.transport(u, bb, method="lsqr", iterations=1).kept <= res.kept + 1e-12
+    torch.testing.assert_close(full.v, exact.v, atol=1e-8, rtol=0)
 
 
 def test_transport_lsqr_needs_a_jacobian_and_checks_its_input():
@@ -223,6 +232,8 @@ def test_transport_lsqr_needs_a_jacobian_and_checks_its_input():
         sl.transport(bb.u[0], bb, method="exact")
     with pytest.raises(ValueError, match="iterations must be a positive"):
         sl.transport(bb.u[0], bb, method="lsqr", iterations=0)
+    with pytest.raises(ValueError, match="damp must be a finite number"):
+        sl.transport(bb.u[0], bb, method="lsqr", damp=-1.0)
     with pytest.raises(ValueError, match="NaN or Inf"):
         sl.transport(torch.full((9,), float("nan"), dtype=torch.float64), bb)
 

@@ -365,8 +365,9 @@ def transport_command(
     steps: int = typer.Option(50, "--steps"),
     method: str = typer.Option("project", "--method",
                                help="project: onto each target's top-k basis (Park et al. 2023). "
-                                    "lsqr: least squares on each target's whole Jacobian; carries more, costs more."),
-    iterations: int = typer.Option(50, "--iterations", help="LSQR steps for --method lsqr (JVP/VJP pairs)."),
+                                    "lsqr: damped least squares on each target's whole Jacobian."),
+    damp: Optional[float] = typer.Option(None, "--damp", help="Damping for --method lsqr [default: the target's "
+                                         "k-th singular value]. Smaller carries more of the direction, moves less."),
     out: str = typer.Option("out/transport", "--out"),
 ) -> None:
     """Carry one image's direction to other images by parallel transport, and edit them with it.
@@ -375,7 +376,7 @@ def transport_command(
 
         svdlens transport --from builtin:3 --to builtin:10 --to builtin:20 --direction 1 --out out/transport
 
-        svdlens transport --from builtin:3 --to builtin:10 --method lsqr --iterations 50 --out out/transport
+        svdlens transport --from builtin:3 --to builtin:10 --method lsqr --out out/transport
     """
     from .diffusion.job import parse_strengths, run_transport
 
@@ -385,8 +386,10 @@ def transport_command(
         fail(str(err))
     summary = _diffusion_job(run_transport, _pipeline(model), out, source=source, targets=targets,
                              direction=direction, strengths=strengths, t=t, steps=steps, k=k, method=method,
-                             iterations=iterations)
-    console.print(f"share of the direction kept ({method}): " + ", ".join(f"{kp:.2f}" for kp in summary["kept"]) + f"; wrote {out}/")
+                             damp=damp)
+    per_target = ", ".join(f"{kp:.2f} (gain {g:.1f})" for kp, g in zip(summary["kept"], summary["gain"]))
+    console.print(f"share of the direction kept ({method}): {per_target}; the source's σ is {summary['source_sigma']:.1f}; "
+                  f"wrote {out}/")
 
 
 @app.command("train-faces")

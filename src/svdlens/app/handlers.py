@@ -166,7 +166,8 @@ class Explorer:
         image, xt = self._start("face", target, t)
         moved = transport(basis.u[int(direction) - 1], self._basis("face", target, t, k))
         edited = self.pipe.edit(v=moved.v, strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt)[0]
-        text = f"share of u{int(direction)} kept at face {int(target)}: {moved.kept:.2f}"
+        text = (f"share of u{int(direction)} kept at face {int(target)}: {moved.kept:.2f}; h moves {moved.gain:.1f} per unit "
+                f"step there, against σ{int(direction)} = {float(basis.s[int(direction) - 1]):.1f} at the source")
         return display(image), display(edited), text
 
     @staticmethod

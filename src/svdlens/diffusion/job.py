@@ -10,7 +10,7 @@ import numpy as np
 
 from ..atomic import staged_output
 from ..plotting import save_animation, save_figure
-from ..nets.transport import DEFAULT_ITERATIONS, METHODS
+from ..nets.transport import METHODS
 from .figures import grid_animation, image_grid
 from .pipeline import FacePipeline
 
@@ -104,27 +104,28 @@ def run_edit(pipe: FacePipeline, out, *, image=None, seed=None, directions=(1,),
 
 
 def run_transport(pipe: FacePipeline, out, *, source, targets, direction=1, strengths=(-3, 0, 3), t=0.6, steps=50,
-                  k=10, method="project", iterations=DEFAULT_ITERATIONS) -> dict:
+                  k=10, method="project", damp=None) -> dict:
     if method not in METHODS:  # before any model work
         raise ValueError(f"--method must be one of {', '.join(METHODS)}; got {method!r}")
-    if method == "lsqr" and iterations < 1:
-        raise ValueError(f"--iterations must be at least 1; got {iterations}")
+    if damp is not None and not 0 <= damp < float("inf"):
+        raise ValueError(f"--damp must be a finite number ≥ 0; got {damp}")
     start = time.perf_counter()
     _, xt_src = _start(pipe, source, None, t, steps)
     b_src = pipe.directions(xt=xt_src, t=t, k=max(k, direction), steps=steps)
-    rows, kept = [pipe.edit(v=b_src.v[direction - 1], strengths=strengths, t=t, steps=steps, xt=xt_src)], []
+    rows, kept, gains = [pipe.edit(v=b_src.v[direction - 1], strengths=strengths, t=t, steps=steps, xt=xt_src)], [], []
     for target in targets:
         _, xt = _start(pipe, target, None, t, steps)
         b = pipe.directions(xt=xt, t=t, k=k, steps=steps)
-        moved = pipe.transport(b_src, direction - 1, [b], method=method, iterations=iterations)[0]
+        moved = pipe.transport(b_src, direction - 1, [b], method=method, damp=damp)[0]
         kept.append(moved.kept)
+        gains.append(moved.gain)
         rows.append(pipe.edit(v=moved.v, strengths=strengths, t=t, steps=steps, xt=xt))
     grid = np.stack(rows)
     labels = [f"{Path(source).name} (source)"] + [Path(tg).name for tg in targets]
     cols = [f"{s:+g}" for s in strengths]
     summary = {"source": source, "targets": list(targets), "direction": direction, "strengths": list(strengths),
-               "t": t, "method": method, "iterations": iterations if method == "lsqr" else None,
-               "kept": kept, "seconds": time.perf_counter() - start}
+               "t": t, "method": method, "damp": damp, "kept": kept, "gain": gains,
+               "source_sigma": float(b_src.s[direction - 1]), "seconds": time.perf_counter() - start}
     with staged_output(out) as stage:
         save_figure(image_grid(grid, labels, cols, f"direction {direction} carried to other images"), stage / "transport.png")
         save_animation(grid_animation(grid, labels, cols), stage / "transport.gif", fps=3)

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from ..nets import LocalBasis, jacobian, layer_map, local_basis, transport
-from ..nets.transport import DEFAULT_ITERATIONS
 
 __all__ = ["FacePipeline", "load", "ModelLoadError", "InputNote"]
 
@@ -257,10 +256,10 @@ class FacePipeline:
         return self.generate(torch.cat(moved), t, steps)
 
     def transport(self, basis_from: LocalBasis, i: int, targets: list[LocalBasis], *, method: str = "project",
-                  iterations: int = DEFAULT_ITERATIONS):
+                  damp: float | None = None):
         """Direction i of one sample carried to each target: a list of ``Transported``.
 
-        ``method`` and ``iterations`` are those of :func:`svdlens.transport`. For "lsqr", a target
+        ``method`` and ``damp`` are those of :func:`svdlens.transport`. For "lsqr", a target
         read back from a cache gets its Jacobian again from its x_t and t.
         """
         out = []
@@ -270,5 +269,5 @@ class FacePipeline:
                 if getattr(b, "xt", None) is None or "t" not in b.info:
                     raise ValueError("method='lsqr' needs each target's x_t and t (bases from pipe.directions have them)")
                 J = jacobian(self.h_map(b.info["t"]), b.xt)
-            out.append(transport(basis_from.u[i], b, method=method, iterations=iterations, jacobian=J))
+            out.append(transport(basis_from.u[i], b, method=method, damp=damp, jacobian=J))
         return out

@@ -17,40 +17,44 @@ class Transported(NamedTuple):
     v: torch.Tensor  # unit direction in the target's input space, shaped like its x
     kept: float  # cos(J'v, u): the share of u the step reproduces at the target, to first order
     coefficients: torch.Tensor  # cᵢ = ⟨u'ᵢ, u⟩, u on the target's top-k left singular vectors
+    gain: float  # ‖J'v‖: how far h moves per unit step along v (compare with the target's σ'ᵢ)
 
 
 METHODS = ("project", "lsqr")
-DEFAULT_ITERATIONS = 50  # LSQR steps for method="lsqr" (docs/diffusion.md: how it was chosen)
+MAX_ITERATIONS = 100  # LSQR's cap for method="lsqr"; with damping it stops well before on the built-in model
 
 
-def transport(u: torch.Tensor, basis_to: LocalBasis, *, method: str = "project", iterations: int = DEFAULT_ITERATIONS,
-              jacobian: Operator | None = None) -> Transported:
+def transport(u: torch.Tensor, basis_to: LocalBasis, *, method: str = "project", damp: float | None = None,
+              iterations: int = MAX_ITERATIONS, jacobian: Operator | None = None) -> Transported:
     """Carry an h-space direction ``u`` to the sample of ``basis_to``; return an input-space direction there.
 
     H is treated as flat (Park et al. 2023 make the same choice for the U-Net bottleneck), so
-    the transported vector in H is ``u`` itself. What remains is to pull it back: the x-step v at
+    the transported vector in H is ``u`` itself. What remains is to pull it back: an x-step v at
     the target whose first-order effect J'v is as close to ``u`` as it can be, v ∝ J'⁺u.
+    J' has many tiny singular values, so J'⁺u is ill-posed, and each method regularises it.
 
-    ``method="project"`` (Park et al. 2023) uses the target's rank-k pseudo-inverse, from the
-    triplets ``J' v'ᵢ = σ'ᵢ u'ᵢ`` of its local basis:
+    ``method="project"`` (Park et al. 2023) truncates: it uses the target's rank-k
+    pseudo-inverse, from the triplets ``J' v'ᵢ = σ'ᵢ u'ᵢ`` of its local basis,
 
         cᵢ = ⟨u'ᵢ, u⟩                    (project u onto span{u'ᵢ}, the target's top-k tangent image)
         v  = Σᵢ (cᵢ / σ'ᵢ) v'ᵢ            (the least-norm x-step whose first-order effect is Σ cᵢ u'ᵢ)
 
-    It costs nothing beyond the basis, but only the part of ``u`` inside the target's top-k
-    subspace survives.
+    It costs nothing beyond the basis; only the part of ``u`` inside that subspace survives.
 
-    ``method="lsqr"`` solves min ‖J'v − u‖ on the target's whole Jacobian with LSQR (Paige &
-    Saunders 1982, ``scipy.sparse.linalg.lsqr``): ``iterations`` JVP/VJP pairs. J' has many tiny
-    singular values, so J'⁺u is ill-posed; stopping early is the regulariser (Hansen 1998,
-    "Rank-Deficient and Discrete Ill-Posed Problems", §6.3). More iterations carry more of ``u``,
-    and more of any direction, random ones included: ``bench/diffusion.py`` reports both. The
-    Jacobian is ``basis_to.jacobian`` (kept by a fresh :func:`local_basis`) unless ``jacobian``
-    is given.
+    ``method="lsqr"`` damps instead (Tikhonov): v = argmin ‖J'v − u‖² + λ²‖v‖² on the target's
+    whole Jacobian, solved by LSQR (Paige & Saunders 1982, ``scipy.sparse.linalg.lsqr``) in at
+    most ``iterations`` JVP/VJP pairs. Each singular direction enters with the filter factor
+    σ'²/(σ'² + λ²) (Hansen 1998, "Rank-Deficient and Discrete Ill-Posed Problems", §5.1);
+    ``damp`` = λ defaults to σ'_k, the smallest singular value of the basis, so directions
+    weaker than the basis count at most half. A smaller λ carries more of ``u`` through
+    directions the target barely responds to: ``kept`` rises and ``gain`` falls, and an edit
+    of the same strength then hardly changes the image (``bench/diffusion.py`` measures both).
+    The Jacobian is ``basis_to.jacobian`` (kept by a fresh :func:`local_basis`) unless
+    ``jacobian`` is given.
 
-    ``v`` is returned with unit norm; ``kept`` = cos(J'v, u), measured with one more JVP for
-    "lsqr" and equal to ‖c‖/‖u‖ for "project". A ``kept`` near 0 means ``u`` has no counterpart
-    at the target.
+    ``v`` has unit norm; ``kept`` = cos(J'v, u) and ``gain`` = ‖J'v‖, computed from the
+    basis for "project" and with one more JVP for "lsqr". A ``kept`` near 0 means ``u`` has no
+    counterpart at the target.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
@@ -66,15 +70,17 @@ def transport(u: torch.Tensor, basis_to: LocalBasis, *, method: str = "project",
         raise ValueError("u is zero: there is no direction to transport")
     c = U @ uf
     if method == "lsqr":
-        return _transport_lsqr(uf, basis_to, c, iterations, jacobian)
+        return _transport_lsqr(uf, basis_to, c, damp, iterations, jacobian)
     s = basis_to.s
     safe = torch.where(s > 0, s, torch.ones_like(s))
     w = torch.where(s > 0, c / safe, torch.zeros_like(c))
     v = (w[:, None] * basis_to.v.reshape(k, -1)).sum(0)
-    return Transported(_unit(v).reshape(basis_to.v.shape[1:]), float(torch.linalg.vector_norm(c) / norm), c)
+    wnorm = float(torch.linalg.vector_norm(w))
+    gain = float(torch.linalg.vector_norm(w * s)) / wnorm if wnorm > 0 else 0.0  # ‖J'v‖/‖v‖, v'ᵢ orthonormal
+    return Transported(_unit(v).reshape(basis_to.v.shape[1:]), float(torch.linalg.vector_norm(c) / norm), c, gain)
 
 
-def _transport_lsqr(uf, basis_to, c, iterations, jacobian) -> Transported:
+def _transport_lsqr(uf, basis_to, c, damp, iterations, jacobian) -> Transported:
     J = basis_to.jacobian if jacobian is None else jacobian
     if J is None:
         raise ValueError("method='lsqr' needs the target's Jacobian: this basis was loaded from disk, so pass "
@@ -84,13 +90,14 @@ def _transport_lsqr(uf, basis_to, c, iterations, jacobian) -> Transported:
         raise ValueError(f"the Jacobian has shape {tuple(J.shape)}; the target's basis needs {(uf.numel(), n)}")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise ValueError(f"iterations must be a positive whole number; got {iterations!r}")
-    b = uf.detach().cpu().double().numpy()
-    # atol = btol = 0: the iteration count alone decides where to stop (it is the regulariser).
-    x = lsqr(J.to_scipy(), b, atol=0.0, btol=0.0, iter_lim=iterations)[0]
-    v = torch.as_tensor(x, dtype=basis_to.v.dtype, device=basis_to.v.device)
+    lam = float(basis_to.s[-1]) if damp is None else float(damp)
+    if not lam >= 0 or lam == float("inf"):
+        raise ValueError(f"damp must be a finite number ≥ 0; got {damp!r}")
+    x = lsqr(J.to_scipy(), uf.detach().cpu().double().numpy(), damp=lam, iter_lim=iterations)[0]
+    v = _unit(torch.as_tensor(x, dtype=basis_to.v.dtype, device=basis_to.v.device))
     Jv = J.matmat(v.reshape(-1, 1)).reshape(-1).to(uf.dtype)
     kept = float(torch.nn.functional.cosine_similarity(Jv, uf, dim=0))
-    return Transported(_unit(v).reshape(basis_to.v.shape[1:]), kept, c)
+    return Transported(v.reshape(basis_to.v.shape[1:]), kept, c, float(torch.linalg.vector_norm(Jv)))
 
 
 def _unit(v: torch.Tensor) -> torch.Tensor:

@@ -256,7 +256,7 @@ def transport(ctx):
     for j in s.targets:
         xb = ctx.xt(j, t)
         moved = carry(ba.u[0], ctx.basis(f"target-{j}", xb, t, s.k))
-        kept.append(moved.kept)
+        kept.append((moved.kept, moved.gain))
         rows.append(ctx.pipe.edit(v=moved.v, strengths=s.transport_strengths, t=t, steps=s.steps, xt=xb))
     labels = [f"face {s.source} (source)"] + [f"face {j}" for j in s.targets]
     file = ctx.save(image_grid(np.stack(rows), labels, [f"{g:+g}" for g in s.transport_strengths],
@@ -264,7 +264,8 @@ def transport(ctx):
     lines = [
         f"u₁ of face {s.source} lives in H. At each target it is projected onto the target's top-{s.k} tangent "
         "directions u'ᵢ and turned back into an x-step v = Σ (cᵢ/σ'ᵢ) v'ᵢ.",
-        "Share of u₁ kept at each target: " + ", ".join(f"face {j}: {k:.2f}" for j, k in zip(s.targets, kept)),
+        "Share of u₁ kept at each target, and how far h moves per unit step there (the source's σ₁ is "
+        f"{float(ba.s[0]):.1f}): " + ", ".join(f"face {j}: {k:.2f} (gain {g:.1f})" for j, (k, g) in zip(s.targets, kept)),
         f"At t = {t} faces share most of their tangent spaces; nearer t = 0 each face has its own, and less survives.",
     ]
     return Section("10", "Parallel transport to other faces",
