@@ -1,5 +1,6 @@
 """The uses of eigenfaces, and their figures."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -74,5 +75,7 @@ def test_figures_show_what_they_say():
     recon = {1: EF.reconstruct(FACES[0], 1)[0], 20: EF.reconstruct(FACES[0])[0]}
     anim = figures.reconstruction_animation(FACES[0], recon)
     assert len(list(anim.new_frame_seq())) == 3  # one frame per k, then the original
+    anim._draw_was_started = True  # checked, not rendered: tell matplotlib this is intended
+    plt.close(anim._fig)
     bars = figures.puzzle_bars(solve_puzzle(EF, FACES[0]))
     assert len(bars.axes[-1].patches) == 20
