@@ -366,8 +366,8 @@ def transport_command(
     method: str = typer.Option("project", "--method",
                                help="project: onto each target's top-k basis (Park et al. 2023). "
                                     "lsqr: damped least squares on each target's whole Jacobian."),
-    damp: Optional[float] = typer.Option(None, "--damp", help="Damping for --method lsqr [default: the target's "
-                                         "k-th singular value]. Smaller carries more of the direction, moves less."),
+    damp: Optional[float] = typer.Option(None, "--damp", help="Damping for --method lsqr (default: the target's "
+                                         "k-th singular value). Smaller carries more of the direction, moves less."),
     out: str = typer.Option("out/transport", "--out"),
 ) -> None:
     """Carry one image's direction to other images by parallel transport, and edit them with it.
