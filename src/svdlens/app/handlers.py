@@ -63,10 +63,10 @@ class Explorer:
     """The state behind the app: the eigenfaces model, and the diffusion model once it is needed."""
 
     def __init__(self, model: str = "builtin", n_components: int = 50):
-        from ..faces import Eigenfaces, builtin
+        from ..faces import Eigenfaces
 
         self.model = model
-        self.faces = builtin("faces")
+        self.faces = _builtin_faces()
         self.ef = Eigenfaces(n_components=n_components).fit(self.faces)
         # The distance from face space that 95% of the built-in faces stay within.
         self.typical_distance = float(np.percentile(self.ef.distance_from_face_space(self.faces), 95))
@@ -197,10 +197,18 @@ def _start(model: str, source: str, index: int, t: float):
         return face, pipe.invert(face, t, APP_STEPS)
 
 
-def _builtin_face(index: int) -> np.ndarray:
+@lru_cache(maxsize=1)
+def _builtin_faces() -> np.ndarray:
+    """The built-in faces, read once (handlers run on every slider move), read-only."""
     from ..faces import builtin
 
     faces = builtin("faces")
+    faces.flags.writeable = False
+    return faces
+
+
+def _builtin_face(index: int) -> np.ndarray:
+    faces = _builtin_faces()
     if not 0 <= index < len(faces):
         raise AppInputError(f"face {index}: choose 0 to {len(faces) - 1}")
     return faces[index]
