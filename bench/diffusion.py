@@ -47,7 +47,9 @@ def to25(images):
     return np.stack([resize(im, (25, 25), anti_aliasing=True) for im in images])
 
 
-def cos_h(pipe, f, xt, v, u, gamma):
+def cos_h(f, xt, v, u):
+    """cos(h(x+γv) − h(x), u) for a small step: γ = 10⁻³·‖x_t‖."""
+    gamma = float(xt.norm()) * 1e-3
     with torch.no_grad():
         dh = (f(xt + gamma * v.reshape(xt.shape)) - f(xt)).reshape(-1)
     return float(torch.nn.functional.cosine_similarity(dh, u.reshape(-1), dim=0))
@@ -105,8 +107,7 @@ def main(argv=None):
     xa = pipe.invert(faces[3:4], t=args.t, steps=50)
     ba = pipe.directions(xt=xa, t=args.t, k=10)
     basis_s = time.perf_counter() - t0
-    scale = float(xa.norm()) * 1e-3
-    own = [cos_h(pipe, f, xa, ba.v[i], ba.u[i], scale) for i in range(5)]
+    own = [cos_h(f, xa, ba.v[i], ba.u[i]) for i in range(5)]
     rows.append({"measure": "small step along vᵢ: min over i ≤ 5 of cos(h(x+γvᵢ)−h(x), uᵢ)", "target": "≥ 0.9",
                  "value": min(own), "met": min(own) >= 0.9})
     # Transport, at several t: Park et al. (2023) find that samples share their tangent spaces at
@@ -127,7 +128,7 @@ def main(argv=None):
         for j in targets:
             xb, bb = basis_at(j, tt)
             tr = sl.transport(u, bb, method=method, damp=damp)
-            out.append((cos_h(pipe, fa, xb, tr.v, u, float(xb.norm()) * 1e-3), tr.gain))
+            out.append((cos_h(fa, xb, tr.v, u), tr.gain))
         return out
 
     def random_h():
@@ -144,7 +145,7 @@ def main(argv=None):
             for i in range(3):
                 for _ in range(5):  # forward passes only: enough draws for a steady baseline
                     r = torch.randn(xb.shape, generator=g)
-                    rand_x.append(abs(cos_h(pipe, fa, xb, r / r.norm(), bs.u[i], float(xb.norm()) * 1e-3)))
+                    rand_x.append(abs(cos_h(fa, xb, r / r.norm(), bs.u[i])))
         transport_records[tt] = {"random_x_cos": rand_x, "source_sigma": bs.s[:3].tolist()}
         variants = [("project", None, "project (top-10)"), ("lsqr", None, "lsqr (damp σ'₁₀)")]
         if tt == args.t:
@@ -188,14 +189,15 @@ def main(argv=None):
     from svdlens.diffusion.figures import image_grid
     from svdlens.plotting import save_figure
 
+    name = "diffusion" + ("-quick" if args.quick else "")  # a smoke run never overwrites the full run's files
     results = Path(__file__).resolve().parent / "results"
     save_figure(image_grid(samples[:16].reshape(2, 8, *samples.shape[1:]), ["", ""], [""] * 8, "built-in DDPM samples"),
-                results / "diffusion-samples.png")
+                results / f"{name}-samples.png")
     save_figure(image_grid(np.stack(grid), [f"v{i + 1}" for i in range(5)], [f"{s:+.0f}" for s in np.linspace(-8, 8, 7)],
-                           "edits of built-in face 3"), results / "diffusion-edits.png")
-    out = write_results("diffusion" + ("-quick" if args.quick else ""), "python bench/diffusion.py" + (" --quick" if args.quick else ""),
+                           "edits of built-in face 3"), results / f"{name}-edits.png")
+    out = write_results(name, "python bench/diffusion.py" + (" --quick" if args.quick else ""),
                         {"Measures": markdown_table(rows, ["measure", "target", "value", "met"])}, records,
-                        ["CPU only (no GPU was lent to this task).", "Figures: results/diffusion-samples.png, results/diffusion-edits.png."])
+                        ["CPU only (no GPU was lent to this task).", f"Figures: results/{name}-samples.png, results/{name}-edits.png."])
     print(markdown_table(rows, ["measure", "target", "value", "met"]))
     print(f"wrote {out}")
 
