@@ -4,7 +4,7 @@ PIP = $(PYTHON) -m pip install -q --disable-pip-version-check
 # torch is installed first and pinned, so that nothing pulls the multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install install-test install-browser install-bench demo test bench clean
+.PHONY: install install-test install-browser install-bench demo test lint bench clean
 
 install:
 	$(PIP) "$(TORCH)"
@@ -25,7 +25,13 @@ install-bench: install
 demo: install
 	svdlens demo --out out/demo
 
-test: install-test
+# The habits that keep the code as it is: lint, format, types, then the tests (doctests included).
+lint:
+	$(PYTHON) -m ruff check src tests bench
+	$(PYTHON) -m ruff format --check src tests bench
+	$(PYTHON) -m mypy
+
+test: install-test lint
 	$(PYTHON) -m pytest -q
 
 bench: install-bench

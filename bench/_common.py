@@ -23,7 +23,9 @@ def best_time(fn, repeat: int = 3):
 
 
 def machine() -> dict:
-    import numpy, scipy, torch
+    import numpy
+    import scipy
+    import torch
 
     return {
         "python": platform.python_version(),
@@ -76,5 +78,7 @@ def write_results(name: str, command: str, tables: dict[str, str], records: dict
         md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     out = RESULTS / f"{name}.md"
     _atomic_write(out, "\n".join(md))
-    _atomic_write(RESULTS / f"{name}.json", json.dumps({"command": command, "date": stamp, "machine": info, **records}, indent=2))
+    _atomic_write(
+        RESULTS / f"{name}.json", json.dumps({"command": command, "date": stamp, "machine": info, **records}, indent=2)
+    )
     return out

@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, write_results  # noqa: E402
-
-from svdlens.report import run_demo  # noqa: E402
+from _common import markdown_table, write_results
+from svdlens.report import run_demo
 
 
 def main(argv=None):
@@ -34,21 +33,43 @@ def main(argv=None):
             runs[name] = {"seconds": time.perf_counter() - t0, "sections": summary["sections"]}
     rows = []
     for cold, cached in zip(runs["cold"]["sections"], runs["cached"]["sections"]):
-        rows.append({"scene": f"{int(cold['key'])}. {cold['title']}", "cold (s)": cold["seconds"],
-                     "cached (s)": cached["seconds"]})
+        rows.append(
+            {
+                "scene": f"{int(cold['key'])}. {cold['title']}",
+                "cold (s)": cold["seconds"],
+                "cached (s)": cached["seconds"],
+            }
+        )
     total = {"scene": "whole demo (wall)", "cold (s)": runs["cold"]["seconds"], "cached (s)": runs["cached"]["seconds"]}
     rows.append(total)
-    budget = [{"measure": "whole demo, cold (s)", "target": "≤ 300", "value": total["cold (s)"],
-               "met": total["cold (s)"] <= 300},
-              {"measure": "second run / first run", "target": "< 1 (bases cached)",
-               "value": total["cached (s)"] / total["cold (s)"], "met": total["cached (s)"] < total["cold (s)"]}]
+    budget = [
+        {
+            "measure": "whole demo, cold (s)",
+            "target": "≤ 300",
+            "value": total["cold (s)"],
+            "met": total["cold (s)"] <= 300,
+        },
+        {
+            "measure": "second run / first run",
+            "target": "< 1 (bases cached)",
+            "value": total["cached (s)"] / total["cold (s)"],
+            "met": total["cached (s)"] < total["cold (s)"],
+        },
+    ]
     label = "demo" + ("-fast" if args.fast else "")
-    out = write_results(label, "python bench/demo.py" + (" --fast" if args.fast else ""),
-                        {"Budget": markdown_table(budget, ["measure", "target", "value", "met"]),
-                         "Seconds per scene": markdown_table(rows, ["scene", "cold (s)", "cached (s)"])},
-                        {"runs": runs, "budget": budget},
-                        ["CPU only (no GPU was lent to this task).",
-                         "The cached run still inverts, edits and samples; only the Jacobian SVDs are skipped."])
+    out = write_results(
+        label,
+        "python bench/demo.py" + (" --fast" if args.fast else ""),
+        {
+            "Budget": markdown_table(budget, ["measure", "target", "value", "met"]),
+            "Seconds per scene": markdown_table(rows, ["scene", "cold (s)", "cached (s)"]),
+        },
+        {"runs": runs, "budget": budget},
+        [
+            "CPU only (no GPU was lent to this task).",
+            "The cached run still inverts, edits and samples; only the Jacobian SVDs are skipped.",
+        ],
+    )
     print(markdown_table(budget, ["measure", "target", "value", "met"]))
     print(markdown_table(rows, ["scene", "cold (s)", "cached (s)"]))
     print(f"wrote {out}")

@@ -30,10 +30,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, write_results  # noqa: E402
-
-import svdlens as sl  # noqa: E402
-from svdlens.diffusion import InputNote  # noqa: E402
+import svdlens as sl
+from _common import markdown_table, write_results
+from svdlens.diffusion import InputNote
 
 
 def psnr(a, b):
@@ -74,23 +73,55 @@ def main(argv=None):
     thr = float(np.percentile(ef.distance_from_face_space(faces), 95))
     inside_samples = float((ef.distance_from_face_space(to25(samples)) <= thr).mean())
     # One draw of 64 has a standard error of about 0.04 at 0.9: report more draws beside it.
-    draws = [inside_samples] + [float((ef.distance_from_face_space(to25(pipe.sample(n=n_samples, seed=s, steps=50)))
-                                       <= thr).mean()) for s in range(1, 3 if args.quick else 6)]
+    draws = [inside_samples] + [
+        float((ef.distance_from_face_space(to25(pipe.sample(n=n_samples, seed=s, steps=50))) <= thr).mean())
+        for s in range(1, 3 if args.quick else 6)
+    ]
     inside_nonfaces = float((ef.distance_from_face_space(nonfaces) <= thr).mean())
-    rows.append({"measure": f"samples inside the faces' 95th-percentile face-space distance ({n_samples} samples, seed 0)",
-                 "target": "≥ 0.90", "value": inside_samples, "met": inside_samples >= 0.9})
-    rows.append({"measure": f"the same, mean over {len(draws)} draws of {n_samples} (seeds 0-{len(draws) - 1}; "
-                            f"min {min(draws):.3f}, max {max(draws):.3f})",
-                 "target": "≥ 0.90", "value": float(np.mean(draws)), "met": float(np.mean(draws)) >= 0.9})
-    rows.append({"measure": "non-face crops inside the same threshold", "target": "≤ 0.10", "value": inside_nonfaces,
-                 "met": inside_nonfaces <= 0.1})
+    rows.append(
+        {
+            "measure": f"samples inside the faces' 95th-percentile face-space distance ({n_samples} samples, seed 0)",
+            "target": "≥ 0.90",
+            "value": inside_samples,
+            "met": inside_samples >= 0.9,
+        }
+    )
+    rows.append(
+        {
+            "measure": f"the same, mean over {len(draws)} draws of {n_samples} (seeds 0-{len(draws) - 1}; "
+            f"min {min(draws):.3f}, max {max(draws):.3f})",
+            "target": "≥ 0.90",
+            "value": float(np.mean(draws)),
+            "met": float(np.mean(draws)) >= 0.9,
+        }
+    )
+    rows.append(
+        {
+            "measure": "non-face crops inside the same threshold",
+            "target": "≤ 0.10",
+            "value": inside_nonfaces,
+            "met": inside_nonfaces <= 0.1,
+        }
+    )
     # Calibration: the model learns the faces and their mirror images; the detector knows only the faces.
     round_trip = to25(pipe.to_images(pipe.to_model(np.concatenate([faces, faces[:, :, ::-1]]))))
     inside_train = ef.distance_from_face_space(round_trip) <= thr
-    rows.append({"measure": "calibration: the training set itself (100 faces + 100 mirror images, via 32×32) inside",
-                 "target": "—", "value": float(inside_train.mean()), "met": "—"})
-    rows.append({"measure": "calibration: the 100 mirror images alone inside", "target": "—",
-                 "value": float(inside_train[len(faces):].mean()), "met": "—"})
+    rows.append(
+        {
+            "measure": "calibration: the training set itself (100 faces + 100 mirror images, via 32×32) inside",
+            "target": "—",
+            "value": float(inside_train.mean()),
+            "met": "—",
+        }
+    )
+    rows.append(
+        {
+            "measure": "calibration: the 100 mirror images alone inside",
+            "target": "—",
+            "value": float(inside_train[len(faces) :].mean()),
+            "met": "—",
+        }
+    )
 
     # 2. Inversion round trip
     t0 = time.perf_counter()
@@ -98,8 +129,14 @@ def main(argv=None):
     back = pipe.generate(pipe.invert(faces[:n_invert], t=args.t, steps=50), t=args.t, steps=50)
     invert_s = time.perf_counter() - t0
     p = float(psnr(back, target).mean())
-    rows.append({"measure": f"inversion round trip, t = {args.t}, 50 steps: mean PSNR over {n_invert} faces (dB)",
-                 "target": "≥ 25", "value": p, "met": p >= 25})
+    rows.append(
+        {
+            "measure": f"inversion round trip, t = {args.t}, 50 steps: mean PSNR over {n_invert} faces (dB)",
+            "target": "≥ 25",
+            "value": p,
+            "met": p >= 25,
+        }
+    )
 
     # 3. Edits follow the basis; transported directions
     f = pipe.h_map(args.t)
@@ -108,8 +145,14 @@ def main(argv=None):
     ba = pipe.directions(xt=xa, t=args.t, k=10)
     basis_s = time.perf_counter() - t0
     own = [cos_h(f, xa, ba.v[i], ba.u[i]) for i in range(5)]
-    rows.append({"measure": "small step along vᵢ: min over i ≤ 5 of cos(h(x+γvᵢ)−h(x), uᵢ)", "target": "≥ 0.9",
-                 "value": min(own), "met": min(own) >= 0.9})
+    rows.append(
+        {
+            "measure": "small step along vᵢ: min over i ≤ 5 of cos(h(x+γvᵢ)−h(x), uᵢ)",
+            "target": "≥ 0.9",
+            "value": min(own),
+            "met": min(own) >= 0.9,
+        }
+    )
     # Transport, at several t: Park et al. (2023) find that samples share their tangent spaces at
     # large t (early in generation) and each has its own near t = 0.
     g = torch.Generator().manual_seed(0)
@@ -154,17 +197,32 @@ def main(argv=None):
             moved = [c for i in range(3) for c in carried(bs.u[i], tt, targets, method, damp)]
             rand_h = [c for _ in range(3) for c in carried(random_h(), tt, targets, method, damp)]
             cos, gain = np.array(moved).T
-            transport_records[tt][label] = {"transported_cos": cos.tolist(), "gain": gain.tolist(),
-                                            "random_h_cos": [c for c, _ in rand_h]}
-            rows.append({"measure": f"t = {tt}, {label}: transported directions, mean cos(h(x+γv)−h(x), u) on "
-                                    f"3 targets × 3 directions [gain {gain.mean():.1f}, source σ₁–σ₃ "
-                                    f"{bs.s[0]:.0f}–{bs.s[2]:.0f}; random h-directions: {np.mean([c for c, _ in rand_h]):.2f}]",
-                         "target": "≥ 0.5", "value": float(cos.mean()),
-                         # An undamped pull-back buys the cosine with steps that barely move h: say so.
-                         "met": bool(cos.mean() >= 0.5) if damp is None else
-                                f"cosine {'yes' if cos.mean() >= 0.5 else 'no'}, but gain {gain.mean():.1f}: no visible edit"})
-        rows.append({"measure": f"t = {tt}: random x-directions of the same norm, mean abs(cos) (5 draws per target and direction)", "target": "≤ 0.1",
-                     "value": float(np.mean(rand_x)), "met": float(np.mean(rand_x)) <= 0.1})
+            transport_records[tt][label] = {
+                "transported_cos": cos.tolist(),
+                "gain": gain.tolist(),
+                "random_h_cos": [c for c, _ in rand_h],
+            }
+            rows.append(
+                {
+                    "measure": f"t = {tt}, {label}: transported directions, mean cos(h(x+γv)−h(x), u) on "
+                    f"3 targets × 3 directions [gain {gain.mean():.1f}, source σ₁–σ₃ "
+                    f"{bs.s[0]:.0f}–{bs.s[2]:.0f}; random h-directions: {np.mean([c for c, _ in rand_h]):.2f}]",
+                    "target": "≥ 0.5",
+                    "value": float(cos.mean()),
+                    # An undamped pull-back buys the cosine with steps that barely move h: say so.
+                    "met": bool(cos.mean() >= 0.5)
+                    if damp is None
+                    else f"cosine {'yes' if cos.mean() >= 0.5 else 'no'}, but gain {gain.mean():.1f}: no visible edit",
+                }
+            )
+        rows.append(
+            {
+                "measure": f"t = {tt}: random x-directions of the same norm, mean abs(cos) (5 draws per target and direction)",
+                "target": "≤ 0.1",
+                "value": float(np.mean(rand_x)),
+                "met": float(np.mean(rand_x)) <= 0.1,
+            }
+        )
 
     # Global directions (the top left singular vectors of 20 faces' stacked bases, faces 40-59),
     # transported to the same targets, which are not among the 20.
@@ -174,9 +232,15 @@ def main(argv=None):
     for method in ("project", "lsqr"):
         cos, gain = np.array([c for i in range(3) for c in carried(G[i], args.t, targets, method)]).T
         transport_records["global"][method] = {"transported_cos": cos.tolist(), "gain": gain.tolist()}
-        rows.append({"measure": f"t = {args.t}, {method}: global directions of faces {pool.start}-{pool.stop - 1}, "
-                                f"transported: mean cos on the same 3 targets × 3 directions [gain {gain.mean():.1f}]",
-                     "target": "≥ 0.5", "value": float(cos.mean()), "met": bool(cos.mean() >= 0.5)})
+        rows.append(
+            {
+                "measure": f"t = {args.t}, {method}: global directions of faces {pool.start}-{pool.stop - 1}, "
+                f"transported: mean cos on the same 3 targets × 3 directions [gain {gain.mean():.1f}]",
+                "target": "≥ 0.5",
+                "value": float(cos.mean()),
+                "met": bool(cos.mean() >= 0.5),
+            }
+        )
 
     # 4. Speed
     rows.append({"measure": "local basis, k = 10 (s)", "target": "≤ 60", "value": basis_s, "met": basis_s <= 60})
@@ -184,20 +248,41 @@ def main(argv=None):
     grid = [pipe.edit(v=ba.v[i], strengths=np.linspace(-8, 8, 7), t=args.t, steps=50, xt=xa) for i in range(5)]
     grid_s = time.perf_counter() - t0
     rows.append({"measure": "5×7 edit grid (s)", "target": "≤ 120", "value": grid_s, "met": grid_s <= 120})
-    records.update(rows=rows, sample_seconds=sample_s, face_draws=draws, invert_seconds=invert_s, threshold=thr,
-                   singular_values=ba.s.tolist(), own_cos=own, transport=transport_records)
-    from svdlens.diffusion.figures import image_grid
-    from svdlens.plotting import save_figure
+    records.update(
+        rows=rows,
+        sample_seconds=sample_s,
+        face_draws=draws,
+        invert_seconds=invert_s,
+        threshold=thr,
+        singular_values=ba.s.tolist(),
+        own_cos=own,
+        transport=transport_records,
+    )
+    from svdlens._plotting import save_figure
+    from svdlens.diffusion._figures import image_grid
 
     name = "diffusion" + ("-quick" if args.quick else "")  # a smoke run never overwrites the full run's files
     results = Path(__file__).resolve().parent / "results"
-    save_figure(image_grid(samples[:16].reshape(2, 8, *samples.shape[1:]), ["", ""], [""] * 8, "built-in DDPM samples"),
-                results / f"{name}-samples.png")
-    save_figure(image_grid(np.stack(grid), [f"v{i + 1}" for i in range(5)], [f"{s:+.0f}" for s in np.linspace(-8, 8, 7)],
-                           "edits of built-in face 3"), results / f"{name}-edits.png")
-    out = write_results(name, "python bench/diffusion.py" + (" --quick" if args.quick else ""),
-                        {"Measures": markdown_table(rows, ["measure", "target", "value", "met"])}, records,
-                        ["CPU only (no GPU was lent to this task).", f"Figures: results/{name}-samples.png, results/{name}-edits.png."])
+    save_figure(
+        image_grid(samples[:16].reshape(2, 8, *samples.shape[1:]), ["", ""], [""] * 8, "built-in DDPM samples"),
+        results / f"{name}-samples.png",
+    )
+    save_figure(
+        image_grid(
+            np.stack(grid),
+            [f"v{i + 1}" for i in range(5)],
+            [f"{s:+.0f}" for s in np.linspace(-8, 8, 7)],
+            "edits of built-in face 3",
+        ),
+        results / f"{name}-edits.png",
+    )
+    out = write_results(
+        name,
+        "python bench/diffusion.py" + (" --quick" if args.quick else ""),
+        {"Measures": markdown_table(rows, ["measure", "target", "value", "met"])},
+        records,
+        ["CPU only (no GPU was lent to this task).", f"Figures: results/{name}-samples.png, results/{name}-edits.png."],
+    )
     print(markdown_table(rows, ["measure", "target", "value", "met"]))
     print(f"wrote {out}")
 

@@ -28,9 +28,8 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_time, markdown_table, write_results  # noqa: E402
-
-import svdlens as sl  # noqa: E402
+import svdlens as sl
+from _common import best_time, markdown_table, write_results
 
 
 def synthetic(n, d, rank=50, seed=0, start=0):
@@ -52,16 +51,23 @@ def largest_angle(A, B):
 
 
 def agreement(rows):
-    for name, X in (("built-in faces 100×625", sl.faces.builtin().reshape(100, -1)), ("digits 1797×64", load_digits().data)):
+    for name, X in (
+        ("built-in faces 100×625", sl.faces.builtin().reshape(100, -1)),
+        ("digits 1797×64", load_digits().data),
+    ):
         pca = PCA(20, svd_solver="full").fit(X)
         for method in ("exact", "gram", "krylov"):
             ef = sl.Eigenfaces(20, method=method, normalize=None).fit(X)
-            rows.append({
-                "data": name,
-                "method": method,
-                "max |Δ explained_variance_ratio|": float(np.abs(ef.explained_variance_ratio_ - pca.explained_variance_ratio_).max()),
-                "min |cos| components": float(np.abs(np.sum(ef.components_ * pca.components_, axis=1)).min()),
-            })
+            rows.append(
+                {
+                    "data": name,
+                    "method": method,
+                    "max |Δ explained_variance_ratio|": float(
+                        np.abs(ef.explained_variance_ratio_ - pca.explained_variance_ratio_).max()
+                    ),
+                    "min |cos| components": float(np.abs(np.sum(ef.components_ * pca.components_, axis=1)).min()),
+                }
+            )
 
 
 PAIRS = [("exact", "full"), ("gram", "covariance_eigh"), ("krylov", "arpack"), ("subspace", "randomized")]
@@ -74,24 +80,30 @@ def speed(rows, n, d, k, repeat):
         reps = 1 if ours == "exact" else repeat
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ef, t_ours = best_time(lambda: sl.Eigenfaces(k, method=ours, normalize=None).fit(X), reps)
-        pca, t_theirs = best_time(lambda: PCA(k, svd_solver=theirs, random_state=0).fit(X), reps)
-        rows.append({
-            "svdlens method": ours,
-            "sklearn solver": theirs,
-            "svdlens s": t_ours,
-            "sklearn s": t_theirs,
-            "time ratio": t_ours / t_theirs,
-            "svdlens max |Δ evr| vs full": float(np.abs(ef.explained_variance_ratio_ - ref.explained_variance_ratio_).max()),
-            "sklearn max |Δ evr| vs full": float(np.abs(pca.explained_variance_ratio_ - ref.explained_variance_ratio_).max()),
-        })
+            ef, t_ours = best_time(lambda ours=ours: sl.Eigenfaces(k, method=ours, normalize=None).fit(X), reps)
+        pca, t_theirs = best_time(lambda theirs=theirs: PCA(k, svd_solver=theirs, random_state=0).fit(X), reps)
+        rows.append(
+            {
+                "svdlens method": ours,
+                "sklearn solver": theirs,
+                "svdlens s": t_ours,
+                "sklearn s": t_theirs,
+                "time ratio": t_ours / t_theirs,
+                "svdlens max |Δ evr| vs full": float(
+                    np.abs(ef.explained_variance_ratio_ - ref.explained_variance_ratio_).max()
+                ),
+                "sklearn max |Δ evr| vs full": float(
+                    np.abs(pca.explained_variance_ratio_ - ref.explained_variance_ratio_).max()
+                ),
+            }
+        )
         print(rows[-1], flush=True)
 
 
 CHILD = r"""
 import json, sys, time
 import svdlens as sl
-from svdlens.faces.outofcore import fit_out_of_core
+from svdlens.faces import fit_out_of_core
 t = time.perf_counter()
 ef = fit_out_of_core(sl.Eigenfaces(int(sys.argv[2]), normalize=None), sys.argv[1], chunk_rows=int(sys.argv[3]))
 import numpy as np
@@ -117,24 +129,30 @@ def out_of_core(records, n, d, k, chunk_rows, subset):
         np.save(sub, np.load(big, mmap_mode="r")[:subset])
 
         def child(path, out):
-            p = subprocess.run([sys.executable, "-c", CHILD, str(path), str(k), str(chunk_rows), str(out)],
-                               capture_output=True, text=True, check=True)
+            p = subprocess.run(
+                [sys.executable, "-c", CHILD, str(path), str(k), str(chunk_rows), str(out)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             return json.loads(p.stdout.strip().splitlines()[-1])
 
         full = child(big, Path(tmp) / "full.npy")
-        part = child(sub, Path(tmp) / "part.npy")
+        child(sub, Path(tmp) / "part.npy")  # warms the page cache as the full run did
         Xs = np.load(sub)
         mem = sl.Eigenfaces(k, normalize=None, method="exact").fit(Xs.astype(np.float64))
         angle = largest_angle(np.load(Path(tmp) / "part.npy"), mem.components_)
-        records.update({
-            "file": f"{n}×{d} float32 ({big.stat().st_size / 1e9:.2f} GB)",
-            "generate_s": gen_s,
-            "fit_s": full["seconds"],
-            "peak_rss_mb": full["peak_rss_mb"],
-            "subset": f"first {subset} rows",
-            "subset_largest_angle_rad": angle,
-            "chunk_rows": chunk_rows,
-        })
+        records.update(
+            {
+                "file": f"{n}×{d} float32 ({big.stat().st_size / 1e9:.2f} GB)",
+                "generate_s": gen_s,
+                "fit_s": full["seconds"],
+                "peak_rss_mb": full["peak_rss_mb"],
+                "subset": f"first {subset} rows",
+                "subset_largest_angle_rad": angle,
+                "chunk_rows": chunk_rows,
+            }
+        )
         print(records, flush=True)
 
 
@@ -142,7 +160,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--only", choices=["agreement", "speed", "ooc"], help="run one part (results of the others are kept from the last run)")
+    ap.add_argument(
+        "--only",
+        choices=["agreement", "speed", "ooc"],
+        help="run one part (results of the others are kept from the last run)",
+    )
     args = ap.parse_args(argv)
     n, d, k = (4000, 1024, 20) if args.quick else (20000, 4096, 50)
     on, od, sub = (40000, 1024, 8000) if args.quick else (200000, 4096, 20000)
@@ -161,17 +183,21 @@ def main(argv=None):
         out_of_core(ooc, on, od, k, 4096, sub)
     out = write_results(
         name,
-        "python bench/faces.py" + (" --quick" if args.quick else "") + (f" (last part rerun: --only {args.only})" if args.only else ""),
+        "python bench/faces.py"
+        + (" --quick" if args.quick else "")
+        + (f" (last part rerun: --only {args.only})" if args.only else ""),
         {
             "Agreement with PCA(svd_solver='full'), k = 20": markdown_table(agree, list(agree[0])),
             f"Fit time, {n}×{d} float32, k = {k}": markdown_table(speed_rows, list(speed_rows[0])),
             "Out of core": markdown_table([ooc], list(ooc)),
         },
         {"agreement": agree, "speed": speed_rows, "out_of_core": ooc},
-        ["Times are best of the runs; exact (full LAPACK SVD) runs once.",
-         "Peak RSS is the child process's own VmHWM (/proc/self/status): the whole out-of-core fit, "
-         "Python and imports included. (ru_maxrss is wrong here: on Linux it keeps the parent's peak "
-         "across exec, and the parent has just written the 3.3 GB file.)"],
+        [
+            "Times are best of the runs; exact (full LAPACK SVD) runs once.",
+            "Peak RSS is the child process's own VmHWM (/proc/self/status): the whole out-of-core fit, "
+            "Python and imports included. (ru_maxrss is wrong here: on Linux it keeps the parent's peak "
+            "across exec, and the parent has just written the 3.3 GB file.)",
+        ],
     )
     print(f"wrote {out}")
 

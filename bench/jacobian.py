@@ -27,16 +27,14 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import scipy.sparse.linalg as spla
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _common import markdown_table, write_results  # noqa: E402
-from nets_models import AttentionNet, full_jacobian  # noqa: E402
-
-import svdlens as sl  # noqa: E402
+import svdlens as sl
+from _common import markdown_table, write_results
+from nets_models import AttentionNet, full_jacobian
 
 K = 10
 
@@ -61,7 +59,10 @@ def models():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the 25×25 face is resized to 32×32, with a note
         x2 = pipe.invert(sl.faces.builtin()[3], t=0.6, steps=50)
-    return [("conv (GroupNorm + attention)", conv, x1), ("built-in face DDPM, mid_block at t = 0.6", pipe.h_map(0.6), x2)]
+    return [
+        ("conv (GroupNorm + attention)", conv, x1),
+        ("built-in face DDPM, mid_block at t = 0.6", pipe.h_map(0.6), x2),
+    ]
 
 
 def residual(J, U, S, V):
@@ -109,12 +110,17 @@ def main():
         # Ours, to tight tolerance, for accuracy.
         b = sl.local_basis(f, x, k=K, tol=1e-6)
         Ub, Vb = b.u.reshape(K, -1).T.double(), b.v.reshape(K, -1).T.double()
-        acc_rows.append({
-            "model": name, "J shape": f"{Jfull.shape[0]}×{Jfull.shape[1]}",
-            "max rel σ error (top 10)": float(((b.s.double() - Se[:K]).abs() / Se[:K]).max()),
-            "max angle v (deg)": angle_deg(Vb, Vte[:K].T), "max angle u (deg)": angle_deg(Ub, Ue[:, :K]),
-            "converged": b.converged, "jvp mode": b.info["jvp_mode"],
-        })
+        acc_rows.append(
+            {
+                "model": name,
+                "J shape": f"{Jfull.shape[0]}×{Jfull.shape[1]}",
+                "max rel σ error (top 10)": float(((b.s.double() - Se[:K]).abs() / Se[:K]).max()),
+                "max angle v (deg)": angle_deg(Vb, Vte[:K].T),
+                "max angle u (deg)": angle_deg(Ub, Ue[:, :K]),
+                "converged": b.converged,
+                "jvp mode": b.jvp_mode,
+            }
+        )
         print(acc_rows[-1], flush=True)
 
         # Published algorithm, then ours at its final residual.
@@ -131,12 +137,20 @@ def main():
             ours = sl.local_basis(co, x, k=K, tol=max(r_pub, 1e-6))
         t_ours = time.perf_counter() - t
         r_ours = residual(Jfull, ours.u.reshape(K, -1).T, ours.s, ours.v.reshape(K, -1).T)
-        cost_rows.append({
-            "model": name, "published: iterations": iters, "published: network calls": calls_pub,
-            "published: s": t_pub, "published: residual": r_pub,
-            "svdlens: network calls": co.calls, "svdlens: s": t_ours, "svdlens: residual": r_ours,
-            "calls ratio (published / svdlens)": calls_pub / co.calls, "time ratio (published / svdlens)": t_pub / t_ours,
-        })
+        cost_rows.append(
+            {
+                "model": name,
+                "published: iterations": iters,
+                "published: network calls": calls_pub,
+                "published: s": t_pub,
+                "published: residual": r_pub,
+                "svdlens: network calls": co.calls,
+                "svdlens: s": t_ours,
+                "svdlens: residual": r_ours,
+                "calls ratio (published / svdlens)": calls_pub / co.calls,
+                "time ratio (published / svdlens)": t_pub / t_ours,
+            }
+        )
         print(cost_rows[-1], flush=True)
 
         # PROPACK on the same operator, to the same residual, against single-vector Krylov (per-vector cost).
@@ -162,16 +176,29 @@ def main():
             for _ in range(reps):
                 J.matmat(V)
             per_call = (time.perf_counter() - t) / reps
-            batch_rows.append({"model": name, "device": "cpu", "block": b_size, "s per call": per_call,
-                               "s per vector": per_call / b_size, "jvp mode": J.jvp_mode})
-        batch_rows[-1]["16 vectors / 1 vector (time per call)"] = batch_rows[-1]["s per call"] / batch_rows[-2]["s per call"]
+            batch_rows.append(
+                {
+                    "model": name,
+                    "device": "cpu",
+                    "block": b_size,
+                    "s per call": per_call,
+                    "s per vector": per_call / b_size,
+                    "jvp mode": J.jvp_mode,
+                }
+            )
+        batch_rows[-1]["16 vectors / 1 vector (time per call)"] = (
+            batch_rows[-1]["s per call"] / batch_rows[-2]["s per call"]
+        )
         print(batch_rows[-2:], flush=True)
 
     out = write_results(
-        "jacobian", "python bench/jacobian.py",
-        {"Accuracy against the full Jacobian (k = 10)": markdown_table(acc_rows, list(acc_rows[0])),
-         "Cost against the published algorithm, equal final residual": markdown_table(cost_rows, list(cost_rows[0])),
-         "Batching (CPU)": markdown_table(batch_rows, list(batch_rows[-1]))},
+        "jacobian",
+        "python bench/jacobian.py",
+        {
+            "Accuracy against the full Jacobian (k = 10)": markdown_table(acc_rows, list(acc_rows[0])),
+            "Cost against the published algorithm, equal final residual": markdown_table(cost_rows, list(cost_rows[0])),
+            "Batching (CPU)": markdown_table(batch_rows, list(batch_rows[-1])),
+        },
         {"accuracy": acc_rows, "cost": cost_rows, "batching": batch_rows},
         ["No GPU was available to this run: GPU figures are missing."],
     )

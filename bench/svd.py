@@ -31,9 +31,8 @@ import scipy.sparse.linalg as spla
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_time, markdown_table, write_results  # noqa: E402
-
-import svdlens as sl  # noqa: E402
+import svdlens as sl
+from _common import best_time, markdown_table, write_results
 
 K = 20
 
@@ -83,9 +82,7 @@ def score(A, U, S, V, exact):
     Ue, Se, Ve = exact
     k = len(Se)
     U, S, V = U[:, :k], S[:k], V[:, :k]
-    res = np.maximum(
-        np.linalg.norm(A @ V - U * S, axis=0), np.linalg.norm(A.T @ U - V * S, axis=0)
-    ) / Se[0]
+    res = np.maximum(np.linalg.norm(A @ V - U * S, axis=0), np.linalg.norm(A.T @ U - V * S, axis=0)) / Se[0]
     cos_u = np.clip(np.abs(np.sum(U * Ue, axis=0)), 0, 1)
     cos_v = np.clip(np.abs(np.sum(V * Ve, axis=0)), 0, 1)
     return {
@@ -190,7 +187,7 @@ def run_case(name, A, exact, methods, repeat):
         if isinstance(A, tuple):  # behind a LinearOperator: (LinearOperator, dense for scoring)
             target = A[0]
         try:
-            out, secs = best_time(lambda: fn(target, counter), repeat)
+            out, secs = best_time(lambda fn=fn, target=target: fn(target, counter), repeat)
         except Exception as err:  # a peer that fails is reported, not hidden
             rows.append({"case": name, "method": label, "n_matvec": None, "seconds": None, "failed": str(err)[:80]})
             print(f"{name:28s} {label:34s} FAILED: {err}", flush=True)
@@ -207,8 +204,11 @@ def run_case(name, A, exact, methods, repeat):
         if "tol" in extra:
             row["peer_tol"] = extra["tol"]
         rows.append(row)
-        print(f"{name:28s} {label:34s} {row['n_matvec']!s:>7} {secs:8.3f}s  σerr {row['sigma_err']:.1e}  "
-              f"res {row['residual']:.1e}  angle {row['angle_rad']:.1e}", flush=True)
+        print(
+            f"{name:28s} {label:34s} {row['n_matvec']!s:>7} {secs:8.3f}s  σerr {row['sigma_err']:.1e}  "
+            f"res {row['residual']:.1e}  angle {row['angle_rad']:.1e}",
+            flush=True,
+        )
     return rows
 
 
@@ -272,25 +272,29 @@ def main(argv=None):
         for tag in ("slow", "fast"):
             case = next(r["case"] for r in rows if r["case"].startswith(prefix) and tag in r["case"])
             ours_k, prop = find(case, "svdlens krylov (tol 1e-8)"), find(case, "scipy svds propack, equal accuracy")
-            ratios.append({
-                "case": case,
-                "comparison": f"krylov / propack at equal accuracy (its tol {prop.get('peer_tol')})",
-                "n_matvec ratio": ours_k["n_matvec"] / prop["n_matvec"],
-                "time ratio": ours_k["seconds"] / prop["seconds"],
-                "residual (ours)": ours_k["residual"],
-                "residual (peer)": prop["residual"],
-            })
+            ratios.append(
+                {
+                    "case": case,
+                    "comparison": f"krylov / propack at equal accuracy (its tol {prop.get('peer_tol')})",
+                    "n_matvec ratio": ours_k["n_matvec"] / prop["n_matvec"],
+                    "time ratio": ours_k["seconds"] / prop["seconds"],
+                    "residual (ours)": ours_k["residual"],
+                    "residual (peer)": prop["residual"],
+                }
+            )
     for tag in ("slow", "fast"):
         case = next(r["case"] for r in rows if r["case"].startswith("(a)") and tag in r["case"])
         sub, skl = find(case, "svdlens subspace (defaults)"), find(case, "sklearn randomized_svd (defaults)")
-        ratios.append({
-            "case": case,
-            "comparison": "subspace / sklearn randomized_svd",
-            "n_matvec ratio": sub["n_matvec"] / int(str(skl["n_matvec"]).rstrip("*")),
-            "time ratio": sub["seconds"] / skl["seconds"],
-            "residual (ours)": sub["residual"],
-            "residual (peer)": skl["residual"],
-        })
+        ratios.append(
+            {
+                "case": case,
+                "comparison": "subspace / sklearn randomized_svd",
+                "n_matvec ratio": sub["n_matvec"] / int(str(skl["n_matvec"]).rstrip("*")),
+                "time ratio": sub["seconds"] / skl["seconds"],
+                "residual (ours)": sub["residual"],
+                "residual (peer)": skl["residual"],
+            }
+        )
     cols = ["case", "method", "n_matvec", "seconds", "sigma_err", "residual", "angle_rad", "converged", "failed"]
     rcols = ["case", "comparison", "n_matvec ratio", "time ratio", "residual (ours)", "residual (peer)"]
     command = "python bench/svd.py" + (" --quick" if args.quick else "")

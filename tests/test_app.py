@@ -11,8 +11,8 @@ from PIL import Image
 
 pytest.importorskip("gradio")
 
-from svdlens.app import build_app, launch  # noqa: E402
-from svdlens.app.handlers import MAX_UPLOAD_BYTES, AppInputError, Explorer, display  # noqa: E402
+from svdlens.app import build_app, launch
+from svdlens.app._handlers import MAX_UPLOAD_BYTES, AppInputError, Explorer, display
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -54,8 +54,9 @@ def test_explain_gives_figures_and_the_numbers(explorer):
     assert "y1 = 0.4·2 + 0.2·1 = 1" in text
 
 
-@pytest.mark.parametrize("matrix, words", [("0.4 x; 1 3", "token 'x'"), ("", "no numbers"), ("1 2; 3", "row"),
-                                           ("nan 1; 1 1", "NaN")])
+@pytest.mark.parametrize(
+    "matrix, words", [("0.4 x; 1 3", "token 'x'"), ("", "no numbers"), ("1 2; 3", "row"), ("nan 1; 1 1", "NaN")]
+)
 def test_malformed_matrix_is_a_message(explorer, matrix, words):
     with pytest.raises(AppInputError, match=words):
         explorer.explain(matrix, "")
@@ -158,7 +159,9 @@ def test_bad_input_gets_a_message_and_the_server_keeps_running(client, tmp_path)
 def test_browser_moves_the_k_slider(server):
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
-            pytest.fail("chromium is missing: `make install-browser` (apt-get install chromium) should have installed it")
+            pytest.fail(
+                "chromium is missing: `make install-browser` (apt-get install chromium) should have installed it"
+            )
         pytest.skip("no chromium here: apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
@@ -166,12 +169,27 @@ def test_browser_moves_the_k_slider(server):
     host = urlparse(url).hostname
     outside = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
-        page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname not in (host, None, "")
-                and not r.url.startswith(("data:", "blob:")) else None)
+        page.on(
+            "request",
+            lambda r: (
+                outside.append(r.url)
+                if urlparse(r.url).hostname not in (host, None, "") and not r.url.startswith(("data:", "blob:"))
+                else None
+            ),
+        )
         page.goto(url)
         for _ in range(30):  # a click before the page has finished starting up can be lost: click until it opens
             page.get_by_role("tab", name="Eigenfaces").click()
@@ -186,7 +204,9 @@ def test_browser_moves_the_k_slider(server):
         number.press("Enter")
         page.wait_for_function(
             "before => { const i = document.querySelector('#rebuilt img'); return i && i.src !== before; }",
-            arg=before, timeout=60_000)
+            arg=before,
+            timeout=60_000,
+        )
         after = image.get_attribute("src")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "app-eigenfaces.png"), full_page=True)
@@ -205,8 +225,12 @@ def test_the_command_serves_on_localhost():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "svdlens.cli", "app", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "svdlens.cli", "app", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline, page = time.monotonic() + 120, None
         while time.monotonic() < deadline and proc.poll() is None:

@@ -5,7 +5,9 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
-from svdlens.cli import app, reading
+from svdlens.cli import app
+from svdlens.cli._svd import reading
+from svdlens.exceptions import SvdlensError
 
 runner = CliRunner()
 
@@ -76,8 +78,17 @@ def test_eigenfaces_builtin_writes_everything(tmp_path):
     res = runner.invoke(app, ["eigenfaces", "--out", str(out), "-k", "10", "--quiet"])
     assert res.exit_code == 0, res.output
     names = {p.name for p in out.iterdir()}
-    assert {"eigenfaces.png", "scree.png", "reconstruction.png", "reconstruction.gif", "puzzle.png",
-            "distances.png", "compression.png", "model.npz", "summary.json"} <= names
+    assert {
+        "eigenfaces.png",
+        "scree.png",
+        "reconstruction.png",
+        "reconstruction.gif",
+        "puzzle.png",
+        "distances.png",
+        "compression.png",
+        "model.npz",
+        "summary.json",
+    } <= names
     summary = json.loads((out / "summary.json").read_text())
     assert summary["face_detection"]["roc_auc"] >= 0.9 and summary["n_components"] == 10
     assert "fit_s" in summary["timings"]
@@ -92,8 +103,9 @@ def test_eigenfaces_builtin_writes_everything(tmp_path):
 
 
 def test_eigenfaces_own_folder_and_bad_input(tmp_path):
-    import svdlens as sl
     from PIL import Image
+
+    import svdlens as sl
 
     folder = tmp_path / "imgs"
     folder.mkdir()
@@ -101,7 +113,9 @@ def test_eigenfaces_own_folder_and_bad_input(tmp_path):
         Image.fromarray((f * 255).astype(np.uint8)).save(folder / f"{i}.png")
     (folder / "readme.txt").write_text("hi")
     out = tmp_path / "out"
-    res = runner.invoke(app, ["eigenfaces", "--images", str(folder), "-k", "5", "--size", "20", "--out", str(out), "--quiet"])
+    res = runner.invoke(
+        app, ["eigenfaces", "--images", str(folder), "-k", "5", "--size", "20", "--out", str(out), "--quiet"]
+    )
     assert res.exit_code == 0, res.output
     assert "skipped readme.txt" in res.output
     assert json.loads((out / "summary.json").read_text())["image_shape"] == [20, 20]
@@ -119,20 +133,20 @@ def test_eigenfaces_own_folder_and_bad_input(tmp_path):
 
 
 def test_eigenfaces_failure_mid_way_leaves_nothing(tmp_path, monkeypatch):
-    from svdlens.faces import figures
+    from svdlens.faces import _figures as figures
 
     def boom(*a, **k):
-        raise ValueError("drawing failed")
+        raise SvdlensError("drawing failed")
 
     monkeypatch.setattr(figures, "puzzle_bars", boom)
     out = tmp_path / "out"
     res = runner.invoke(app, ["eigenfaces", "--out", str(out), "--quiet"])
     assert res.exit_code == 2 and "drawing failed" in res.output
-    assert not any(out.iterdir())  # the figures made before the failure were not moved in
+    assert not out.exists() or not any(out.iterdir())  # the figures made before the failure were not moved in
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".svdlens-")]
 
 
-MODEL_FILE = '''
+MODEL_FILE = """
 import torch
 def build():
     torch.manual_seed(0)
@@ -146,7 +160,7 @@ def broken():
         def forward(self, x):
             raise RuntimeError("shapes do not line up")
     return B()
-'''
+"""
 
 
 def test_jacobian_command(tmp_path):
@@ -159,10 +173,30 @@ def test_jacobian_command(tmp_path):
     (tmp_path / "m.py").write_text(MODEL_FILE)
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((1, 1, 10, 10)).astype(np.float32))
     out = tmp_path / "out"
-    res = runner.invoke(app, ["jacobian", "--model", f"{tmp_path}/m.py:build", "--layer", "3",
-                              "--input", str(tmp_path / "x.npy"), "-k", "4", "--out", str(out)])
+    res = runner.invoke(
+        app,
+        [
+            "jacobian",
+            "--model",
+            f"{tmp_path}/m.py:build",
+            "--layer",
+            "3",
+            "--input",
+            str(tmp_path / "x.npy"),
+            "-k",
+            "4",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
-    assert {p.name for p in out.iterdir()} == {"spectrum.png", "directions.png", "basis.safetensors", "summary.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "spectrum.png",
+        "directions.png",
+        "basis.safetensors",
+        "summary.json",
+        ".svdlens-manifest.json",
+    }
     summary = json.loads((out / "summary.json").read_text())
     basis = LocalBasis.load(out / "basis.safetensors")
     np.testing.assert_allclose(summary["singular_values"], basis.s.numpy(), rtol=1e-6)
@@ -174,33 +208,60 @@ def test_jacobian_command(tmp_path):
     np.testing.assert_allclose(basis.s.numpy(), ref.s.numpy(), rtol=1e-5)
     # An image as input.
     Image.fromarray((np.random.default_rng(1).random((10, 10)) * 255).astype(np.uint8)).save(tmp_path / "x.png")
-    res = runner.invoke(app, ["jacobian", "--model", f"{tmp_path}/m.py:build", "--layer", "1",
-                              "--input", str(tmp_path / "x.png"), "-k", "3", "--out", str(tmp_path / "o2")])
+    res = runner.invoke(
+        app,
+        [
+            "jacobian",
+            "--model",
+            f"{tmp_path}/m.py:build",
+            "--layer",
+            "1",
+            "--input",
+            str(tmp_path / "x.png"),
+            "-k",
+            "3",
+            "--out",
+            str(tmp_path / "o2"),
+        ],
+    )
     assert res.exit_code == 0, res.output
 
 
 def test_jacobian_command_bad_input(tmp_path):
     (tmp_path / "m.py").write_text(MODEL_FILE)
     np.save(tmp_path / "x.npy", np.zeros((1, 1, 10, 10), dtype=np.float32))
-    base = ["jacobian", "--model", f"{tmp_path}/m.py:build", "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "o")]
+    base = [
+        "jacobian",
+        "--model",
+        f"{tmp_path}/m.py:build",
+        "--input",
+        str(tmp_path / "x.npy"),
+        "--out",
+        str(tmp_path / "o"),
+    ]
     res = runner.invoke(app, base + ["--layer", "norm"])
     assert res.exit_code == 2 and "has no layer 'norm'" in flat(res)
-    res = runner.invoke(app, ["jacobian", "--model", f"{tmp_path}/m.py:nothing", "--layer", "1",
-                              "--input", str(tmp_path / "x.npy")])
+    res = runner.invoke(
+        app, ["jacobian", "--model", f"{tmp_path}/m.py:nothing", "--layer", "1", "--input", str(tmp_path / "x.npy")]
+    )
     assert res.exit_code == 2 and "has no 'nothing'" in flat(res)
-    res = runner.invoke(app, ["jacobian", "--model", f"{tmp_path}/m.py:broken", "--layer", "lin",
-                              "--input", str(tmp_path / "x.npy")])
+    res = runner.invoke(
+        app, ["jacobian", "--model", f"{tmp_path}/m.py:broken", "--layer", "lin", "--input", str(tmp_path / "x.npy")]
+    )
     assert res.exit_code == 2 and "shapes do not line up" in flat(res) and "m.py" in flat(res)
     res = runner.invoke(app, base + ["--layer", "3", "-k", "500"])
     assert res.exit_code == 2 and "k=500 is more than" in flat(res)
     (tmp_path / "bad.png").write_bytes(b"not a png")
-    res = runner.invoke(app, ["jacobian", "--model", f"{tmp_path}/m.py:build", "--layer", "1",
-                              "--input", str(tmp_path / "bad.png")])
+    res = runner.invoke(
+        app, ["jacobian", "--model", f"{tmp_path}/m.py:build", "--layer", "1", "--input", str(tmp_path / "bad.png")]
+    )
     assert res.exit_code == 2 and "cannot read the image" in flat(res)
 
 
 def test_explain_command(tmp_path):
-    res = runner.invoke(app, ["explain", "0.4 0.2; 1 3", "--vector", "2 1", "--out", str(tmp_path), "--only", "projection"])
+    res = runner.invoke(
+        app, ["explain", "0.4 0.2; 1 3", "--vector", "2 1", "--out", str(tmp_path), "--only", "projection"]
+    )
     assert res.exit_code == 0, res.output
     assert "0.4·2 + 0.2·1 = 1" in res.output
     assert (tmp_path / "01-projection.png").exists() and (tmp_path / "explanation.md").exists()
@@ -215,8 +276,22 @@ def test_eigenfaces_out_of_core_from_the_command_line(tmp_path):
 
     np.save(tmp_path / "faces.npy", sl.faces.builtin())
     out = tmp_path / "out"
-    res = runner.invoke(app, ["eigenfaces", "--images", str(tmp_path / "faces.npy"), "--out-of-core", "-k", "8",
-                              "--chunk-rows", "32", "--out", str(out), "--quiet"])
+    res = runner.invoke(
+        app,
+        [
+            "eigenfaces",
+            "--images",
+            str(tmp_path / "faces.npy"),
+            "--out-of-core",
+            "-k",
+            "8",
+            "--chunk-rows",
+            "32",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     model = sl.Eigenfaces.load(out / "model.npz")
     ref = sl.Eigenfaces(8).fit(sl.faces.builtin())

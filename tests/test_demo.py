@@ -7,14 +7,24 @@ from html.parser import HTMLParser
 import pytest
 from typer.testing import CliRunner
 
-import svdlens.nets.basis as basis_module
+import svdlens.nets._basis as basis_module
 from svdlens.cli import app
-from svdlens.report import STEPS, demo
+from svdlens.report import SECTIONS
+from svdlens.report import _demo as demo
 
-SCRIPT_ORDER = ["Projection and dot products", "WᵀW: inputs with inputs", "Eigenvectors stay on their line",
-                "Rotate, scale, rotate", "u = Av/σ", "Eigenfaces and the puzzle", "Simplify it: the weight matrix",
-                "The Jacobian of the face model", "Edits along the top directions", "Parallel transport to other faces",
-                "The generated image"]
+SCRIPT_ORDER = [
+    "Projection and dot products",
+    "WᵀW: inputs with inputs",
+    "Eigenvectors stay on their line",
+    "Rotate, scale, rotate",
+    "u = Av/σ",
+    "Eigenfaces and the puzzle",
+    "Simplify it: the weight matrix",
+    "The Jacobian of the face model",
+    "Edits along the top directions",
+    "Parallel transport to other faces",
+    "The generated image",
+]
 
 
 class _Links(HTMLParser):
@@ -70,7 +80,7 @@ def test_the_scenes_come_in_the_scripts_order(report):
     links.feed((out / "index.html").read_text())
     titles = [re.sub(r"^\d+\.\s*", "", h) for h in links.headings]
     assert titles == SCRIPT_ORDER
-    assert len(STEPS) == len(SCRIPT_ORDER)
+    assert len(SECTIONS) == len(SCRIPT_ORDER)
 
 
 def test_summary_holds_the_numbers(report):
@@ -109,7 +119,7 @@ def test_a_failing_step_leaves_no_report(tmp_path, monkeypatch):
     def broken(ctx):
         raise RuntimeError("step failed")
 
-    monkeypatch.setattr(demo, "STEPS", (demo.projection, broken))
+    monkeypatch.setattr(demo, "SECTIONS", (demo.projection_section, broken))
     with pytest.raises(RuntimeError, match="step failed"):
         demo.run_demo(tmp_path / "r", fast=True)
     left = sorted(p.name for p in (tmp_path / "r").iterdir())
@@ -118,8 +128,9 @@ def test_a_failing_step_leaves_no_report(tmp_path, monkeypatch):
 
 
 def test_unknown_model_is_a_clear_error(tmp_path):
-    result = CliRunner().invoke(app, ["demo", "--fast", "--quiet", "--model", str(tmp_path / "nowhere"),
-                                      "--out", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        app, ["demo", "--fast", "--quiet", "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")]
+    )
     assert result.exit_code == 2
     assert "nowhere" in result.output
     assert not (tmp_path / "r" / "index.html").exists()
@@ -131,7 +142,7 @@ def test_demo_help_has_examples():
 
 
 def test_html_escapes_text():
-    from svdlens.report.html import render
+    from svdlens.report._html import render
 
     s = demo.Section("01", "A <b> title", "story & more", ["x < y"], ["a b.png"])
     page = render([s], {"settings": {}, "seconds": 1.0, "model": "builtin"})

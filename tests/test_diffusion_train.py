@@ -4,7 +4,8 @@ import json
 
 import torch
 
-from svdlens.diffusion.train import build_unet, face_images, train_faces
+from svdlens.diffusion import train_faces
+from svdlens.diffusion._builtin import build_unet, face_images
 
 
 def test_face_images():
@@ -17,7 +18,7 @@ def test_a_few_steps_are_reproducible_and_loadable(tmp_path):
     from diffusers import DDPMScheduler, UNet2DModel
 
     a = train_faces(tmp_path / "a", steps=3, batch_size=4, seed=1)
-    b = train_faces(tmp_path / "b", steps=3, batch_size=4, seed=1)
+    train_faces(tmp_path / "b", steps=3, batch_size=4, seed=1)
     assert a["steps"] == 3 and a["device"] == "cpu"
     wa = UNet2DModel.from_pretrained(tmp_path / "a")
     wb = UNet2DModel.from_pretrained(tmp_path / "b")
@@ -26,7 +27,8 @@ def test_a_few_steps_are_reproducible_and_loadable(tmp_path):
     assert (tmp_path / "a" / "diffusion_pytorch_model.safetensors").exists()
     DDPMScheduler.from_pretrained(tmp_path / "a")
     assert json.loads((tmp_path / "a" / "training.json").read_text())["parameters"] == sum(
-        p.numel() for p in build_unet().parameters())
+        p.numel() for p in build_unet().parameters()
+    )
 
 
 def test_resume_goes_on_from_saved_weights(tmp_path):

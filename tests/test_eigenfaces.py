@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
 import svdlens as sl
-from svdlens.faces.uses import detect_faces, roc_auc
+from svdlens.faces import detect_faces, roc_auc
 
 FACES = sl.faces.builtin()
 

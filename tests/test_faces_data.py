@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 import svdlens as sl
-from svdlens.faces import SkippedFilesWarning
+from svdlens.exceptions import SkippedFilesWarning
 
 
 def test_builtin_faces_and_nonfaces():

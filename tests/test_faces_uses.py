@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import svdlens as sl
-from svdlens.faces import figures
-from svdlens.faces.uses import (
+from svdlens.faces import _figures as figures
+from svdlens.faces import (
     compression_curve,
     detect_faces,
     interpolate,

@@ -5,7 +5,8 @@ import pytest
 import scipy.io
 import scipy.sparse as sp
 
-from svdlens.linalg.io import MatrixParseError, load_matrix, parse_matrix, parse_vector, read_matrix
+from svdlens.exceptions import MatrixParseError
+from svdlens.linalg import load_matrix, parse_matrix, parse_vector, read_matrix
 
 M = np.array([[2.0, 1.0], [1.0, 3.0]])
 

@@ -5,11 +5,11 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from nets_models import AttentionNet, full_jacobian, mlp, small_unet
 
 import svdlens as sl
-from svdlens.nets import LocalBasis, ModelError, UnknownLayerError
-
+from nets_models import AttentionNet, full_jacobian, mlp, small_unet
+from svdlens.exceptions import ModelError, UnknownLayerError
+from svdlens.nets import LocalBasis
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +74,7 @@ def test_diffusers_unet_groupnorm_falls_back_and_matches():
     b = sl.local_basis(g, x, k=4, tol=1e-8)
     s = torch.linalg.svdvals(Jfull)[:4]
     torch.testing.assert_close(b.s, s, rtol=1e-6, atol=0)
-    assert b.converged and b.info["jvp_mode"] == "double_vjp"
+    assert b.converged and b.jvp_mode == "double_vjp"
 
 
 def test_local_basis_against_full_svd():
@@ -129,7 +129,9 @@ def test_bad_input():
         def forward(self, x):
             raise IndexError("channel 7 is out of range")
 
-    with pytest.raises(ModelError, match=r"raised IndexError: channel 7 is out of range \(at .*test_nets.py:\d+ in forward\)"):
+    with pytest.raises(
+        ModelError, match=r"raised IndexError: channel 7 is out of range \(at .*test_nets.py:\d+ in forward\)"
+    ):
         sl.jacobian(Broken(), torch.randn(3))
 
 
@@ -203,7 +205,8 @@ def test_transport_lsqr_is_damped_least_squares():
         assert res.kept == pytest.approx(float(torch.nn.functional.cosine_similarity(B @ x, u, dim=0)), rel=1e-8)
         assert res.gain == pytest.approx(float((B @ x).norm() / x.norm()), rel=1e-8)
     assert sl.transport(u, bb, method="lsqr").kept == pytest.approx(  # default λ = σ'_k
-        sl.transport(u, bb, method="lsqr", damp=float(bb.s[-1])).kept, rel=1e-12)
+        sl.transport(u, bb, method="lsqr", damp=float(bb.s[-1])).kept, rel=1e-12
+    )
     exact = sl.transport(u, bb, method="lsqr", damp=0.0)
     P = B @ torch.linalg.pinv(B)  # projector onto the range of B: 6 of the 9 dimensions
     assert exact.kept == pytest.approx(float((P @ u).norm()), rel=1e-8)
@@ -224,10 +227,17 @@ def test_transport_lsqr_needs_a_jacobian_and_checks_its_input():
     stored = dataclasses.replace(bb, jacobian=None)  # as a basis read back from disk
     with pytest.raises(ValueError, match="loaded from disk"):
         sl.transport(bb.u[0], stored, method="lsqr")
-    given = sl.transport(bb.u[0], stored, method="lsqr", jacobian=sl.jacobian(lambda z: B @ z, torch.zeros(6, dtype=torch.float64)))
+    given = sl.transport(
+        bb.u[0], stored, method="lsqr", jacobian=sl.jacobian(lambda z: B @ z, torch.zeros(6, dtype=torch.float64))
+    )
     assert given.kept == pytest.approx(1.0)  # u₀ of the target itself lies in its range
     with pytest.raises(ValueError, match="the Jacobian has shape"):
-        sl.transport(bb.u[0], stored, method="lsqr", jacobian=sl.jacobian(lambda z: B[:, :5] @ z, torch.zeros(5, dtype=torch.float64)))
+        sl.transport(
+            bb.u[0],
+            stored,
+            method="lsqr",
+            jacobian=sl.jacobian(lambda z: B[:, :5] @ z, torch.zeros(5, dtype=torch.float64)),
+        )
     with pytest.raises(ValueError, match="method must be one of"):
         sl.transport(bb.u[0], bb, method="exact")
     with pytest.raises(ValueError, match="iterations must be a positive"):

@@ -5,9 +5,9 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
-from helpers import as_backend
 
 import svdlens as sl
+from helpers import as_backend
 from svdlens.linalg import as_operator
 
 A = np.arange(12, dtype=float).reshape(4, 3) - 5

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 import svdlens as sl
-from svdlens.faces.outofcore import fit_out_of_core
+from svdlens.faces import fit_out_of_core
 
 pytest.importorskip("dask.array")
 
@@ -13,8 +13,10 @@ pytest.importorskip("dask.array")
 def low_rank(n=3000, d=400, r=12, seed=0):
     rng = np.random.default_rng(seed)
     scales = np.linspace(10, 3, r)
-    return ((rng.standard_normal((n, r)) * scales) @ np.linalg.qr(rng.standard_normal((d, r)))[0].T
-            + 0.1 * rng.standard_normal((n, d))).astype(np.float32)
+    return (
+        (rng.standard_normal((n, r)) * scales) @ np.linalg.qr(rng.standard_normal((d, r)))[0].T
+        + 0.1 * rng.standard_normal((n, d))
+    ).astype(np.float32)
 
 
 def largest_angle(A, B):
@@ -48,9 +50,12 @@ def test_local_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
     X = low_rank(n=1200, d=200, r=6)
     np.save(tmp_path / "x.npy", X)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
-        ooc = fit_out_of_core(sl.Eigenfaces(4, normalize=None), tmp_path / "x.npy", chunk_rows=300,
-                              scheduler=cluster.scheduler_address)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        ooc = fit_out_of_core(
+            sl.Eigenfaces(4, normalize=None), tmp_path / "x.npy", chunk_rows=300, scheduler=cluster.scheduler_address
+        )
     mem = sl.Eigenfaces(4, normalize=None, method="exact").fit(X.astype(np.float64))
     assert largest_angle(ooc.components_, mem.components_) < 1e-3
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 import svdlens as sl
-from svdlens.linalg.io import parse_matrix, parse_vector
+from svdlens.linalg import parse_matrix, parse_vector
 
 
 def test_projection_is_a_dot_product():

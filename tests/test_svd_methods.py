@@ -7,9 +7,9 @@ import pytest
 import scipy.linalg
 import scipy.sparse as sp
 import torch
-from helpers import independent_residuals, known_svd
 
 import svdlens as sl
+from helpers import independent_residuals, known_svd
 
 
 def well_conditioned(m=40, n=25, seed=0):

@@ -5,11 +5,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from helpers import as_backend, independent_residuals, known_svd, to_numpy
 from hypothesis import given
 from hypothesis import strategies as st
 
 import svdlens as sl
+from helpers import as_backend, independent_residuals, known_svd, to_numpy
 
 METHODS = ["exact", "eig", "power", "subspace", "krylov"]
 BACKENDS = ["numpy", "torch", "sparse", "linop"]

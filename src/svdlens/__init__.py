@@ -1,9 +1,9 @@
 """svdlens: the singular value decomposition, from a 2×2 matrix to the Jacobian of a diffusion model."""
 
-from . import diffusion, faces
-from .explain import explain  # the function: sl.explain(A); submodules via `from svdlens.explain import ...`
+from . import diffusion, exceptions, faces, scenes
+from .exceptions import ConvergenceWarning, PrecisionWarning, SvdlensError
 from .faces import Eigenfaces
-from .linalg import ConvergenceWarning, Operator, PrecisionWarning, SVDResult, as_operator, svd
+from .linalg import Operator, SVDResult, as_operator, svd
 from .nets import (
     LocalBasis,
     global_directions,
@@ -13,8 +13,30 @@ from .nets import (
     transport,
     weight_directions,
 )
+from .scenes import explain
 
 __version__ = "0.1.0"
 
-__all__ = ["svd", "explain", "diffusion", "Operator", "Eigenfaces", "faces", "jacobian", "layer_map", "local_basis", "LocalBasis",
-           "transport", "global_directions", "weight_directions", "as_operator", "SVDResult", "ConvergenceWarning", "PrecisionWarning", "__version__"]
+__all__ = [
+    "svd",
+    "Operator",
+    "as_operator",
+    "SVDResult",
+    "explain",
+    "scenes",
+    "faces",
+    "Eigenfaces",
+    "jacobian",
+    "layer_map",
+    "local_basis",
+    "LocalBasis",
+    "transport",
+    "global_directions",
+    "weight_directions",
+    "diffusion",
+    "exceptions",
+    "SvdlensError",
+    "ConvergenceWarning",
+    "PrecisionWarning",
+    "__version__",
+]

@@ -1,5 +1,7 @@
 """Faces out of a diffusion model: the built-in DDPM, DDIM inversion and sampling, h-space edits."""
 
-from .pipeline import FacePipeline, InputNote, ModelLoadError, load
+from ._builtin import BUILTIN_DIR
+from ._pipeline import FacePipeline, load
+from ._train import train_faces
 
-__all__ = ["load", "FacePipeline", "ModelLoadError", "InputNote"]
+__all__ = ["load", "FacePipeline", "train_faces", "BUILTIN_DIR"]

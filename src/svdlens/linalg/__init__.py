@@ -1,18 +1,18 @@
-"""The SVD engine: an operator abstraction and the methods that run on it."""
+"""The SVD engine: an operator abstraction, the methods that run on it, and matrix I/O."""
 
-from .checks import as_matrix, check_k
-from .operator import Operator, as_operator
-from .result import ConvergenceWarning, PrecisionWarning, SVDResult
-from .svd import METHODS, svd
+from ._io import load_matrix, parse_matrix, parse_vector, read_matrix
+from ._operator import Operator, as_operator
+from ._result import SVDResult
+from ._svd import METHODS, svd
 
 __all__ = [
     "Operator",
     "as_operator",
-    "as_matrix",
-    "check_k",
     "svd",
     "SVDResult",
     "METHODS",
-    "ConvergenceWarning",
-    "PrecisionWarning",
+    "parse_matrix",
+    "parse_vector",
+    "load_matrix",
+    "read_matrix",
 ]

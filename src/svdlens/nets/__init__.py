@@ -1,13 +1,22 @@
 """Jacobian SVD of any PyTorch model: the matrix-free Jacobian, local bases, transport, weight directions."""
 
-from .basis import LocalBasis, cache_key, local_basis
-from .jacobian import JacobianOperator, ModelError, jacobian
-from .layers import LayerMap, UnknownLayerError, layer_map
-from .transport import Transported, global_directions, transport
-from .weights import weight_directions
+from ._basis import LocalBasis, cache_key, local_basis
+from ._jacobian import JacobianOperator, jacobian
+from ._layers import LayerMap, layer_map
+from ._transport import TRANSPORT_METHODS, Transported, global_directions, transport
+from ._weights import weight_directions
 
 __all__ = [
-    "jacobian", "JacobianOperator", "ModelError", "layer_map", "LayerMap", "UnknownLayerError",
-    "local_basis", "LocalBasis", "cache_key", "transport", "Transported", "global_directions",
+    "jacobian",
+    "JacobianOperator",
+    "layer_map",
+    "LayerMap",
+    "local_basis",
+    "LocalBasis",
+    "cache_key",
+    "transport",
+    "Transported",
+    "TRANSPORT_METHODS",
+    "global_directions",
     "weight_directions",
 ]

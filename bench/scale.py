@@ -1,0 +1,412 @@
+"""Benchmark: Jacobian SVD at real model scale (issue 15), CPU, float32, random weights.
+
+Models, built here with random weights (nothing downloaded; random weights cost the same as
+trained ones), each at the map x_t ↦ mid-block output at timestep 600:
+  * ``celebahq``: the google/ddpm-celebahq-256 architecture (diffusers ``UNet2DModel``,
+    3×256×256; block_out_channels (128, 128, 256, 256, 512, 512), two layers per block,
+    attention at 16×16 (``AttnDownBlock2D``) and in the mid-block, 32 groups, eps 1e-6);
+  * ``sd15``: the Stable Diffusion 1.5 UNet (``UNet2DConditionModel``, latent 4×64×64,
+    block_out_channels (320, 640, 1280, 1280), cross-attention to a 77×768 text embedding).
+``--quick`` swaps in tiny models of the same two classes (a smoke run of about a minute).
+
+For each model, in one run, every measurement in its own subprocess (so that peaks don't mix;
+full-size ones under ``ulimit -v``, one at a time):
+  1. forward time: ``g(x)`` under ``torch.no_grad()``, the default attention kernel, best of 3;
+  2. JVP cost per vector at blocks 1, 4 and 8, as a multiple of a forward pass, on both AD
+     paths (forward mode, with svdlens' group norm and chunked attention; the double-VJP trick),
+     and VJP cost per vector; the forward pass is timed in the same process, before and after,
+     and the best of each is used (the machine is shared, so ratios are steadier than seconds);
+     peak RSS (VmHWM) of that process, which includes the model's weights;
+  3. ``local_basis(k=5, tol=1e-3)`` with the default memory budget: wall time, passes (batched
+     calls of f and vectors), largest residual, peak RSS; then the same with
+     ``jvp_mode="double_vjp"`` for the top-5 σ comparison;
+  4. the published algorithm (Park et al. 2023) on the same map and x: random orthonormal V of
+     rank 5, power iteration on JᵀJ with JVPs in chunks of 5 and one VJP per vector, the SVD of
+     VᵀJᵀJ, stop when consecutive V agree to allclose(atol=1e-4) after at least 10 iterations.
+     Where it would take longer than ``--published-minutes`` (20), it stops there and the rest
+     is extrapolated from the measured iterations: the largest change of V per iteration
+     shrinks geometrically, and the iterations left to reach 1e-4 come from the rate fitted
+     over the last half of them. Its residual is measured after the run (outside the timing).
+
+    python bench/scale.py                  # full run (long on 2 CPU cores), bench/results/scale.{md,json}
+    python bench/scale.py --quick          # tiny models, about a minute
+    python bench/scale.py --models celebahq --skip-published
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, markdown_table, write_results  # noqa: E402
+
+import svdlens as sl  # noqa: E402
+
+K = 5
+TOL = 1e-3
+BLOCKS = (1, 4, 8)
+TIMESTEP = 600
+LABELS = {
+    "celebahq": "google/ddpm-celebahq-256 architecture (UNet2DModel, 3×256×256)",
+    "sd15": "Stable Diffusion 1.5 UNet (UNet2DConditionModel, 4×64×64, 77×768 text)",
+}
+
+
+# ----------------------------------------------------------------------------- models
+def build(name: str, quick: bool):
+    """(model, x, g) for a model name: g is x ↦ mid-block output."""
+    from diffusers import UNet2DConditionModel, UNet2DModel
+
+    torch.manual_seed(0)
+    if name == "celebahq":
+        if quick:
+            model = UNet2DModel(
+                sample_size=32, in_channels=3, out_channels=3, layers_per_block=1,
+                block_out_channels=(32, 32, 64), norm_num_groups=8,
+                down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+                up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+            )
+            size = 32
+        else:
+            model = UNet2DModel(  # the config of google/ddpm-celebahq-256
+                sample_size=256, in_channels=3, out_channels=3, layers_per_block=2,
+                block_out_channels=(128, 128, 256, 256, 512, 512),
+                down_block_types=("DownBlock2D",) * 4 + ("AttnDownBlock2D", "DownBlock2D"),
+                up_block_types=("UpBlock2D", "AttnUpBlock2D") + ("UpBlock2D",) * 4,
+                norm_eps=1e-6, norm_num_groups=32, freq_shift=1, flip_sin_to_cos=False,
+                downsample_padding=0, attention_head_dim=None, time_embedding_type="positional",
+            )
+            size = 256
+        x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+        g = sl.layer_map(model.eval(), "mid_block", timestep=TIMESTEP)
+    elif name == "sd15":
+        if quick:
+            model = UNet2DConditionModel(
+                sample_size=16, in_channels=4, out_channels=4, cross_attention_dim=32,
+                block_out_channels=(32, 64), layers_per_block=1, attention_head_dim=8, norm_num_groups=8,
+                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+            )
+            size, text = 16, (1, 77, 32)
+        else:
+            model = UNet2DConditionModel(  # the config of runwayml/stable-diffusion-v1-5's unet
+                sample_size=64, in_channels=4, out_channels=4, cross_attention_dim=768,
+                block_out_channels=(320, 640, 1280, 1280), layers_per_block=2, attention_head_dim=8,
+                norm_num_groups=32, norm_eps=1e-5,
+                down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+                up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+            )
+            size, text = 64, (1, 77, 768)
+        x = torch.randn(1, 4, size, size, generator=torch.Generator().manual_seed(1))
+        emb = torch.randn(*text, generator=torch.Generator().manual_seed(2))
+        g = sl.layer_map(model.eval(), "mid_block", timestep=TIMESTEP, encoder_hidden_states=emb)
+    else:
+        raise SystemExit(f"unknown model {name!r}; choose from {', '.join(LABELS)}")
+    model.requires_grad_(False)
+    return model, x, g
+
+
+# ----------------------------------------------------------------------------- helpers
+def peak_rss() -> int:
+    """VmHWM of this process, in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def forward_time(g, x, repeat: int = 3) -> float:
+    best = float("inf")
+    with torch.no_grad():
+        for _ in range(repeat):
+            t = time.perf_counter()
+            g(x)
+            best = min(best, time.perf_counter() - t)
+    return best
+
+
+class Counted:
+    """g with a count of its calls (one forward pass each; a batched call counts once)."""
+
+    def __init__(self, f):
+        self.f, self.calls = f, 0
+        self.model = getattr(f, "model", f)
+
+    def __call__(self, x):
+        self.calls += 1
+        return self.f(x)
+
+
+def residuals(J, U, S, V) -> torch.Tensor:
+    """max(‖Jv − σu‖, ‖Jᵀu − σv‖)/σ₁ per triplet, from fresh products (outside any timing)."""
+    JV = J.matmat(V)
+    JtU = J.rmatmat(U)
+    ra = torch.linalg.vector_norm(JV - U * S, dim=0)
+    rb = torch.linalg.vector_norm(JtU - V * S, dim=0)
+    return torch.maximum(ra, rb) / S[0]
+
+
+def published(J, k: int, minutes: float, tol: float = 1e-4, min_iter: int = 10, max_iter: int = 1000, seed: int = 0):
+    """Park et al.'s power iteration as described (module docstring), stopped after ``minutes``."""
+    n = J.shape[1]
+    g = torch.Generator().manual_seed(seed)
+    V = torch.linalg.qr(torch.randn(n, k, generator=g, dtype=J.torch_dtype))[0]
+    changes, times = [], []
+    start = time.perf_counter()
+    converged = False
+    for it in range(1, max_iter + 1):
+        t = time.perf_counter()
+        JV = torch.cat([J.matmat(V[:, i : i + 5]) for i in range(0, k, 5)], dim=1)
+        JtJV = torch.cat([J.rmatmat(JV[:, i : i + 1]) for i in range(k)], dim=1)  # one VJP at a time
+        _, _, Vt = torch.linalg.svd(JtJV.T, full_matrices=False)  # the SVD of VᵀJᵀJ (k × n)
+        V_new = Vt[:k].T
+        V_new = V_new * torch.sign(V_new[0])
+        V_old = V * torch.sign(V[0])
+        changes.append(float((V_new - V_old).abs().max()))
+        converged = it >= min_iter and torch.allclose(V_new, V_old, atol=tol)
+        V = V_new
+        times.append(time.perf_counter() - t)
+        if converged or time.perf_counter() - start > 60 * minutes:
+            break
+    wall = time.perf_counter() - start
+    out = {"iterations": it, "converged": converged, "wall_s": wall, "s_per_iteration": wall / it,
+           "changes": changes}
+    if not converged:
+        out.update(extrapolate(changes, times, tol, min_iter))
+    # Triplets from the last V (outside the timing): σ = ‖Jv‖, u = Jv/σ.
+    JV = J.matmat(V)
+    S = torch.linalg.vector_norm(JV, dim=0)
+    order = torch.argsort(S, descending=True)
+    U = JV[:, order] / S[order]
+    S, V = S[order], V[:, order]
+    out["s"] = S.tolist()
+    out["residual"] = float(residuals(J, U, S, V).max())
+    return out
+
+
+def extrapolate(changes: list[float], times: list[float], tol: float, min_iter: int) -> dict:
+    """Iterations and time to reach ``max|ΔV| ≤ tol``, from the geometric rate of the last half."""
+    it = len(changes)
+    tail = changes[it // 2 :] if it >= 4 else changes
+    logs = [math.log(max(c, 1e-300)) for c in tail]
+    if len(logs) >= 2:
+        xs = list(range(len(logs)))
+        mx, my = sum(xs) / len(xs), sum(logs) / len(logs)
+        slope = sum((a - mx) * (b - my) for a, b in zip(xs, logs)) / max(1e-12, sum((a - mx) ** 2 for a in xs))
+    else:
+        slope = 0.0
+    per_it = sum(times) / len(times)
+    if slope >= 0:
+        return {"extrapolated": True, "rate": math.exp(slope), "iterations_needed": None, "wall_s_needed": None}
+    left = math.log(tol / changes[-1]) / slope
+    needed = max(min_iter, it + max(0, math.ceil(left)))
+    return {"extrapolated": True, "rate": math.exp(slope), "iterations_needed": needed,
+            "wall_s_needed": sum(times) + (needed - it) * per_it}
+
+
+# ----------------------------------------------------------------------------- measurements (child)
+def measure(spec: dict) -> dict:
+    """One measurement, in this (child) process."""
+    torch.manual_seed(0)
+    model, x, g = build(spec["model"], spec["quick"])
+    out = {"rss_model": peak_rss(), "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+           "x": list(x.shape)}
+    kind = spec["kind"]
+    if kind in ("jvp", "vjp"):
+        mode = spec.get("mode", "auto")
+        J = sl.jacobian(g, x, jvp_mode=mode if kind == "jvp" else "auto")
+        b = spec["block"]
+        gen = torch.Generator().manual_seed(3)
+        V = torch.randn(J.shape[1] if kind == "jvp" else J.shape[0], b, generator=gen)
+        product = J.matmat if kind == "jvp" else J.rmatmat
+        fwd = forward_time(g, x)
+        best = float("inf")
+        for _ in range(spec.get("repeat", 2)):
+            t = time.perf_counter()
+            product(V)
+            best = min(best, time.perf_counter() - t)
+        fwd = min(fwd, forward_time(g, x))
+        out.update({"forward_s": fwd, "per_vector_s": best / b, "ratio": best / b / fwd,
+                    "jvp_mode": J.jvp_mode, "fallback_reason": J.fallback_reason,
+                    "graph_bytes": J.graph_bytes, "h": list(J.y.shape)})
+    elif kind == "forward":
+        out["forward_s"] = forward_time(g, x)
+    elif kind == "basis":
+        cg = Counted(g)
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            b = sl.local_basis(cg, x, k=K, tol=spec.get("tol", TOL), jvp_mode=spec.get("mode", "auto"))
+        wall = time.perf_counter() - t
+        out.update({"wall_s": wall, "calls": cg.calls, "n_jvp": b.n_jvp, "n_vjp": b.n_vjp,
+                    "iterations": b.iterations, "residual": float(b.residuals.max()), "converged": b.converged,
+                    "s": b.s.tolist(), "jvp_mode": b.jvp_mode, "fallback_reason": b.fallback_reason,
+                    "max_block": b.jacobian.max_block, "graph_bytes": b.jacobian.graph_bytes})
+    elif kind == "published":
+        J = sl.jacobian(g, x)
+        out.update(published(J, K, spec["minutes"]))
+    out["peak_rss"] = peak_rss()
+    return out
+
+
+def run_child(spec: dict, limit_gb: float | None) -> dict:
+    """Run :func:`measure` in a fresh process (under ``ulimit -v``), one at a time."""
+    def limit():
+        if limit_gb:
+            lim = int(limit_gb * 1e9)
+            resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+
+    print(f"  … {spec}", flush=True)
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
+                          preexec_fn=limit, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return {"error": f"exit {proc.returncode}: {' | '.join(tail)}"[:300]}
+    return json.loads(lines[-1])
+
+
+# ----------------------------------------------------------------------------- report
+def gb(b) -> float | None:
+    return None if b is None else b / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny models of the same classes (a smoke run)")
+    ap.add_argument("--models", default="celebahq,sd15")
+    ap.add_argument("--published-minutes", type=float, default=20.0)
+    ap.add_argument("--skip-published", action="store_true")
+    ap.add_argument("--limit-gb", type=float, default=20.0, help="ulimit -v of each measurement (full size)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(measure(json.loads(args.child))), flush=True)
+        return
+
+    limit = None if args.quick else args.limit_gb
+    name = "scale" + ("-quick" if args.quick else "")
+    partial = RESULTS / f"{name}.partial.json"
+    records: dict = {}
+    for model in args.models.split(","):
+        print(f"{model}:", flush=True)
+        rec: dict = {"label": LABELS[model], "products": []}
+        base = {"model": model, "quick": args.quick}
+        for b in BLOCKS:
+            for kind, mode in (("jvp", "forward"), ("jvp", "double_vjp"), ("vjp", None)):
+                r = run_child({**base, "kind": kind, "mode": mode, "block": b}, limit)
+                rec["products"].append({"kind": kind, "mode": mode, "block": b, **r})
+                print("   ", json.dumps(rec["products"][-1])[:300], flush=True)
+                _save(partial, records, model, rec)
+        rec["basis"] = run_child({**base, "kind": "basis"}, limit)
+        print("   ", json.dumps(rec["basis"])[:300], flush=True)
+        rec["basis_double_vjp"] = run_child({**base, "kind": "basis", "mode": "double_vjp"}, limit)
+        print("   ", json.dumps(rec["basis_double_vjp"])[:300], flush=True)
+        _save(partial, records, model, rec)
+        if not args.skip_published:
+            rec["published"] = run_child({**base, "kind": "published", "minutes": args.published_minutes}, limit)
+            print("   ", json.dumps({k: v for k, v in rec["published"].items() if k != "changes"})[:300], flush=True)
+        _save(partial, records, model, rec)
+    report(name, args, records)
+    partial.unlink(missing_ok=True)
+
+
+def _save(path: Path, records: dict, model: str, rec: dict) -> None:
+    records[model] = rec
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records, indent=1))
+
+
+def report(name: str, args, records: dict) -> None:
+    product_rows, basis_rows, target_rows = [], [], []
+    command = "python bench/scale.py" + (" --quick" if args.quick else "")
+    for model, rec in records.items():
+        label = rec["label"] + (" — tiny stand-in (--quick)" if args.quick else "")
+        fwd = [p["forward_s"] for p in rec["products"] if "forward_s" in p]
+        for p in rec["products"]:
+            path = {"forward": "JVP, forward mode", "double_vjp": "JVP, double-VJP", None: "VJP"}[p["mode"]]
+            product_rows.append({
+                "model": model, "product": path, "block": p["block"],
+                "forward (s)": p.get("forward_s"), "per vector (s)": p.get("per_vector_s"),
+                "per vector / forward": p.get("ratio"), "peak RSS (GB)": gb(p.get("peak_rss")),
+                "weights RSS (GB)": gb(p.get("rss_model")), "AD mode": p.get("jvp_mode") if p["kind"] == "jvp" else "reverse",
+                "error": p.get("error"),
+            })
+        bs, bd, pub = rec.get("basis", {}), rec.get("basis_double_vjp", {}), rec.get("published")
+        basis_rows.append({
+            "model": model, "method": "svdlens local_basis(k=5, tol=1e-3), default budget",
+            "wall (s)": bs.get("wall_s"), "calls of f": bs.get("calls"),
+            "vectors (JVP + VJP)": (bs.get("n_jvp", 0) + bs.get("n_vjp", 0)) or None,
+            "block": bs.get("max_block"), "residual": bs.get("residual"), "peak RSS (GB)": gb(bs.get("peak_rss")),
+            "AD mode": bs.get("jvp_mode"), "note": bs.get("error"),
+        })
+        if pub:
+            note = pub.get("error")
+            if pub.get("extrapolated"):
+                need = pub.get("iterations_needed")
+                note = (f"stopped at {args.published_minutes:g} min; extrapolated: {need} iterations, "
+                        f"{pub['wall_s_needed']:.0f} s" if need else "stopped; no convergence in sight (rate ≥ 1)")
+            basis_rows.append({
+                "model": model, "method": "published (Park et al. 2023) power iteration",
+                "wall (s)": pub.get("wall_s_needed") or pub.get("wall_s"),
+                "calls of f": None if "iterations" not in pub else pub["iterations"] * (math.ceil(K / 5) + K),
+                "vectors (JVP + VJP)": None if "iterations" not in pub else pub["iterations"] * 2 * K,
+                "block": 5, "residual": pub.get("residual"), "peak RSS (GB)": gb(pub.get("peak_rss")),
+                "AD mode": "forward", "note": note or f"{pub.get('iterations')} iterations, converged",
+            })
+        # Targets.
+        prods = {(p["kind"], p["mode"], p["block"]): p for p in rec["products"]}
+        j8, v8 = prods.get(("jvp", "forward", 8), {}), prods.get(("vjp", None, 8), {})
+        s_f, s_d = bs.get("s"), bd.get("s")
+        sig = (max(abs(a - b) / abs(b) for a, b in zip(s_f, s_d)) if s_f and s_d else None)
+        pub_t = pub.get("wall_s_needed") or pub.get("wall_s") if pub else None
+        speed = pub_t / bs["wall_s"] if pub_t and bs.get("wall_s") else None
+        target_rows += [
+            {"model": model, "target": "JVP per vector at block 8 ≤ 3× forward", "value": j8.get("ratio"),
+             "met": None if j8.get("ratio") is None else j8["ratio"] <= 3},
+            {"model": model, "target": "VJP per vector at block 8 ≤ 2.5× forward", "value": v8.get("ratio"),
+             "met": None if v8.get("ratio") is None else v8["ratio"] <= 2.5},
+            {"model": model, "target": "top-5 σ, forward vs double-VJP, ≤ 1e-4 relative", "value": sig,
+             "met": None if sig is None else sig <= 1e-4},
+            {"model": model, "target": "local_basis ≥ 5× faster than published at ≤ its residual", "value": speed,
+             "met": None if speed is None else bool(speed >= 5 and bs.get("residual", 1) <= max(pub.get("residual", 0), TOL))},
+        ]
+        if model == "sd15":
+            target_rows.append({"model": model, "target": "local_basis(k=5) peak RSS ≤ 8 GB, default budget",
+                                "value": gb(bs.get("peak_rss")),
+                                "met": None if bs.get("peak_rss") is None else bs["peak_rss"] <= 8e9})
+    notes = [
+        "No GPU was available to this run: every figure is CPU (2 cores, float32); the GPU column is empty.",
+        "The machine is shared with other work: seconds vary between runs; ratios are taken against a "
+        "forward pass timed in the same process, best of several.",
+        "Peak RSS is the VmHWM of a fresh process per measurement; it includes the model's weights "
+        "(\"weights RSS\").",
+        "Published algorithm: JVPs through svdlens' forward-mode path (the same operator), VJPs one vector "
+        "per call, as described in the paper; 'calls of f' counts its batched calls.",
+    ]
+    out = write_results(
+        name, command,
+        {"Targets (issue 15)": markdown_table(target_rows, ["model", "target", "value", "met"]),
+         "Products: cost per vector as a multiple of a forward pass (CPU; GPU: none available)":
+             markdown_table(product_rows, list(product_rows[0])),
+         "Local basis against the published algorithm (k = 5)": markdown_table(basis_rows, list(basis_rows[0]))},
+        {"models": records, "targets": target_rows},
+        notes,
+    )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m svdlens``: the same as the ``svdlens`` command."""
+
+from .cli import app
+
+app()

@@ -1,0 +1,236 @@
+"""What the explorer's controls call. Each handler turns widget values into a library call and its
+result into images and text; the computing is the library's. Bad input raises :class:`AppInputError`
+with a message for the person at the keyboard.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import InputFileError, SvdlensError
+
+__all__ = ["AppInputError", "Explorer", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS"]
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 4096 * 4096
+N_PUZZLE = 6  # coefficient sliders in the puzzle
+APP_STEPS = 20  # DDIM steps in the Directions tab: interactive on a CPU (the CLI uses DEFAULT_STEPS)
+MAX_EXPLAIN_SIZE = 6  # the Explain tab draws matrices up to this many rows and columns
+
+
+class AppInputError(SvdlensError):
+    """Input the app cannot use; the message says what to change."""
+
+
+def display(image: np.ndarray, size: int = 200) -> np.ndarray:
+    """A grayscale image stretched to [0, 255] and enlarged to size × size with square pixels."""
+    from PIL import Image
+
+    a = np.asarray(image, dtype=np.float64)
+    lo, hi = float(a.min()), float(a.max())
+    a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    return np.asarray(Image.fromarray((a * 255).round().astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST))
+
+
+def read_upload(path) -> np.ndarray:
+    """An uploaded file → grayscale image in [0, 1], refusing what is not an image or too large."""
+    from PIL import Image
+
+    from ..faces import read_image
+
+    if path is None:
+        raise AppInputError("upload an image first")
+    path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        raise AppInputError(f"{path.name} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except Exception:
+        w = h = 0
+    if w * h > MAX_UPLOAD_PIXELS:
+        raise AppInputError(f"{path.name} is {w}×{h} pixels; the limit is {MAX_UPLOAD_PIXELS:,} pixels")
+    try:
+        return read_image(path, max_pixels=MAX_UPLOAD_PIXELS)
+    except InputFileError:
+        raise AppInputError(
+            f"{path.name} is not an image I can read; upload a PNG, JPEG, BMP, TIFF or WebP file"
+        ) from None
+
+
+class Explorer:
+    """The state behind the app: the eigenfaces model, and the diffusion model once it is needed."""
+
+    def __init__(self, model: str = "builtin", n_components: int = 50):
+        from ..faces import Eigenfaces
+
+        self.model = model
+        self.faces = _builtin_faces()
+        self.ef = Eigenfaces(n_components=n_components).fit(self.faces)
+        # The distance from face space that 95% of the built-in faces stay within.
+        self.typical_distance = float(np.percentile(self.ef.distance_from_face_space(self.faces), 95))
+
+    # ----------------------------------------------------------------- Explain
+    def explain(self, matrix_text: str, vector_text: str = ""):
+        """A matrix as text → (figures as images, the story with its numbers)."""
+        from .._plotting import figure_image
+        from ..linalg import parse_matrix, parse_vector
+        from ..scenes import SCENES, explain
+
+        try:
+            A = parse_matrix(matrix_text)
+            if max(A.shape) > MAX_EXPLAIN_SIZE:
+                raise AppInputError(
+                    f"A is {A.shape[0]}×{A.shape[1]}; the explorer draws matrices up to "
+                    f"{MAX_EXPLAIN_SIZE}×{MAX_EXPLAIN_SIZE}"
+                )
+            x = parse_vector(vector_text) if vector_text and vector_text.strip() else None
+            ex = explain(A, vector=x)
+        except SvdlensError as err:
+            raise AppInputError(str(err)) from None
+        images = []
+        for scene in ex.scenes:
+            draw = SCENES[scene.name].draw
+            if draw is not None and ex.drawable(scene):
+                images.append((figure_image(draw(scene)), scene.title))
+        return images, ex.text()
+
+    # ----------------------------------------------------------------- Eigenfaces
+    def reconstruct(self, face_index: int, k: int):
+        """A built-in face and its reconstruction from its first k eigenface coefficients."""
+        from ..faces._uses import solve_puzzle
+
+        face = self._face(face_index)
+        k = int(np.clip(k, 1, self.ef.n_components_))
+        puzzle = solve_puzzle(self.ef, face, k)
+        text = f"k = {k}: {puzzle.errors[-1]:.1%} of the face's variation is left\n" + puzzle.text()
+        return display(puzzle.face), display(puzzle.reconstruction), text
+
+    def puzzle(self, *coefficients: float):
+        """The mean face plus cᵢ standard deviations of each of the first eigenfaces."""
+        c = np.asarray(coefficients, dtype=float)
+        scaled = c * np.sqrt(self.ef.explained_variance_[: len(c)])
+        full = np.zeros(self.ef.n_components_)
+        full[: len(c)] = scaled
+        return display(self.ef.inverse_transform(full[None])[0])
+
+    def upload(self, path, k: int):
+        """An uploaded face: its reconstruction, distance from face space, and nearest built-in face."""
+        from ..faces._data import fit_to_size
+        from ..faces._uses import nearest_face, solve_puzzle
+
+        img = fit_to_size(read_upload(path), self.ef.image_shape_)
+        k = int(np.clip(k, 1, self.ef.n_components_))
+        puzzle = solve_puzzle(self.ef, img, k)
+        dist = float(self.ef.distance_from_face_space(img[None])[0])
+        match = nearest_face(self.ef, img[None], self.faces, k=k)
+        i = int(match.index[0])
+        c = ", ".join(f"{v:+.2f}" for v in puzzle.coefficients[:5])
+        text = (
+            f"coefficients on the first eigenfaces: {c}, …\n"
+            f"distance from face space: {dist:.3g} (95% of the built-in faces are within {self.typical_distance:.3g}: "
+            f"{'looks like a face' if dist <= self.typical_distance else 'probably not a face'})\n"
+            f"nearest built-in face: #{i} (distance {float(match.distance[0]):.3g} in face space)"
+        )
+        return display(img), display(puzzle.reconstruction), display(self.faces[i]), text
+
+    def _face(self, index) -> np.ndarray:
+        return _builtin_face(int(index))
+
+    # ----------------------------------------------------------------- Directions
+    @property
+    def pipe(self):
+        return _pipeline(self.model)
+
+    def _start(self, source: str, index: int, t: float):
+        """(image, x_t) for a built-in face or a seed, memoised."""
+        return _start(self.model, source, int(index), float(t))
+
+    def _basis(self, source: str, index: int, t: float, k: int):
+        return _basis(self.model, source, int(index), float(t), int(k))
+
+    def edit(self, source: str, index: int, t: float, direction: int, strength: float, k: int = 5):
+        """Move x_t along direction i by the strength and denoise: (start, edited, text)."""
+        self._check_t(t)
+        direction = int(direction)
+        if not 1 <= direction <= k:
+            raise AppInputError(f"direction {direction}: choose 1 to {k}")
+        image, xt = self._start(source, index, t)
+        basis = self._basis(source, index, t, k)
+        edited = self.pipe.edit(v=basis.v[direction - 1], strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt)[0]
+        text = (
+            f"σ = {', '.join(f'{s:.3g}' for s in basis.s.tolist())}\n"
+            f"x_t {'−' if strength < 0 else '+'} {abs(float(strength)):g}·v{direction}, then {APP_STEPS} DDIM steps "
+            "down to the image"
+        )
+        return display(image), display(edited), text
+
+    def transport(self, source: str, index: int, t: float, direction: int, strength: float, target: int, k: int = 5):
+        """Direction i of the source carried to a built-in face, then the same edit there."""
+        from ..nets import transport
+
+        self._check_t(t)
+        self._face(target)
+        basis = self._basis(source, index, t, k)
+        image, xt = self._start("face", target, t)
+        moved = transport(basis.u[int(direction) - 1], self._basis("face", target, t, k))
+        edited = self.pipe.edit(v=moved.v, strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt)[0]
+        text = (
+            f"share of u{int(direction)} kept at face {int(target)}: {moved.kept:.2f}; h moves {moved.gain:.1f} per unit "
+            f"step there, against σ{int(direction)} = {float(basis.s[int(direction) - 1]):.1f} at the source"
+        )
+        return display(image), display(edited), text
+
+    @staticmethod
+    def _check_t(t):
+        if not 0 < float(t) <= 1:
+            raise AppInputError(f"t must be in (0, 1]; got {t}")
+
+
+@lru_cache(maxsize=2)
+def _pipeline(model: str):
+    from ..diffusion import load
+
+    return load(model)
+
+
+@lru_cache(maxsize=64)
+def _start(model: str, source: str, index: int, t: float):
+    from ..exceptions import InputNote
+
+    pipe = _pipeline(model)
+    if source == "seed":
+        xt = pipe.noisy_sample(index, t, APP_STEPS)
+        return pipe.generate(xt, t, APP_STEPS)[0], xt
+    face = _builtin_face(index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputNote)  # 25×25 faces resized to the model's size
+        return face, pipe.invert(face, t, APP_STEPS)
+
+
+@lru_cache(maxsize=1)
+def _builtin_faces() -> np.ndarray:
+    """The built-in faces, read once (handlers run on every slider move), read-only."""
+    from ..faces import builtin
+
+    faces = builtin("faces")
+    faces.flags.writeable = False
+    return faces
+
+
+def _builtin_face(index: int) -> np.ndarray:
+    faces = _builtin_faces()
+    if not 0 <= index < len(faces):
+        raise AppInputError(f"face {index}: choose 0 to {len(faces) - 1}")
+    return faces[index]
+
+
+@lru_cache(maxsize=64)
+def _basis(model: str, source: str, index: int, t: float, k: int):
+    _, xt = _start(model, source, index, t)
+    return _pipeline(model).directions(xt=xt, t=t, k=k)

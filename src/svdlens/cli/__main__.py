@@ -1,0 +1,5 @@
+"""``python -m svdlens.cli``: the same as the ``svdlens`` command."""
+
+from . import app
+
+app()

@@ -1,0 +1,118 @@
+"""``svdlens edit``: move x_t along singular directions and denoise, a grid of edits."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Optional
+
+import numpy as np
+import typer
+
+from .._atomic import staged_output
+from .._plotting import save_animation, save_figure
+from .._validation import check_int
+from ..diffusion import FacePipeline
+from ..diffusion._figures import grid_animation, image_grid
+from ._diffusion import MODEL, STEPS, T, check_t_steps, parse_strengths, pipeline, start
+from ._main import FORCE, JSON, QUIET, app, emit, handled, status
+
+__all__ = ["edit_command", "run_edit"]
+
+MAX_DIRECTIONS = 16
+MAX_GUIDANCE = 100
+
+
+def run_edit(
+    pipe: FacePipeline,
+    out,
+    *,
+    image=None,
+    seed=None,
+    directions=(1,),
+    strengths=(-3, 0, 3),
+    t: float,
+    steps: int,
+    guidance: int = 0,
+    force: bool = False,
+) -> dict:
+    """Edit along each direction at each strength; write the grid as PNG, GIF and .npy with a summary."""
+    t0 = time.perf_counter()
+    img, xt = start(pipe, image, seed, t, steps)
+    basis = pipe.directions(xt=xt, t=t, k=max(directions), steps=steps)
+    rows = [
+        pipe.edit(v=basis.v[d - 1], strengths=strengths, t=t, steps=steps, xt=xt, guidance=guidance) for d in directions
+    ]
+    grid = np.stack(rows)
+    labels = [f"v{d}" for d in directions]
+    cols = [f"{s:+g}" for s in strengths]
+    summary = {
+        "image": image,
+        "seed": seed,
+        "t": t,
+        "directions": list(directions),
+        "strengths": list(strengths),
+        "guidance": guidance,
+        "singular_values": basis.s.tolist(),
+        "seconds": time.perf_counter() - t0,
+    }
+    protect = [image] if image and not image.startswith("builtin:") else []
+    with staged_output(out, protect=protect, force=force) as stage:
+        save_figure(image_grid(grid, labels, cols, "edits along the local basis"), stage / "edit.png")
+        save_animation(grid_animation(grid, labels, cols), stage / "edit.gif", fps=3)
+        np.save(stage / "edit.npy", grid)
+        (stage / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+@app.command("edit")
+def edit_command(
+    model: str = MODEL,
+    image: Optional[str] = typer.Option(None, "--image", help="An image file, or builtin:N."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Start from a generated sample instead."),
+    direction: list[int] = typer.Option([1], "--direction", help="Which singular direction (1 = the top); repeatable."),
+    strength: str = typer.Option(
+        "-3:3:7", "--strength", help="Signed strengths: start:stop:count, or a list like -2,0,2."
+    ),
+    t: float = T,
+    steps: int = STEPS,
+    guidance: int = typer.Option(
+        0,
+        "--guidance",
+        help=f"x-space guidance iterations instead of a plain move (0 = plain, at most {MAX_GUIDANCE}).",
+    ),
+    out: str = typer.Option("out/edit", "--out", help="Folder for edit.png, edit.gif, edit.npy and summary.json."),
+    force: bool = FORCE,
+    as_json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Move x_t along singular directions and denoise: a grid of edits (rows: directions, columns: strengths).
+
+    Examples:
+
+        svdlens edit --image builtin:3 --direction 1 --direction 2 --strength -3:3:7 --out out/edit
+
+        svdlens edit --seed 7 --direction 1 --strength -2,0,2 --guidance 3
+    """
+    with handled():
+        t, steps = check_t_steps(t, steps)
+        strengths = parse_strengths(strength)
+        if len(direction) > MAX_DIRECTIONS:
+            check_int("the number of --direction", len(direction), high=MAX_DIRECTIONS)
+        directions = tuple(check_int("--direction", d, high=64) for d in direction)
+        guidance = check_int("--guidance", guidance, low=0, high=MAX_GUIDANCE)
+        with status(quiet or as_json, "DDIM inversion, local basis, denoising..."):
+            summary = run_edit(
+                pipeline(model),
+                out,
+                image=image,
+                seed=seed,
+                directions=directions,
+                strengths=strengths,
+                t=t,
+                steps=steps,
+                guidance=guidance,
+                force=force,
+            )
+    text = [f"{len(direction)}×{len(strengths)} edits in {summary['seconds']:.1f} s; wrote {out}/edit.png and edit.gif"]
+    emit(summary, as_json=as_json, text=text)

@@ -1,0 +1,149 @@
+"""``svdlens transport``: carry one image's direction to other images, and edit them with it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Optional
+
+import numpy as np
+import typer
+
+from .._atomic import staged_output
+from .._defaults import DEFAULT_K, MAX_K
+from .._plotting import save_animation, save_figure
+from .._validation import check_choice, check_float, check_int
+from ..diffusion import FacePipeline
+from ..diffusion._figures import grid_animation, image_grid
+from ..nets import TRANSPORT_METHODS
+from ._diffusion import MODEL, STEPS, T, check_t_steps, label, parse_strengths, pipeline, start
+from ._main import FORCE, JSON, QUIET, app, emit, handled, status
+
+__all__ = ["transport_command", "run_transport"]
+
+MAX_TARGETS = 16
+
+
+def run_transport(
+    pipe: FacePipeline,
+    out,
+    *,
+    source: str,
+    targets: list[str],
+    direction: int = 1,
+    strengths=(-3, 0, 3),
+    t: float,
+    steps: int,
+    k: int = DEFAULT_K,
+    method: str = "project",
+    damp: float | None = None,
+    force: bool = False,
+) -> dict:
+    """Carry direction ``direction`` of ``source`` to each target; write the edit grid and a summary."""
+    t0 = time.perf_counter()
+    _, xt_src = start(pipe, source, None, t, steps)
+    b_src = pipe.directions(xt=xt_src, t=t, k=max(k, direction), steps=steps)
+    rows = [pipe.edit(v=b_src.v[direction - 1], strengths=strengths, t=t, steps=steps, xt=xt_src)]
+    kept, gains = [], []
+    for target in targets:
+        _, xt = start(pipe, target, None, t, steps)
+        b = pipe.directions(xt=xt, t=t, k=k, steps=steps)
+        moved = pipe.transport(b_src, direction - 1, [b], method=method, damp=damp)[0]
+        kept.append(moved.kept)
+        gains.append(moved.gain)
+        rows.append(pipe.edit(v=moved.v, strengths=strengths, t=t, steps=steps, xt=xt))
+    grid = np.stack(rows)
+    labels = [f"{label(source)} (source)"] + [label(tg) for tg in targets]
+    cols = [f"{s:+g}" for s in strengths]
+    summary = {
+        "source": source,
+        "targets": list(targets),
+        "direction": direction,
+        "strengths": list(strengths),
+        "t": t,
+        "method": method,
+        "damp": damp,
+        "kept": kept,
+        "gain": gains,
+        "source_sigma": float(b_src.s[direction - 1]),
+        "seconds": time.perf_counter() - t0,
+    }
+    protect = [p for p in [source, *targets] if not p.startswith("builtin:")]
+    with staged_output(out, protect=protect, force=force) as stage:
+        save_figure(
+            image_grid(grid, labels, cols, f"direction {direction} carried to other images"), stage / "transport.png"
+        )
+        save_animation(grid_animation(grid, labels, cols), stage / "transport.gif", fps=3)
+        (stage / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+@app.command("transport")
+def transport_command(
+    source: str = typer.Option(..., "--from", help="The image whose direction is carried (file or builtin:N)."),
+    targets: list[str] = typer.Option(
+        ..., "--to", help=f"Target images (repeat --to for each; at most {MAX_TARGETS})."
+    ),
+    model: str = MODEL,
+    direction: int = typer.Option(1, "--direction", help="Which singular direction of the source (1 = the top)."),
+    strength: str = typer.Option(
+        "-3:3:5", "--strength", help="Signed strengths: start:stop:count, or a list like -2,0,2."
+    ),
+    t: float = T,
+    k: int = typer.Option(DEFAULT_K, "--k", "-k", help="Size of each target's local basis."),
+    steps: int = STEPS,
+    method: str = typer.Option(
+        "project",
+        "--method",
+        help="project: onto each target's top-k basis (Park et al. 2023). "
+        "lsqr: damped least squares on each target's whole Jacobian.",
+    ),
+    damp: Optional[float] = typer.Option(
+        None,
+        "--damp",
+        help="Damping for --method lsqr (default: the target's "
+        "k-th singular value). Smaller carries more of the direction, moves less.",
+    ),
+    out: str = typer.Option("out/transport", "--out", help="Folder for transport.png, transport.gif and summary.json."),
+    force: bool = FORCE,
+    as_json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Carry one image's direction to other images by parallel transport, and edit them with it.
+
+    Examples:
+
+        svdlens transport --from builtin:3 --to builtin:10 --to builtin:20 --direction 1 --out out/transport
+
+        svdlens transport --from builtin:3 --to builtin:10 --method lsqr --out out/transport
+    """
+    with handled():
+        check_choice("--method", method, TRANSPORT_METHODS)
+        if damp is not None:
+            damp = check_float("--damp", damp, low=0.0)
+        t, steps = check_t_steps(t, steps)
+        k = check_int("-k", k, high=MAX_K)
+        direction = check_int("--direction", direction, high=MAX_K)
+        check_int("the number of --to", len(targets), high=MAX_TARGETS)
+        strengths = parse_strengths(strength)
+        with status(quiet or as_json, "DDIM inversion, local bases, transport, denoising..."):
+            summary = run_transport(
+                pipeline(model),
+                out,
+                source=source,
+                targets=targets,
+                direction=direction,
+                strengths=strengths,
+                t=t,
+                steps=steps,
+                k=k,
+                method=method,
+                damp=damp,
+                force=force,
+            )
+    per_target = ", ".join(f"{kp:.2f} (gain {g:.1f})" for kp, g in zip(summary["kept"], summary["gain"]))
+    text = [
+        f"share of the direction kept ({method}): {per_target}; the source's σ is {summary['source_sigma']:.1f}; "
+        f"wrote {out}/"
+    ]
+    emit(summary, as_json=as_json, text=text)

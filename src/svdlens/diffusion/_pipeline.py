@@ -1,0 +1,294 @@
+"""The face pipeline: DDIM inversion and sampling, h-space directions, edits and parallel transport.
+
+Park et al. (2023), "Understanding the Latent Space of Diffusion Models through the Lens of
+Riemannian Geometry": invert an image to x_t with deterministic DDIM (Song et al. 2021, eta = 0),
+take the local basis of f: x_t ↦ h (the U-Net's mid-block, its "semantic space"), move along a
+right singular vector v and denoise. Model and scheduler stay separate, as in diffusers.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T, MAX_STEPS
+from .._progress import Progress, track
+from .._validation import check_fraction, check_int
+from ..exceptions import InputNote, ModelLoadError, SvdlensError
+from ..nets import LocalBasis, jacobian, layer_map, local_basis, transport
+
+__all__ = ["FacePipeline", "load", "ModelLoadError", "InputNote"]
+
+
+def load(source="builtin", *, device=None) -> FacePipeline:
+    """The built-in face DDPM (``"builtin"``), a diffusers ``UNet2DModel`` folder, or a hub id when online.
+
+    Weights must be safetensors: a folder with only pickled weights (``.bin``, ``.pt``) is refused.
+    """
+    from diffusers import DDIMScheduler, UNet2DModel
+
+    from ._builtin import BUILTIN_DIR
+
+    folder = BUILTIN_DIR if source == "builtin" else Path(str(source))
+    if source == "builtin" and not (folder / "diffusion_pytorch_model.safetensors").exists():
+        raise ModelLoadError(
+            f"the built-in weights are missing from {folder}; run `svdlens train-faces --out {folder}`"
+        )
+    if folder.exists():
+        if not folder.is_dir():
+            raise ModelLoadError(f"{folder} is a file; give the diffusers model folder (with config.json)")
+        unet_dir = folder / "unet" if (folder / "unet" / "config.json").exists() else folder
+        if not (unet_dir / "config.json").exists():
+            raise ModelLoadError(f"{folder} is not a diffusers UNet2DModel folder: no config.json")
+        if not list(unet_dir.glob("*.safetensors")):
+            pickles = [p.name for p in unet_dir.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt")]
+            raise ModelLoadError(
+                f"{unet_dir} has no safetensors weights{' (only the pickle files ' + ', '.join(pickles) + ')' if pickles else ''}; "
+                "pickles can run code when loaded, so they are refused. Convert them to safetensors first."
+            )
+        try:
+            unet = UNet2DModel.from_pretrained(unet_dir, use_safetensors=True, low_cpu_mem_usage=False)
+        except Exception as err:
+            raise ModelLoadError(f"cannot load a UNet2DModel from {unet_dir}: {err}") from None
+        sched_dir = folder / "scheduler" if (folder / "scheduler").is_dir() else folder
+        try:
+            scheduler = DDIMScheduler.from_pretrained(sched_dir)
+        except Exception:
+            warnings.warn(
+                f"no scheduler config in {folder}: using a 1000-step linear DDIM schedule", InputNote, stacklevel=2
+            )
+            scheduler = DDIMScheduler(num_train_timesteps=1000)
+    else:
+        text = str(source)
+        if text.count("/") != 1 or text.startswith((".", "/")):
+            raise ModelLoadError(f"no model folder {source!r}, and it does not look like a hub id (org/name)")
+        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+            raise ModelLoadError(
+                f"could not fetch {text!r} from the hub: HF_HUB_OFFLINE is set, so this machine is offline. "
+                "Download the model elsewhere and pass its folder instead."
+            )
+        try:
+            unet = UNet2DModel.from_pretrained(
+                text, subfolder="unet" if "stable" in text else None, use_safetensors=True
+            )
+            scheduler = DDIMScheduler.from_pretrained(text, subfolder="scheduler")
+        except Exception as err:
+            raise ModelLoadError(
+                f"could not fetch {text!r} from the hub ({type(err).__name__}). If this machine is offline, "
+                "download the model elsewhere and pass its folder instead."
+            ) from None
+    return FacePipeline(unet, scheduler, device=device)
+
+
+class FacePipeline:
+    """A UNet2DModel and its noise schedule, with DDIM in both directions and h-space tools."""
+
+    def __init__(self, unet, scheduler, device=None):
+        self.device = torch.device(device or "cpu")
+        self.unet = unet.to(self.device).eval().requires_grad_(False)
+        self.scheduler = scheduler
+        self.T = int(scheduler.config.num_train_timesteps)
+        self.alphas = scheduler.alphas_cumprod.to(torch.float64)
+        cfg = unet.config
+        self.channels = int(cfg.in_channels)
+        self.size = int(cfg.sample_size if isinstance(cfg.sample_size, int) else cfg.sample_size[0])
+
+    # ---------------------------------------------------------------- images in/out
+    def to_model(self, images) -> torch.Tensor:
+        """Images (n, h, w) or (n, c, h, w) in [0, 1] → model space (n, C, S, S) in [−1, 1], with notes."""
+        x = torch.as_tensor(
+            np.asarray(images, dtype=np.float32) if not isinstance(images, torch.Tensor) else images
+        ).float()
+        if x.ndim == 2:
+            x = x[None, None]
+        elif x.ndim == 3:
+            x = x[:, None] if self.channels == 1 or x.shape[0] not in (1, 3) else x[None]
+        if x.ndim != 4:
+            raise SvdlensError(f"images must be (n, h, w) or (n, c, h, w); got shape {tuple(x.shape)}")
+        if x.shape[1] != self.channels:
+            if self.channels == 1 and x.shape[1] in (3, 4):
+                warnings.warn("colour images converted to grayscale for this 1-channel model", InputNote, stacklevel=3)
+                x = (x[:, :3] * torch.tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(1, keepdim=True)
+            elif self.channels == 3 and x.shape[1] == 1:
+                warnings.warn("grayscale images repeated to 3 channels for this colour model", InputNote, stacklevel=3)
+                x = x.repeat(1, 3, 1, 1)
+            else:
+                raise SvdlensError(f"images have {x.shape[1]} channels; the model takes {self.channels}")
+        if x.shape[-2:] != (self.size, self.size):
+            warnings.warn(
+                f"images of {x.shape[-2]}×{x.shape[-1]} resized to the model's {self.size}×{self.size}",
+                InputNote,
+                stacklevel=3,
+            )
+            x = torch.nn.functional.interpolate(
+                x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False
+            )
+        if not bool(torch.isfinite(x).all()):
+            raise SvdlensError("images contain NaN or Inf")
+        return (x * 2 - 1).to(self.device)
+
+    def to_images(self, x: torch.Tensor) -> np.ndarray:
+        """Model space → images in [0, 1]: (n, h, w) for one channel, else (n, c, h, w)."""
+        img = ((x.detach().float().cpu() + 1) / 2).clamp(0, 1).numpy()
+        return img[:, 0] if self.channels == 1 else img
+
+    # ------------------------------------------------------------------- DDIM
+    def timesteps(self, t: float, steps: int) -> list[int]:
+        """Integer timesteps from 0 up to ⌊t·T⌋ − 1, ``steps`` + 1 of them, evenly spaced."""
+        top = max(1, int(round(check_fraction("t", t) * self.T)) - 1)
+        steps = check_int("steps", steps, high=MAX_STEPS)
+        return sorted({int(round(v)) for v in np.linspace(0, top, steps + 1)})
+
+    def eps(self, x: torch.Tensor, timestep: int) -> torch.Tensor:
+        with torch.no_grad():
+            return self.unet(x, timestep).sample
+
+    def _step(self, x, t_from: int, t_to: int, eps=None) -> torch.Tensor:
+        """One deterministic DDIM move from t_from to t_to (either direction): x₀ estimate, then re-noise.
+
+        Going down (sampling), x₀ is clipped to the data range [−1, 1] and ε re-derived from it, as
+        diffusers' DDIM does for pixel models: near t = T, √ᾱ_t ≈ 0 and the raw estimate explodes.
+        Going up (inversion) nothing is clipped, so that a step and its reverse undo each other.
+        """
+        a_from, a_to = self.alphas[t_from].item(), self.alphas[t_to].item()
+        e = self.eps(x, t_from) if eps is None else eps
+        x0 = (x - (1 - a_from) ** 0.5 * e) / a_from**0.5
+        if t_to < t_from:
+            x0 = x0.clamp(-1, 1)
+            e = (x - a_from**0.5 * x0) / (1 - a_from) ** 0.5
+        return a_to**0.5 * x0 + (1 - a_to) ** 0.5 * e
+
+    def invert(
+        self, images, t: float = DEFAULT_T, steps: int = DEFAULT_STEPS, *, progress: Progress = None
+    ) -> torch.Tensor:
+        """Images → x_t by DDIM inversion (eta = 0)."""
+        return self._walk(self.to_model(images), self.timesteps(t, steps), "DDIM inversion", progress)
+
+    def _walk(self, x, ts, label, progress: Progress):
+        """DDIM steps along the timesteps ``ts`` (up for inversion, down for sampling)."""
+        for a, b in track(zip(ts[:-1], ts[1:]), len(ts) - 1, label, progress):
+            x = self._step(x, a, b)
+        return x
+
+    def generate(
+        self, xt: torch.Tensor, t: float = DEFAULT_T, steps: int = DEFAULT_STEPS, *, progress: Progress = None
+    ) -> np.ndarray:
+        """x_t → images by DDIM sampling from t down to 0 (eta = 0)."""
+        x = torch.as_tensor(xt).to(self.device, torch.float32)
+        ts = self.timesteps(t, steps)[::-1]
+        x = self._walk(x, ts, "DDIM sampling", progress)
+        x0 = self._step(x, ts[-1], 0) if ts[-1] != 0 else x
+        return self.to_images(x0)
+
+    def sample(
+        self, n: int = 16, seed: int = 0, steps: int = DEFAULT_STEPS, *, progress: Progress = None
+    ) -> np.ndarray:
+        """New images from pure noise at t = 1."""
+        g = torch.Generator().manual_seed(seed)
+        noise = torch.randn(n, self.channels, self.size, self.size, generator=g).to(self.device)
+        return self.generate(noise, 1.0, steps, progress=progress)
+
+    def noisy_sample(self, seed: int, t: float = DEFAULT_T, steps: int = DEFAULT_STEPS) -> torch.Tensor:
+        """x_t on the way from noise (seed) to an image: where a generated sample passes at t."""
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(1, self.channels, self.size, self.size, generator=g).to(self.device)
+        stop = self.t_index(t)
+        current = self.T - 1
+        for nxt in self.timesteps(1.0, steps)[::-1][1:]:
+            nxt = max(nxt, stop)
+            x = self._step(x, current, nxt)
+            current = nxt
+            if current == stop:
+                break
+        return x
+
+    # --------------------------------------------------------------- h-space
+    def t_index(self, t: float) -> int:
+        return self.timesteps(t, 1)[-1]
+
+    def h_map(self, t: float = DEFAULT_T):
+        """f: x_t ↦ h, the mid-block output at timestep t (the "semantic space")."""
+        return layer_map(self.unet, "mid_block", timestep=self.t_index(t))
+
+    def directions(
+        self,
+        image=None,
+        *,
+        seed: int | None = None,
+        t: float = DEFAULT_T,
+        k: int = DEFAULT_K,
+        steps: int = DEFAULT_STEPS,
+        xt: torch.Tensor | None = None,
+        **basis_options,
+    ) -> LocalBasis:
+        """The local basis of x_t ↦ h at an image's (or a seed's) x_t."""
+        if xt is None:
+            if (image is None) == (seed is None):
+                raise SvdlensError("give either an image or a seed")
+            xt = self.invert(image, t, steps) if seed is None else self.noisy_sample(seed, t, steps)
+        basis = local_basis(self.h_map(t), xt, k=k, **basis_options)
+        basis.t, basis.steps = t, steps
+        return basis
+
+    def edit(
+        self,
+        image=None,
+        v=None,
+        strengths=(-2, 0, 2),
+        *,
+        t: float = DEFAULT_T,
+        steps: int = DEFAULT_STEPS,
+        xt=None,
+        guidance: int = 0,
+        guidance_scale: float = 1.0,
+    ) -> np.ndarray:
+        """Images for x_t + γ·v, one per strength γ, denoised to t = 0: shape (len(strengths), ...).
+
+        ``guidance`` > 0 uses x-space guidance instead of the plain move: repeat
+        x ← x + s·(ε(x + γv, t) − ε(x, t)) that many times (s = ``guidance_scale``), then denoise.
+        """
+        if v is None:
+            raise SvdlensError("give a direction v (e.g. basis.v[0])")
+        xt = self.invert(image, t, steps) if xt is None else xt
+        v = torch.as_tensor(v, dtype=torch.float32).to(self.device).reshape(xt.shape[1:])
+        ti = self.t_index(t)
+        moved = []
+        for g in strengths:
+            if guidance:
+                x = xt.clone()
+                for _ in range(guidance):
+                    x = x + guidance_scale * (self.eps(x + g * v, ti) - self.eps(x, ti))
+            else:
+                x = xt + g * v
+            moved.append(x)
+        return self.generate(torch.cat(moved), t, steps)
+
+    def transport(
+        self,
+        basis_from: LocalBasis,
+        i: int,
+        targets: list[LocalBasis],
+        *,
+        method: str = "project",
+        damp: float | None = None,
+    ):
+        """Direction i of one sample carried to each target: a list of ``Transported``.
+
+        ``method`` and ``damp`` are those of :func:`svdlens.transport`. For "lsqr", a target
+        read back from a cache gets its Jacobian again from its x_t and t.
+        """
+        out = []
+        for b in targets:
+            J = None
+            if method == "lsqr" and b.jacobian is None:
+                if b.x is None or b.t is None:
+                    raise SvdlensError(
+                        "method='lsqr' needs each target's x_t and t (bases from pipe.directions have them)"
+                    )
+                J = jacobian(self.h_map(b.t), b.x)
+            out.append(transport(basis_from.u[i], b, method=method, damp=damp, jacobian=J))
+        return out

@@ -1,0 +1,158 @@
+"""``svdlens.svd``: one entry point to every SVD method, for every kind of matrix."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from .._validation import check_choice, check_float, check_int, check_optional_int
+from ..exceptions import InvalidParameterError, SvdlensError
+from ._checks import as_matrix, check_k
+from ._eig import svd_eig
+from ._exact import svd_exact
+from ._krylov import svd_krylov
+from ._operator import Operator, as_operator
+from ._power import svd_power
+from ._result import NONFINITE, SVDResult, finish, tol_floor
+from ._subspace import svd_subspace
+
+__all__ = ["svd", "METHODS"]
+
+METHODS = ("exact", "eig", "power", "subspace", "krylov", "auto")
+_OPTIONS = {"krylov": {"block_size", "max_dim"}, "subspace": {"oversample"}}
+
+
+def _choose(A, k: int | None) -> str:
+    """``auto``: LAPACK for small or dense-and-wanted-in-full, Krylov otherwise."""
+    if isinstance(A, (np.ndarray, torch.Tensor)):
+        m, n = A.shape
+        if k is None or m * n <= 250_000 or k > min(m, n) // 5:
+            return "exact"
+        return "krylov"
+    return "exact" if k is None else "krylov"
+
+
+def svd(A, k=None, *, method="auto", tol=1e-8, max_iter=None, seed=0, **options) -> SVDResult:
+    """Singular value decomposition ``A ≈ U @ diag(S) @ Vt`` of the top ``k`` triplets.
+
+    Parameters
+    ----------
+    A : numpy array, torch tensor (CPU or CUDA), scipy sparse matrix, scipy LinearOperator or
+        :class:`svdlens.Operator`. Only ``A @ X`` and ``A.T @ Y`` are needed by the iterative methods.
+    k : int, optional
+        How many triplets, the largest first. ``None`` means all ``min(m, n)`` (dense methods).
+    method : {"auto", "exact", "eig", "power", "subspace", "krylov"}
+        - ``"exact"``: LAPACK (``gesdd``); operators are written down first.
+        - ``"eig"``: first principles — eigenvectors of AᵀA (or AAᵀ), ``σ = √λ``, ``u = A v / σ``.
+        - ``"power"``: power method with deflation, one triplet at a time.
+        - ``"subspace"``: randomized subspace iteration (Halko, Martinsson & Tropp 2011).
+        - ``"krylov"``: restarted block Golub–Kahan–Lanczos; stops when residuals reach ``tol``.
+        - ``"auto"``: ``"exact"`` for small explicit matrices or ``k=None``, ``"krylov"`` otherwise.
+    tol : float
+        Iterative methods stop when every residual ``max(‖Av − σu‖, ‖Aᵀu − σv‖) / σ₁`` is at most
+        ``tol``. A tol finer than the dtype can resolve (``16·eps·√max(m, n)``) is raised to that.
+    max_iter : int, optional
+        Iteration cap: block steps (krylov), power steps per triplet (power), subspace
+        iterations (subspace; default 7, or 4 when k ≥ min(m, n)/10).
+    seed : int
+        Seed of the random start; the same seed gives the same result on every device.
+    **options
+        ``block_size`` and ``max_dim`` (krylov), ``oversample`` (subspace, default 15).
+
+    Returns
+    -------
+    SVDResult
+        ``U (m, k)``, ``S (k,)`` descending, ``Vt (k, n)``, ``residuals``, ``n_matvec``,
+        ``converged``, ``method``, ``iterations``. numpy in → numpy out; torch in → torch out
+        on the same device. Signs: the largest-magnitude entry of each ``u`` is positive.
+
+    Raises
+    ------
+    ValueError
+        NaN or Inf, an empty or non-2-D array, non-numeric data, ``k <= 0`` or ``k > min(m, n)``.
+
+    Warns
+    -----
+    ConvergenceWarning
+        An iterative method stopped above ``tol``; the result has ``converged=False``.
+    PrecisionWarning
+        ``method="eig"`` lost digits to the Gram matrix.
+
+    Examples
+    --------
+    >>> import numpy as np, svdlens as sl
+    >>> res = sl.svd(np.array([[2.0, 1.0], [1.0, 3.0]]))
+    >>> np.round(res.S, 4).tolist()
+    [3.618, 1.382]
+    >>> U, S, Vt = res
+    >>> bool(np.allclose(U @ np.diag(S) @ Vt, [[2, 1], [1, 3]]))
+    True
+    """
+    check_choice("method", method, METHODS)
+    tol = check_float("tol", tol, low=0.0, low_open=True)
+    max_iter = check_optional_int("max_iter", max_iter)
+    seed = check_int("seed", seed, low=0)
+    A = as_matrix(A)
+    k = check_k(k, A.shape)
+    if method == "auto":
+        method = _choose(A, k)
+    allowed = _OPTIONS.get(method, set())
+    unknown = set(options) - allowed
+    if unknown:
+        raise InvalidParameterError(
+            f"svd(method={method!r}) got unknown option(s) {sorted(unknown)}; it takes {sorted(allowed) or 'none'}"
+        )
+    output = "torch" if isinstance(A, torch.Tensor) or (isinstance(A, Operator) and A.is_torch) else "numpy"
+    dense = torch.from_numpy(A) if isinstance(A, np.ndarray) else A if isinstance(A, torch.Tensor) else None
+    op = as_operator(dense if dense is not None else A)  # dense numpy runs as a zero-copy torch view
+    start = op.n_matvec
+    gen = torch.Generator().manual_seed(int(seed))
+    tol = max(float(tol), tol_floor(op.torch_dtype, op.shape))
+    if method in ("power", "subspace", "krylov") and k is None:
+        raise SvdlensError(f"method={method!r} needs k, the number of triplets; use method='exact' for all of them")
+
+    residuals, iterations, direct = None, 0, method in ("exact", "eig")
+    with _one_torch_thread(opaque_numpy=not op.is_torch and not sp.issparse(A)):
+        try:
+            U, S, V, residuals, iterations = _run(method, dense, op, k, tol, max_iter, gen, options)
+        except (torch.linalg.LinAlgError, np.linalg.LinAlgError) as err:
+            if "non-finite" in str(err) or "NaN" in str(err):
+                raise SvdlensError(NONFINITE) from err
+            raise
+    result = finish(op, U, S, V, residuals, method=method, tol=tol, iterations=iterations, output=output, direct=direct)
+    result.n_matvec = op.n_matvec - start
+    return result
+
+
+@contextmanager
+def _one_torch_thread(opaque_numpy: bool):
+    """Products that may run on numpy's threaded BLAS, interleaved with torch's own thread pool,
+    make the two pools spin against each other (measured: 13x slower on 2 cores). The solver's
+    own algebra is small, so it runs on one torch thread while such products are in play."""
+    if not opaque_numpy:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(method, dense, op, k, tol, max_iter, gen, options):
+    residuals, iterations = None, 0
+    if method == "exact":
+        U, S, V = svd_exact(dense, op, k)
+    elif method == "eig":
+        U, S, V = svd_eig(dense, op, k, gen)
+    elif method == "power":
+        U, S, V, iterations = svd_power(op, k, tol, max_iter or 1000, gen)
+    elif method == "subspace":
+        U, S, V, residuals, iterations = svd_subspace(op, k, tol, max_iter, gen, **options)
+    else:
+        U, S, V, residuals, iterations = svd_krylov(op, k, tol, max_iter, gen, **options)
+    return U, S, V, residuals, iterations

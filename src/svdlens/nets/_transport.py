@@ -1,0 +1,135 @@
+"""Parallel transport of an h-space direction to another sample, and directions shared by many samples."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from scipy.sparse.linalg import lsqr
+
+from .._validation import check_choice, check_int
+from ..exceptions import SvdlensError
+from ..linalg import Operator, svd
+from ._basis import LocalBasis
+
+__all__ = ["transport", "Transported", "global_directions", "TRANSPORT_METHODS"]
+
+
+class Transported(NamedTuple):
+    v: torch.Tensor  # unit direction in the target's input space, shaped like its x
+    kept: float  # cos(J'v, u): the share of u the step reproduces at the target, to first order
+    coefficients: torch.Tensor  # cᵢ = ⟨u'ᵢ, u⟩, u on the target's top-k left singular vectors
+    gain: float  # ‖J'v‖: how far h moves per unit step along v (compare with the target's σ'ᵢ)
+
+
+TRANSPORT_METHODS = ("project", "lsqr")
+MAX_ITERATIONS = 100  # LSQR's cap for method="lsqr"; with damping it stops well before on the built-in model
+
+
+def transport(
+    u: torch.Tensor,
+    basis_to: LocalBasis,
+    *,
+    method: str = "project",
+    damp: float | None = None,
+    iterations: int = MAX_ITERATIONS,
+    jacobian: Operator | None = None,
+) -> Transported:
+    """Carry an h-space direction ``u`` to the sample of ``basis_to``; return an input-space direction there.
+
+    H is treated as flat (Park et al. 2023 make the same choice for the U-Net bottleneck), so
+    the transported vector in H is ``u`` itself. What remains is to pull it back: an x-step v at
+    the target whose first-order effect J'v is as close to ``u`` as it can be, v ∝ J'⁺u.
+    J' has many tiny singular values, so J'⁺u is ill-posed, and each method regularises it.
+
+    ``method="project"`` (Park et al. 2023) truncates: it uses the target's rank-k
+    pseudo-inverse, from the triplets ``J' v'ᵢ = σ'ᵢ u'ᵢ`` of its local basis,
+
+        cᵢ = ⟨u'ᵢ, u⟩                    (project u onto span{u'ᵢ}, the target's top-k tangent image)
+        v  = Σᵢ (cᵢ / σ'ᵢ) v'ᵢ            (the least-norm x-step whose first-order effect is Σ cᵢ u'ᵢ)
+
+    It costs nothing beyond the basis; only the part of ``u`` inside that subspace survives.
+
+    ``method="lsqr"`` damps instead (Tikhonov): v = argmin ‖J'v − u‖² + λ²‖v‖² on the target's
+    whole Jacobian, solved by LSQR (Paige & Saunders 1982, ``scipy.sparse.linalg.lsqr``) in at
+    most ``iterations`` JVP/VJP pairs. Each singular direction enters with the filter factor
+    σ'²/(σ'² + λ²) (Hansen 1998, "Rank-Deficient and Discrete Ill-Posed Problems", §5.1);
+    ``damp`` = λ defaults to σ'_k, the smallest singular value of the basis, so directions
+    weaker than the basis count at most half. A smaller λ carries more of ``u`` through
+    directions the target barely responds to: ``kept`` rises and ``gain`` falls, and an edit
+    of the same strength then hardly changes the image (``bench/diffusion.py`` measures both).
+    The Jacobian is ``basis_to.jacobian`` (kept by a fresh :func:`local_basis`) unless
+    ``jacobian`` is given.
+
+    ``v`` has unit norm; ``kept`` = cos(J'v, u) and ``gain`` = ‖J'v‖, computed from the
+    basis for "project" and with one more JVP for "lsqr". A ``kept`` near 0 means ``u`` has no
+    counterpart at the target.
+    """
+    check_choice("method", method, TRANSPORT_METHODS)
+    k = basis_to.k
+    U = basis_to.u.reshape(k, -1)
+    if u.numel() != U.shape[1]:
+        raise SvdlensError(f"u has {u.numel()} entries; the target's h-space has {U.shape[1]}")
+    uf = u.reshape(-1).to(U.dtype)
+    norm = torch.linalg.vector_norm(uf)
+    if not bool(torch.isfinite(uf).all()):
+        raise SvdlensError("u contains NaN or Inf")
+    if float(norm) == 0.0:
+        raise SvdlensError("u is zero: there is no direction to transport")
+    c = U @ uf
+    if method == "lsqr":
+        return _transport_lsqr(uf, basis_to, c, damp, iterations, jacobian)
+    s = basis_to.s
+    safe = torch.where(s > 0, s, torch.ones_like(s))
+    w = torch.where(s > 0, c / safe, torch.zeros_like(c))
+    v = (w[:, None] * basis_to.v.reshape(k, -1)).sum(0)
+    wnorm = float(torch.linalg.vector_norm(w))
+    gain = float(torch.linalg.vector_norm(w * s)) / wnorm if wnorm > 0 else 0.0  # ‖J'v‖/‖v‖, v'ᵢ orthonormal
+    return Transported(_unit(v).reshape(basis_to.v.shape[1:]), float(torch.linalg.vector_norm(c) / norm), c, gain)
+
+
+def _transport_lsqr(uf, basis_to, c, damp, iterations, jacobian) -> Transported:
+    J = basis_to.jacobian if jacobian is None else jacobian
+    if J is None:
+        raise SvdlensError(
+            "method='lsqr' needs the target's Jacobian: this basis was loaded from disk, so pass "
+            "jacobian=sl.jacobian(f, x) or use method='project'"
+        )
+    n = basis_to.v[0].numel()
+    if tuple(J.shape) != (uf.numel(), n):
+        raise SvdlensError(f"the Jacobian has shape {tuple(J.shape)}; the target's basis needs {(uf.numel(), n)}")
+    iterations = check_int("iterations", iterations)
+    lam = float(basis_to.s[-1]) if damp is None else float(damp)
+    if not lam >= 0 or lam == float("inf"):
+        raise SvdlensError(f"damp must be a finite number ≥ 0; got {damp!r}")
+    x = lsqr(J.to_scipy(), uf.detach().cpu().double().numpy(), damp=lam, iter_lim=iterations)[0]
+    v = _unit(torch.as_tensor(x, dtype=basis_to.v.dtype, device=basis_to.v.device))
+    Jv = J.matmat(v.reshape(-1, 1)).reshape(-1).to(uf.dtype)
+    kept = float(torch.nn.functional.cosine_similarity(Jv, uf, dim=0))
+    return Transported(v.reshape(basis_to.v.shape[1:]), kept, c, float(torch.linalg.vector_norm(Jv)))
+
+
+def _unit(v: torch.Tensor) -> torch.Tensor:
+    vnorm = torch.linalg.vector_norm(v)
+    return v / torch.where(vnorm > 0, vnorm, torch.ones_like(vnorm))
+
+
+def global_directions(bases: list[LocalBasis], k: int, *, method: str = "auto") -> torch.Tensor:
+    """The k h-space directions shared by many samples' local bases, shape (k, *h.shape).
+
+    The top-k left singular vectors of the stacked ``[U₁ … U_N]``. These are the top
+    eigenvectors of the average projector ``(1/N) Σ Uᵢ Uᵢᵀ``, i.e. the extrinsic (chordal)
+    Grassmann mean of the N subspaces — the same object two ways, so no choice is lost. Each
+    basis counts equally: its u's are unit vectors, unweighted by σ, so one sample with a
+    large Jacobian does not outvote the rest.
+    """
+    if not bases:
+        raise SvdlensError("need at least one local basis")
+    shape = tuple(bases[0].u.shape[1:])
+    if any(tuple(b.u.shape[1:]) != shape for b in bases):
+        raise SvdlensError("every basis must live in the same h-space (same u shape)")
+    M = torch.cat([b.u.reshape(b.k, -1) for b in bases]).T  # (dim H, Σ kᵢ)
+    if k > min(M.shape):
+        raise SvdlensError(f"k={k} is more than the {min(M.shape)} directions the bases span")
+    res = svd(M, k, method=method)
+    return res.U.T.reshape((k,) + shape)

@@ -1,0 +1,475 @@
+"""``svdlens demo``: the whole story of the seeds on built-in data, in the script's order.
+
+Each step is a small function that computes with the library, draws what it computed into the
+staged report folder, and returns a :class:`Section` (title, the script's line, the numbers,
+the files). :func:`run_demo` runs them in order and writes ``index.html`` with
+:mod:`svdlens.report.html`. Local bases are cached under ``cache_dir``, so a second run
+skips the Jacobian SVDs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._atomic import staged_output
+from .._plotting import save_animation, save_figure
+from .._progress import Progress, report
+
+__all__ = ["Section", "DemoSettings", "SECTIONS", "run_demo"]
+
+MATRIX = np.array([[0.4, 0.2], [1.0, 3.0]])  # the script's example: 0.4·2 + 0.2·1 = 1
+VECTOR = np.array([2.0, 1.0])
+
+
+@dataclass
+class Section:
+    """One scene of the report: what it shows, the numbers, and the files it links (relative to DIR)."""
+
+    key: str
+    title: str
+    story: str
+    lines: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class DemoSettings:
+    """How much work each step does. ``fast()`` is a reduced setting for tests and quick looks."""
+
+    steps: int = 50  # DDIM steps
+    k: int = 10  # local basis size
+    t: float = 0.6  # where the edits happen
+    t_transport: float = 0.9  # where faces share their tangent spaces (see docs/diffusion.md)
+    source: int = 3  # built-in face to edit
+    targets: tuple = (10, 20, 30)  # faces the direction is carried to
+    n_directions: int = 3
+    strengths: tuple = (-8.0, -4.0, 0.0, 4.0, 8.0)  # |x_t| ≈ 32 for 32×32 images: visible, still faces
+    transport_strengths: tuple = (-4.0, -2.0, 0.0, 2.0, 4.0)  # at larger t the same step moves more
+    n_samples: int = 16
+    seed: int = 7  # the generated face of the last scene
+
+    @classmethod
+    def fast(cls) -> DemoSettings:
+        return cls(
+            steps=10,
+            k=4,
+            targets=(10,),
+            n_directions=2,
+            strengths=(-8.0, 0.0, 8.0),
+            transport_strengths=(-4.0, 0.0, 4.0),
+            n_samples=4,
+        )
+
+
+class _Context:
+    """What the steps share: the staged folder, the settings, and objects made once."""
+
+    def __init__(self, stage: Path, settings: DemoSettings, cache_dir: Path, model: str):
+        self.stage, self.settings, self.cache_dir, self.model = stage, settings, cache_dir, model
+        self._memo: dict = {}
+
+    def once(self, name, make):
+        if name not in self._memo:
+            self._memo[name] = make()
+        return self._memo[name]
+
+    @property
+    def explanation(self):
+        from ..scenes import explain
+
+        return self.once("explanation", lambda: explain(MATRIX, vector=VECTOR))
+
+    @property
+    def pipe(self):
+        from ..diffusion import load
+
+        return self.once("pipe", lambda: load(self.model))
+
+    def basis(self, name, xt, t, k):
+        return self.once(("basis", name, t, k), lambda: self.pipe.directions(xt=xt, t=t, k=k, cache_dir=self.cache_dir))
+
+    def xt(self, face_index, t):
+        from ..faces import builtin
+
+        s = self.settings
+        return self.once(("xt", face_index, t), lambda: self.pipe.invert(builtin("faces")[face_index], t, s.steps))
+
+    def save(self, fig, name) -> str:
+        save_figure(fig, self.stage / name)
+        return name
+
+    def animate(self, anim, name, fps) -> str:
+        save_animation(anim, self.stage / name, fps=fps)
+        return name
+
+
+# ----------------------------------------------------------------------------- scenes 1-5
+def _scenes(ctx: _Context, key: str, title: str, story: str, names) -> Section:
+    """Sections made of explain scenes: their text lines, figure and animation."""
+    from ..scenes import SCENES
+
+    ex = ctx.explanation
+    section = Section(key, title, story)
+    for name in names:
+        scene, spec = ex[name], SCENES[name]
+        section.lines += [scene.title] + scene.lines + [""]
+        if ex.drawable(scene) and spec.draw is not None:
+            section.files.append(ctx.save(spec.draw(scene), f"{key}-{name}.png"))
+            if spec.animate is not None:
+                section.files.append(ctx.animate(spec.animate(scene), f"{key}-{name}.gif", fps=8))
+    return section
+
+
+def projection_section(ctx):
+    return _scenes(
+        ctx,
+        "01",
+        "Projection and dot products",
+        "Matrix multiplication projects the input onto each row: 0.4·2 + 0.2·1 = 1.",
+        ["projection", "dot_products"],
+    )
+
+
+def inputs_with_inputs_section(ctx):
+    return _scenes(
+        ctx,
+        "02",
+        "WᵀW: inputs with inputs",
+        "Each entry of WᵀW is the dot product of two input columns: how alike two inputs look to the layer.",
+        ["inputs_with_inputs"],
+    )
+
+
+def eigenvectors_section(ctx):
+    return _scenes(
+        ctx,
+        "03",
+        "Eigenvectors stay on their line",
+        "Most vectors turn under AᵀA; its eigenvectors only stretch, by λ = σ².",
+        ["eigenvectors"],
+    )
+
+
+def rotate_scale_rotate_section(ctx):
+    return _scenes(
+        ctx,
+        "04",
+        "Rotate, scale, rotate",
+        "A = UΣVᵀ: turn the input directions onto the axes (Vᵀ), stretch them (Σ), turn onto the outputs (U).",
+        ["rotate_scale_rotate"],
+    )
+
+
+def u_from_v_section(ctx):
+    return _scenes(
+        ctx,
+        "05",
+        "u = Av/σ",
+        "Multiply a right singular vector by A and you land on its left singular vector, scaled by σ.",
+        ["u_from_v"],
+    )
+
+
+# ----------------------------------------------------------------------------- 6. eigenfaces
+def eigenfaces_section(ctx):
+    from ..faces import builtin
+    from ..faces._study import draw_study, study
+
+    faces = builtin("faces")
+    result = study(faces, k=20, nonfaces=builtin("nonfaces"))
+    files = draw_study(result, ctx.stage / "eigenfaces")
+    ef, det = result.model, result.detection
+    assert det is not None  # the built-in faces come with non-faces
+    summary = {
+        "n_images": ef.n_samples_,
+        "image_shape": list(ef.image_shape_),
+        "n_components": ef.n_components_,
+        "explained_variance_ratio": ef.explained_variance_ratio_.tolist(),
+        "explained_variance_total": float(ef.explained_variance_ratio_.sum()),
+        "puzzle": {
+            "coefficients": result.puzzle.coefficients.tolist(),
+            "relative_error": float(result.puzzle.errors[-1]),
+        },
+        "face_detection": {"roc_auc": det.auc, "nonfaces_inside_threshold": det.nonfaces_inside},
+    }
+    evr = summary["explained_variance_ratio"]
+    det = summary["face_detection"]
+    lines = [
+        f"{summary['n_images']} built-in faces of {summary['image_shape'][0]}×{summary['image_shape'][1]} pixels; "
+        f"{summary['n_components']} eigenfaces hold {summary['explained_variance_total']:.1%} of the variance.",
+        "Shares of the first five: " + ", ".join(f"{v:.1%}" for v in evr[:5]),
+        "The puzzle: the first face = mean face + Σ cᵢ·eigenfaceᵢ, with c₁…c₅ = "
+        + ", ".join(f"{c:+.2f}" for c in summary["puzzle"]["coefficients"][:5])
+        + f"; what is left after all {summary['n_components']}: {summary['puzzle']['relative_error']:.1%}.",
+        f"Distance from face space tells faces from non-faces: ROC AUC {det['roc_auc']:.3f} on held-out faces "
+        f"({det['nonfaces_inside_threshold']:.0%} of non-faces fall inside the faces' 95th percentile).",
+    ]
+    files = [
+        f"eigenfaces/{n}"
+        for n in ("eigenfaces.png", "reconstruction.png", "reconstruction.gif", "puzzle.png", "distances.png")
+        if n in files
+    ]
+    return Section(
+        "06",
+        "Eigenfaces and the puzzle",
+        "The U basis are the eigenfaces: every face is the mean face plus a weighted sum of them.",
+        lines,
+        files,
+    )
+
+
+# ----------------------------------------------------------------------------- 7. weights
+def weight_matrix_section(ctx):
+    from ..nets import weight_directions
+    from ..nets._figures import weight_direction_images
+
+    W = ctx.pipe.unet.conv_in.weight.detach()
+    k = min(9, W[0].numel())
+    V, lam = weight_directions(W, k=k, return_values=True)
+    sigma = torch.linalg.svdvals(W.reshape(W.shape[0], -1).double())[:k]
+    gap = float((lam.double().sqrt() - sigma).abs().max() / sigma[0])
+    lines = [
+        f"The face model's first layer, conv_in, is a weight matrix W of {W.shape[0]}×{W[0].numel()}: "
+        f"{W.shape[0]} filters over {W.shape[-2]}×{W.shape[-1]} pixel patches.",
+        "Eigenvalues of WᵀW, descending: " + ", ".join(f"{v:.3g}" for v in lam.tolist()),
+        f"Their square roots are W's singular values (LAPACK agrees to {gap:.1e} relative).",
+        "The eigenvectors are the patches the layer stretches most; later layers see mostly these.",
+    ]
+    file = ctx.save(weight_direction_images(V, lam, "conv_in: eigenvectors of WᵀW (3×3 patches)"), "07-weights.png")
+    return Section(
+        "07",
+        "Simplify it: the weight matrix",
+        "Before the Jacobian, a simpler matrix: the eigenvectors of WᵀW (SeFa).",
+        lines,
+        [file],
+    )
+
+
+# ----------------------------------------------------------------------------- 8-11. the DDPM
+def jacobian_section(ctx):
+    from ..nets import jacobian
+    from ..nets._figures import direction_images, spectrum_plot
+
+    s = ctx.settings
+    xt = ctx.xt(s.source, s.t)
+    basis = ctx.basis("source", xt, s.t, s.k)
+    f = ctx.pipe.h_map(s.t)
+    J = jacobian(f, xt)
+    v1 = basis.v[0].reshape(-1, 1)
+    Jv = J.matmat(v1).reshape(-1)
+    check = float(torch.linalg.vector_norm(Jv - basis.s[0] * basis.u[0].reshape(-1)) / basis.s[0])
+    lines = [
+        f"f: x_t ↦ h, from image space X ({J.shape[1]} numbers) to the U-Net's bottleneck H ({J.shape[0]} numbers), "
+        f"at t = {s.t}; J = ∂f/∂x is {J.shape[0]}×{J.shape[1]}, never written down.",
+        f"Top {s.k} singular values: " + ", ".join(f"{v:.3g}" for v in basis.s.tolist()),
+        f"Largest residual ‖Jv − σu‖, ‖Jᵀu − σv‖ (relative to σ₁): {float(basis.residuals.max()):.1e}; "
+        f"converged: {basis.converged}.",
+        f"Products: {basis.n_jvp} JVPs and {basis.n_vjp} VJPs"
+        + (" (loaded from the cache)" if basis.jacobian is None else ""),
+        f"u = Jv/σ, checked with a fresh product: ‖J v₁ − σ₁ u₁‖/σ₁ = {check:.1e}",
+    ]
+    files = [ctx.save(spectrum_plot(basis), "08-spectrum.png"), ctx.save(direction_images(basis), "08-directions.png")]
+    return Section(
+        "08",
+        "The Jacobian of the face model",
+        "The Jacobian is far too large to write down, so we approximate it by SVD through its products.",
+        lines,
+        files,
+    )
+
+
+def edits_section(ctx):
+    from ..diffusion._figures import grid_animation, image_grid
+
+    s = ctx.settings
+    xt = ctx.xt(s.source, s.t)
+    basis = ctx.basis("source", xt, s.t, s.k)
+    rows = [
+        ctx.pipe.edit(v=basis.v[i], strengths=s.strengths, t=s.t, steps=s.steps, xt=xt) for i in range(s.n_directions)
+    ]
+    grid = np.stack(rows)
+    labels, cols = [f"v{i + 1}" for i in range(s.n_directions)], [f"{g:+g}" for g in s.strengths]
+    files = [
+        ctx.save(
+            image_grid(grid, labels, cols, f"built-in face {s.source}: x_t + γ·vᵢ, then DDIM to 0"), "09-edits.png"
+        )
+    ]
+    files.append(ctx.animate(grid_animation(grid, labels, cols), "09-edits.gif", fps=3))
+    mid = list(s.strengths).index(0.0) if 0.0 in s.strengths else None
+    lines = [f"Strengths γ = {', '.join(cols)} along the top {s.n_directions} right singular vectors, at t = {s.t}."]
+    if mid is not None:
+        change = [float(np.abs(grid[i] - grid[i, mid]).mean(axis=(-2, -1)).max()) for i in range(s.n_directions)]
+        lines.append(
+            "Largest mean pixel change per direction: " + ", ".join(f"v{i + 1} {c:.3f}" for i, c in enumerate(change))
+        )
+    return Section(
+        "09",
+        "Edits along the top directions",
+        "Move x_t along a singular direction and denoise: the face changes the way the basis says.",
+        lines,
+        files,
+    )
+
+
+def transport_section(ctx):
+    from ..diffusion._figures import image_grid
+    from ..nets import transport
+
+    s = ctx.settings
+    t = s.t_transport
+    xa = ctx.xt(s.source, t)
+    ba = ctx.basis("source-transport", xa, t, s.k)
+    rows = [ctx.pipe.edit(v=ba.v[0], strengths=s.transport_strengths, t=t, steps=s.steps, xt=xa)]
+    kept = []
+    for j in s.targets:
+        xb = ctx.xt(j, t)
+        moved = transport(ba.u[0], ctx.basis(f"target-{j}", xb, t, s.k))
+        kept.append((moved.kept, moved.gain))
+        rows.append(ctx.pipe.edit(v=moved.v, strengths=s.transport_strengths, t=t, steps=s.steps, xt=xb))
+    labels = [f"face {s.source} (source)"] + [f"face {j}" for j in s.targets]
+    file = ctx.save(
+        image_grid(
+            np.stack(rows),
+            labels,
+            [f"{g:+g}" for g in s.transport_strengths],
+            f"direction 1 of face {s.source} carried to other faces (t = {t})",
+        ),
+        "10-transport.png",
+    )
+    lines = [
+        f"u₁ of face {s.source} lives in H. At each target it is projected onto the target's top-{s.k} tangent "
+        "directions u'ᵢ and turned back into an x-step v = Σ (cᵢ/σ'ᵢ) v'ᵢ.",
+        "Share of u₁ kept at each target, and how far h moves per unit step there (the source's σ₁ is "
+        f"{float(ba.s[0]):.1f}): "
+        + ", ".join(f"face {j}: {k:.2f} (gain {g:.1f})" for j, (k, g) in zip(s.targets, kept)),
+        f"At t = {t} faces share most of their tangent spaces; nearer t = 0 each face has its own, and less survives.",
+    ]
+    return Section(
+        "10",
+        "Parallel transport to other faces",
+        "Carry the direction to other images: the same change, on a different face.",
+        lines,
+        [file],
+    )
+
+
+def generated_section(ctx):
+    from ..diffusion._figures import image_grid
+    from ..nets import transport
+
+    s = ctx.settings
+    pipe = ctx.pipe
+    samples = pipe.sample(n=s.n_samples, seed=0, steps=s.steps)
+    cols = min(8, s.n_samples)
+    grid = samples[: (s.n_samples // cols) * cols].reshape(-1, cols, *samples.shape[1:])
+    files = [
+        ctx.save(
+            image_grid(grid, [""] * len(grid), [""] * cols, f"{s.n_samples} faces from the built-in DDPM"),
+            "11-samples.png",
+        )
+    ]
+    t = s.t_transport
+    ba = ctx.basis("source-transport", ctx.xt(s.source, t), t, s.k)
+    xt = pipe.noisy_sample(s.seed, t, s.steps)
+    moved = transport(ba.u[0], ctx.basis(f"seed-{s.seed}", xt, t, s.k))
+    strengths = (0.0, max(s.transport_strengths))
+    pair = pipe.edit(v=moved.v, strengths=strengths, t=t, steps=s.steps, xt=xt)
+    files.append(
+        ctx.save(
+            image_grid(
+                pair[None],
+                [f"seed {s.seed}"],
+                ["as sampled", f"direction 1, γ = {strengths[1]:+g}"],
+                "the image we meant to make",
+            ),
+            "11-generated.png",
+        )
+    )
+    lines = [
+        f"New faces from noise: DDIM with {s.steps} steps, eta = 0.",
+        f"Then a new face (seed {s.seed}), stopped at t = {t}; direction 1 of face {s.source} carried to it "
+        f"(share kept {moved.kept:.2f}), a step of γ = {strengths[1]:+g}, and DDIM down to the image.",
+        f"Mean pixel change from the plain sample: {float(np.abs(pair[1] - pair[0]).mean()):.3f}",
+    ]
+    return Section(
+        "11",
+        "The generated image",
+        "On a count of three… this time I know it will be the exact image I want to make.",
+        lines,
+        files,
+    )
+
+
+SECTIONS = (
+    projection_section,
+    inputs_with_inputs_section,
+    eigenvectors_section,
+    rotate_scale_rotate_section,
+    u_from_v_section,
+    eigenfaces_section,
+    weight_matrix_section,
+    jacobian_section,
+    edits_section,
+    transport_section,
+    generated_section,
+)
+"""The report's sections in the script's order; each computes, draws and returns a :class:`Section`."""
+
+
+def run_demo(
+    out,
+    *,
+    fast: bool = False,
+    settings: DemoSettings | None = None,
+    cache_dir=None,
+    model: str = "builtin",
+    progress: Progress = None,
+    force: bool = False,
+) -> dict:
+    """Run every step and write ``out/index.html`` with its figures, plus ``summary.json``.
+
+    ``progress(done, total, title)`` is called as each section starts and at the end. ``cache_dir`` (default ``out/cache``)
+    keeps the local bases between runs. Nothing but the cache is written to ``out`` unless
+    every step succeeds.
+    """
+    from ..exceptions import InputNote
+    from ._html import render
+
+    settings = settings or (DemoSettings.fast() if fast else DemoSettings())
+    out = Path(out)
+    cache_dir = Path(cache_dir) if cache_dir is not None else out / "cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    sections = []
+    with staged_output(out, force=force) as stage, warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputNote)  # the built-in faces are 25×25; the model takes 32×32
+        ctx = _Context(stage, settings, cache_dir, model)
+        _ = ctx.pipe  # a model that cannot load fails here, before any work
+        for i, make_section in enumerate(SECTIONS):
+            report(progress, i, len(SECTIONS), make_section.__name__.removesuffix("_section").replace("_", " "))
+            t0 = time.perf_counter()
+            section = make_section(ctx)
+            section.seconds = time.perf_counter() - t0
+            sections.append(section)
+        seconds = time.perf_counter() - start
+        summary = {
+            "settings": asdict(settings),
+            "seconds": seconds,
+            "model": model,
+            "sections": [
+                {"key": s.key, "title": s.title, "seconds": s.seconds, "lines": s.lines, "files": s.files}
+                for s in sections
+            ],
+        }
+        (stage / "index.html").write_text(render(sections, summary))
+        (stage / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    report(progress, len(SECTIONS), len(SECTIONS), "done")
+    return summary
