@@ -4,14 +4,22 @@ PIP = $(PYTHON) -m pip install -q --disable-pip-version-check
 # torch is installed first and pinned, so that nothing pulls the multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install install-test install-browser install-bench demo test lint bench clean
+.PHONY: install install-test install-browser install-system install-bench demo test lint bench clean
 
 install:
 	$(PIP) "$(TORCH)"
 	$(PIP) -e .
 
-install-test: install install-browser
+install-test: install install-browser install-system
 	$(PIP) -e ".[test]"
+
+# ffmpeg writes the MP4 animations (explain, video); from Debian's packages, as root.
+SYSTEM_PACKAGES = ffmpeg
+install-system:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $$missing >/dev/null || \
+		echo "note: could not install$$missing with apt-get; the tests that need them will skip"; fi
 
 # The app's browser test drives Debian's Chromium through Playwright (no browser download).
 install-browser:

@@ -67,12 +67,14 @@ def _read_manifest(out: Path) -> set[str]:
 
 def check_destinations(out: Path, names: Iterable[str], protect: Iterable, force: bool) -> None:
     """Refuse, before anything moves, outputs that are inputs or files svdlens did not write."""
-    guarded = {Path(p).resolve() for p in protect if p is not None}
+    guarded = [Path(p).resolve() for p in protect if p is not None]
     ours = _read_manifest(out)
+    for name in sorted(names):  # inputs first: the most important refusal gets named
+        target = (out / name).resolve()
+        if any(target == g or (g.is_dir() and target.is_relative_to(g)) for g in guarded):
+            raise OutputError(f"refusing to overwrite the input {out / name}: write the results to another folder")
     for name in sorted(names):
         dest = out / name
-        if dest.resolve() in guarded:
-            raise OutputError(f"refusing to overwrite the input {dest}: write the results to another folder")
         if dest.is_dir() and not dest.is_symlink():
             raise OutputError(f"{dest} is a folder; an output file needs its place. Choose another output folder")
         if (dest.exists() or dest.is_symlink()) and name not in ours and not force:

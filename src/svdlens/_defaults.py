@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_T", "DEFAULT_STEPS", "DEFAULT_K", "MAX_PIXELS", "MAX_STRENGTHS", "MAX_STEPS", "MAX_K"]
+__all__ = [
+    "DEFAULT_T",
+    "DEFAULT_STEPS",
+    "DEFAULT_K",
+    "MAX_PIXELS",
+    "MAX_STRENGTHS",
+    "MAX_STEPS",
+    "MAX_K",
+    "MAX_EXPLAIN_SIZE",
+    "MAX_EXPLAIN_ENTRY",
+]
 
 DEFAULT_T = 0.6
 """Where edits happen, as a fraction of the diffusion (Park et al. 2023 edit at about t = 0.6)."""
@@ -24,3 +34,9 @@ MAX_STEPS = 1000
 
 MAX_K = 512
 """The most singular triplets asked of a Jacobian."""
+
+MAX_EXPLAIN_SIZE = 32
+"""The most rows or columns ``explain`` tells a story for (every scene prints its matrices)."""
+
+MAX_EXPLAIN_ENTRY = 1e100
+"""The largest entry ``explain`` takes: AᵀA squares the entries, and 1e300² overflows."""

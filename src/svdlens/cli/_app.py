@@ -29,9 +29,11 @@ def app_command(
     """
     with handled():
         try:
-            from ..app import build_app, launch
+            import gradio  # noqa: F401  (the app extra)
         except ModuleNotFoundError as err:
             raise MissingDependencyError(f'the app needs {err.name}: pip install "svdlens[app]"') from None
+        from ..app import build_app, launch
+
         explorer = build_app(model=model)
     console.print(f"svdlens app on http://{host}:{port} (Ctrl+C to stop)")
     launch(explorer, host=host, port=port)

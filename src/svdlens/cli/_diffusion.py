@@ -45,20 +45,22 @@ def read_start_image(spec: str) -> np.ndarray:
 
 def parse_strengths(text: str) -> list[float]:
     """``"-3:3:7"`` (start:stop:count) or ``"-2,0,2"`` → finite strengths, at most MAX_STRENGTHS of them."""
-    bad = InvalidParameterError(f"--strength must look like -3:3:7 (start:stop:count) or -2,0,2; got {text!r}")
     try:
         if ":" in text:
             a, b, n = text.split(":")
-            count = int(n)
-            if count < 1 or count > MAX_STRENGTHS:
-                raise InvalidParameterError(f"--strength asks for {count} strengths; give 1 to {MAX_STRENGTHS}")
-            values = [float(a), float(b)]
-            if not all(math.isfinite(v) for v in values):
-                raise InvalidParameterError(f"--strength must be finite numbers; got {text!r}")
-            return [float(v) for v in np.linspace(values[0], values[1], count)]
-        values = [float(v) for v in text.split(",")]
+            ends, count = [float(a), float(b)], int(n)
+        else:
+            values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise bad from None
+        raise InvalidParameterError(
+            f"--strength must look like -3:3:7 (start:stop:count) or -2,0,2; got {text!r}"
+        ) from None
+    if ":" in text:
+        if not 1 <= count <= MAX_STRENGTHS:
+            raise InvalidParameterError(f"--strength asks for {count} strengths; give 1 to {MAX_STRENGTHS}")
+        if not all(math.isfinite(v) for v in ends):
+            raise InvalidParameterError(f"--strength must be finite numbers; got {text!r}")
+        return [float(v) for v in np.linspace(ends[0], ends[1], count)]
     if len(values) > MAX_STRENGTHS:
         raise InvalidParameterError(f"--strength lists {len(values)} strengths; give at most {MAX_STRENGTHS}")
     if not all(math.isfinite(v) for v in values):

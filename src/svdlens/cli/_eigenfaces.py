@@ -34,6 +34,7 @@ def run_eigenfaces(
     scheduler: str | None = None,
     progress: Progress = None,
     force: bool = False,
+    scheduler_timeout: float = 10.0,
 ) -> dict:
     """Fit eigenfaces to the built-in faces (or ``images``) and write figures, model and summary to ``out``.
 
@@ -63,7 +64,7 @@ def run_eigenfaces(
     model = None
     if out_of_core:
         model = Eigenfaces(n_components=k, method=method, normalize=normalize)
-        fit_out_of_core(model, images, size=size, chunk_rows=chunk_rows, scheduler=scheduler)
+        fit_out_of_core(model, images, size=size, chunk_rows=chunk_rows, scheduler=scheduler, timeout=scheduler_timeout)
         X = _sample_rows(images, model, size)
     result = study(X, k=k, method=method, normalize=normalize, nonfaces=nonfaces, model=model)
     ef = result.model
@@ -139,6 +140,7 @@ def eigenfaces_command(
     scheduler: Optional[str] = typer.Option(
         None, "--scheduler", help="Address of a dask.distributed scheduler (with --out-of-core)."
     ),
+    scheduler_timeout: float = typer.Option(10.0, "--scheduler-timeout", help="Seconds to wait for --scheduler."),
     force: bool = FORCE,
     as_json: bool = JSON,
     quiet: bool = QUIET,
@@ -172,6 +174,7 @@ def eigenfaces_command(
             scheduler=scheduler,
             progress=bar,
             force=force,
+            scheduler_timeout=scheduler_timeout,
         )
     text = [
         f"{summary['n_images']} images of {'×'.join(map(str, summary['image_shape']))}: "

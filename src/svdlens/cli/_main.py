@@ -19,7 +19,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .. import _defaults
 from .._progress import Progress
+from .._validation import check_int
 from ..exceptions import SvdlensError, SvdlensWarning
 
 __all__ = [
@@ -52,8 +54,14 @@ FORCE = typer.Option(False, "--force", help="Replace files in --out that svdlens
 
 
 @app.callback()
-def main() -> None:
+def main(
+    max_pixels: int = typer.Option(
+        _defaults.MAX_PIXELS, "--max-pixels", help="The largest image (width × height) any command reads."
+    ),
+) -> None:
     """svdlens: SVD from first principles to matrix-free Jacobians."""
+    with handled():
+        _defaults.MAX_PIXELS = check_int("--max-pixels", max_pixels, high=2**31)
 
 
 def fail(message: str) -> NoReturn:

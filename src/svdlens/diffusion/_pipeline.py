@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T, MAX_STEPS
+from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T, MAX_STEPS, MAX_STRENGTHS
 from .._progress import Progress, track
-from .._validation import check_fraction, check_int
-from ..exceptions import InputNote, ModelLoadError, SvdlensError
+from .._validation import check_float, check_fraction, check_int
+from ..exceptions import InputNote, InvalidParameterError, ModelLoadError, SvdlensError
 from ..nets import LocalBasis, jacobian, layer_map, local_basis, transport
 
 __all__ = ["FacePipeline", "load", "ModelLoadError", "InputNote"]
@@ -44,6 +44,10 @@ def load(source="builtin", *, device=None) -> FacePipeline:
         unet_dir = folder / "unet" if (folder / "unet" / "config.json").exists() else folder
         if not (unet_dir / "config.json").exists():
             raise ModelLoadError(f"{folder} is not a diffusers UNet2DModel folder: no config.json")
+        _check_json(unet_dir / "config.json")
+        for name in ("scheduler_config.json", "scheduler/scheduler_config.json"):
+            if (folder / name).exists():
+                _check_json(folder / name)
         if not list(unet_dir.glob("*.safetensors")):
             pickles = [p.name for p in unet_dir.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt")]
             raise ModelLoadError(
@@ -84,12 +88,45 @@ def load(source="builtin", *, device=None) -> FacePipeline:
     return FacePipeline(unet, scheduler, device=device)
 
 
+def _check_json(path: Path) -> None:
+    import json
+
+    try:
+        json.loads(path.read_text())
+    except (ValueError, OSError) as err:
+        raise ModelLoadError(f"{path} is not valid JSON ({err}); fix or replace the model's config") from None
+
+
+EDIT_BATCH = 8  # strengths denoised together in edit(): memory stays that of 8 images
+
+# What the DDIM steps here implement: noise prediction, x₀ clipped to [−1, 1] when sampling.
+# A scheduler config asking for anything else would give silently wrong images, so it is refused.
+HONOURED = {
+    "prediction_type": ("epsilon",),
+    "thresholding": (False,),
+    "clip_sample": (True,),
+    "clip_sample_range": (1.0,),
+}
+
+
+def check_scheduler(config) -> None:
+    """Refuse a scheduler config whose settings the DDIM steps here do not implement."""
+    for key, allowed in HONOURED.items():
+        value = config.get(key, allowed[0])
+        if value not in allowed:
+            raise ModelLoadError(
+                f"the model's scheduler has {key}={value!r}; svdlens' DDIM supports only "
+                f"{key}={allowed[0]!r} for now, and refuses rather than make wrong images"
+            )
+
+
 class FacePipeline:
     """A UNet2DModel and its noise schedule, with DDIM in both directions and h-space tools."""
 
     def __init__(self, unet, scheduler, device=None):
         self.device = torch.device(device or "cpu")
         self.unet = unet.to(self.device).eval().requires_grad_(False)
+        check_scheduler(scheduler.config)
         self.scheduler = scheduler
         self.T = int(scheduler.config.num_train_timesteps)
         self.alphas = scheduler.alphas_cumprod.to(torch.float64)
@@ -250,22 +287,31 @@ class FacePipeline:
 
         ``guidance`` > 0 uses x-space guidance instead of the plain move: repeat
         x ← x + s·(ε(x + γv, t) − ε(x, t)) that many times (s = ``guidance_scale``), then denoise.
+        Strengths are denoised ``EDIT_BATCH`` at a time, so memory does not grow with their number.
         """
         if v is None:
             raise SvdlensError("give a direction v (e.g. basis.v[0])")
+        strengths = [check_float("strength", g) for g in strengths]
+        if not 1 <= len(strengths) <= MAX_STRENGTHS:
+            raise InvalidParameterError(f"give 1 to {MAX_STRENGTHS} strengths; got {len(strengths)}")
+        guidance = check_int("guidance", guidance, low=0)
+        guidance_scale = check_float("guidance_scale", guidance_scale)
         xt = self.invert(image, t, steps) if xt is None else xt
         v = torch.as_tensor(v, dtype=torch.float32).to(self.device).reshape(xt.shape[1:])
         ti = self.t_index(t)
-        moved = []
-        for g in strengths:
-            if guidance:
-                x = xt.clone()
-                for _ in range(guidance):
-                    x = x + guidance_scale * (self.eps(x + g * v, ti) - self.eps(x, ti))
-            else:
-                x = xt + g * v
-            moved.append(x)
-        return self.generate(torch.cat(moved), t, steps)
+        images = []
+        for start in range(0, len(strengths), EDIT_BATCH):
+            moved = []
+            for g in strengths[start : start + EDIT_BATCH]:
+                if guidance:
+                    x = xt.clone()
+                    for _ in range(guidance):
+                        x = x + guidance_scale * (self.eps(x + g * v, ti) - self.eps(x, ti))
+                else:
+                    x = xt + g * v
+                moved.append(x)
+            images.append(self.generate(torch.cat(moved), t, steps))
+        return np.concatenate(images)
 
     def transport(
         self,

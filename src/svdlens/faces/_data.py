@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._defaults import MAX_PIXELS
+from .. import _defaults
 from ..exceptions import InputFileError, MissingInputError, SkippedFilesWarning, SvdlensError
 from ..linalg._io import read_npy, read_npz
 
@@ -76,7 +76,7 @@ def fit_to_size(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return scaled[top : top + th, left : left + tw]
 
 
-def read_image(path: str | Path, *, color: bool = False, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def read_image(path: str | Path, *, color: bool = False, max_pixels: int | None = None) -> np.ndarray:
     """Read one image file as floats in [0, 1]: the one image reader of svdlens.
 
     Parameters
@@ -86,8 +86,9 @@ def read_image(path: str | Path, *, color: bool = False, max_pixels: int = MAX_P
     color : bool
         False: grayscale (h, w), by ITU-R 601 luma for colour images. True: (h, w) for a
         grayscale file, (3, h, w) RGB for a colour one (alpha is dropped).
-    max_pixels : int
+    max_pixels : int, optional
         The largest width × height read; checked from the header, before any decoding.
+        Default: :data:`svdlens._defaults.MAX_PIXELS` (``svdlens --max-pixels`` sets it).
 
     Returns
     -------
@@ -116,6 +117,8 @@ def read_image(path: str | Path, *, color: bool = False, max_pixels: int = MAX_P
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(f"no image file {path}")
+    if max_pixels is None:
+        max_pixels = _defaults.MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

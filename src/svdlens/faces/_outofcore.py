@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import check_float
 from ..exceptions import MissingDependencyError, SvdlensError
 from ..linalg import Operator, svd
 from ..linalg._io import npy_layout
@@ -115,12 +116,14 @@ def fit_out_of_core(
     chunk_rows: int = 4096,
     scheduler: str | None = None,
     n_power_iter: int = 4,
+    timeout: float = 10.0,
 ) -> Eigenfaces:
     """Fit ``ef`` on a ``.npy`` file or image folder too large for memory; returns ``ef``.
 
     The number of components is ``ef.n_components`` (required here). It runs ``n_power_iter``
     subspace iterations (2·n_power_iter + 3 passes over the data, plus 2 for the mean and the
     total variance); ``ef.svd_result_`` holds the residuals and whether they reached ``ef.tol``.
+    ``timeout`` (seconds) bounds the wait for the scheduler at ``scheduler``.
     """
     _require_dask()
     import dask
@@ -142,7 +145,14 @@ def fit_out_of_core(
     if scheduler:
         from distributed import Client
 
-        client = Client(scheduler)
+        timeout = check_float("timeout", timeout, low=0.0, low_open=True)
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise SvdlensError(
+                f"no dask scheduler answered at {scheduler} within {timeout:g} s ({type(err).__name__}); "
+                "check the address, or give a longer timeout"
+            ) from None
     try:
         with dask.config.set(scheduler=client.get if client else "threads"):
             mean = X.mean(axis=0, dtype=np.float64).compute()

@@ -31,6 +31,11 @@ def as_matrix(A):
         return A
     if isinstance(A, spla.LinearOperator):
         _check_shape(A.shape)
+        if A.dtype is not None and np.dtype(A.dtype).kind == "c":
+            raise SvdlensError(
+                f"A is a complex LinearOperator (dtype {A.dtype}); svdlens works on real operators. "
+                "Wrap the real embedding [[Re, -Im], [Im, Re]] instead."
+            )
         return A
     if isinstance(A, torch.Tensor):
         return _check_tensor(A)

@@ -113,6 +113,8 @@ def npy_layout(path: str | Path) -> tuple[tuple[int, ...], np.dtype, int, bool]:
     ``MemoryError``. Object arrays (pickles) are refused.
     """
     path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"no such file: {path}")
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
@@ -195,6 +197,13 @@ def _read_text_table(path: Path, delimiter):
 
 def read_matrix(spec: str, key: str | None = None):
     """A matrix from a file path (by its extension) or from matrix text."""
-    if spec.lower().endswith(FILE_TYPES) or Path(spec).is_file():
+    if spec.lower().endswith(FILE_TYPES) or _is_file(spec):
         return load_matrix(spec, key)
     return parse_matrix(spec)
+
+
+def _is_file(spec: str) -> bool:
+    try:
+        return Path(spec).is_file()
+    except OSError:  # text too long to be a file name: it is matrix text
+        return False

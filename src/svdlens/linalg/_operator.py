@@ -20,7 +20,10 @@ from ..exceptions import InvalidParameterError, SvdlensError
 
 __all__ = ["Operator", "as_operator", "torch_dtype_of", "numpy_dtype_of"]
 
-_TORCH_OF_NUMPY: dict[np.dtype, torch.dtype] = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+_TORCH_OF_NUMPY: dict[np.dtype, torch.dtype] = {
+    np.dtype(np.float32): torch.float32,
+    np.dtype(np.float64): torch.float64,
+}
 _NUMPY_OF_TORCH: dict[torch.dtype, np.dtype] = {v: k for k, v in _TORCH_OF_NUMPY.items()}
 
 

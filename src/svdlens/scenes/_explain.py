@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._defaults import MAX_EXPLAIN_ENTRY, MAX_EXPLAIN_SIZE
 from ..exceptions import InvalidParameterError, SvdlensError
 from . import _scenes as S
 from ._registry import SCENES, SceneInput
@@ -138,6 +139,16 @@ def explain(A, vector=None, only=None, picture=None) -> Explanation:
 
     A = np.asarray(as_matrix(np.asarray(A, dtype=float)), dtype=float)
     m, n = A.shape
+    if max(m, n) > MAX_EXPLAIN_SIZE:
+        raise InvalidParameterError(
+            f"A is {m}×{n}; explain tells the story of matrices up to {MAX_EXPLAIN_SIZE}×{MAX_EXPLAIN_SIZE} "
+            "(every scene prints its matrices). Take its SVD with svdlens.svd instead"
+        )
+    if np.abs(A).max() > MAX_EXPLAIN_ENTRY:
+        raise InvalidParameterError(
+            f"A has an entry of {np.abs(A).max():.3g}; explain takes entries up to {MAX_EXPLAIN_ENTRY:g} in size "
+            "(AᵀA squares them). Rescale A first: its singular vectors do not change"
+        )
     x = np.ones(n) if vector is None else np.asarray(vector, dtype=float).reshape(-1)
     if x.shape[0] != n:
         raise SvdlensError(f"the vector has {x.shape[0]} entries but A has {n} columns; give {n} numbers")

@@ -156,7 +156,11 @@ def inputs_with_inputs(scene: InputsWithInputsScene):
     fig, axes = subplots(1, 2, figsize=(8, 3.8))
     i, j = scene.pick
     _heatmap(
-        axes[0], scene.WtW, f"WᵀW: inputs × inputs\n(boxed: column {i + 1} · column {j + 1} = {scene.value:.3g})", "in", scene.pick
+        axes[0],
+        scene.WtW,
+        f"WᵀW: inputs × inputs\n(boxed: column {i + 1} · column {j + 1} = {scene.value:.3g})",
+        "in",
+        scene.pick,
     )
     _heatmap(axes[1], scene.WWt, "WWᵀ: outputs × outputs", "out")
     fig.tight_layout()

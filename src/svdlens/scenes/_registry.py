@@ -89,7 +89,10 @@ _SPECS = (
         fits=lambda scene, shape: scene.stages is not None,
     ),
     SceneSpec(
-        S.UFromVScene, lambda g: S.u_from_v(g.A), F.u_from_v, fits=lambda scene, shape: shape[0] <= 3 and shape[1] <= 3
+        S.UFromVScene,
+        lambda g: S.u_from_v(g.A),
+        F.u_from_v,
+        fits=lambda scene, shape: 2 <= shape[0] <= 3 and 2 <= shape[1] <= 3,
     ),
     SceneSpec(S.MaxVarianceScene, lambda g: S.max_variance(), F.max_variance),
     SceneSpec(S.LeastSquaresScene, _least_squares, F.least_squares),
