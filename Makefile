@@ -4,14 +4,21 @@ PIP = $(PYTHON) -m pip install -q --disable-pip-version-check
 # torch is installed first and pinned, so that nothing pulls the multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install install-test install-browser install-system install-bench demo test lint bench clean
+.PHONY: install install-test install-browser install-system install-video install-bench demo test lint bench clean
 
 install:
 	$(PIP) "$(TORCH)"
 	$(PIP) -e .
 
-install-test: install install-browser install-system
+install-test: install install-browser install-system install-video
 	$(PIP) -e ".[test]"
+
+# The video extra (Manim) builds pycairo and ManimPango against Debian's cairo and pango.
+install-video:
+	@pkg-config --exists cairo pangocairo 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends gcc pkg-config libcairo2-dev libpango1.0-dev fonts-dejavu-core >/dev/null; } || \
+		echo "note: could not install cairo and pango with apt-get; the video tests will be skipped"
+	@$(PIP) -e ".[video]" || echo "note: could not install the video extra; the video tests will be skipped"
 
 # ffmpeg writes the MP4 animations (explain, video); from Debian's packages, as root.
 SYSTEM_PACKAGES = ffmpeg
@@ -27,7 +34,7 @@ install-browser:
 		apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
 		echo "note: could not install chromium with apt-get; the browser test will not run"
 
-install-bench: install
+install-bench: install install-video
 	$(PIP) -e ".[bench,test]"
 
 demo: install
@@ -49,6 +56,8 @@ bench: install-bench
 	$(PYTHON) bench/explain.py
 	$(PYTHON) bench/diffusion.py
 	$(PYTHON) bench/demo.py
+	$(PYTHON) bench/reliability.py
+	$(PYTHON) bench/video.py
 
 clean:
 	rm -rf build dist .pytest_cache .hypothesis src/*.egg-info

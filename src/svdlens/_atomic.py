@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .exceptions import OutputError
 
-__all__ = ["atomic_write", "staged_output", "MANIFEST"]
+__all__ = ["atomic_write", "staged_output", "check_destinations", "MANIFEST"]
 
 MANIFEST = ".svdlens-manifest.json"
 

@@ -1,0 +1,65 @@
+"""``svdlens video``: the script's scenes as MP4 video, rendered with Manim."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import numpy as np
+import typer
+
+from ..linalg import read_matrix
+from ._main import FORCE, JSON, QUIET, app, emit, handled, progress_bar
+
+__all__ = ["video_command"]
+
+
+@app.command("video")
+def video_command(
+    out: str = typer.Option("out/video", "--out", help="Folder for the MP4s, one per scene."),
+    scene: Optional[list[str]] = typer.Option(
+        None, "--scene", help="Only this scene (repeatable); default all, in the script's order. See --list."
+    ),
+    quality: str = typer.Option("low", "--quality", help="low (480p15), medium (720p30) or high (1080p60)."),
+    matrix: Optional[str] = typer.Option(
+        None, "--matrix", help='The matrix scenes\' 2×2 matrix as text ("0.4 0.2; 1 3") or a .npy/.csv/... file.'
+    ),
+    list_scenes: bool = typer.Option(False, "--list", help="List the scenes and what each shows, then stop."),
+    force: bool = FORCE,
+    as_json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """The script's scenes as MP4 video (Manim Community Edition), one file per scene.
+
+    Projection, WᵀW, eigenvectors, rotate-scale-rotate and u = Av/σ for a 2×2 matrix (default the
+    script's [[0.4, 0.2], [1, 3]]); the eigenface puzzle; the Jacobian's directions and the
+    generated image from the built-in DDPM. Needs the video extra: pip install "svdlens[video]".
+
+    Examples:
+
+        svdlens video --out out/video
+
+        svdlens video --scene rotate-scale-rotate --matrix "2 1; 1 3" --quality high --out out/video
+
+        svdlens video --list
+    """
+    with handled():
+        from ..video import SCENES, render  # without Manim: MissingDependencyError, naming the pip install
+
+        if list_scenes:
+            lines = [f"{name:22s} {(cls.__doc__ or '').strip().splitlines()[0]}" for name, cls in SCENES.items()]
+            emit({"scenes": list(SCENES)}, as_json=as_json, text=lines)
+            return
+        A = None
+        if matrix is not None:
+            A = read_matrix(matrix)
+            A = np.asarray(A.toarray() if hasattr(A, "toarray") else A)
+        start = time.perf_counter()
+        with progress_bar(quiet or as_json, "video") as bar:
+            paths = render(scene or None, out=out, quality=quality, matrix=A, progress=bar, force=force)
+    seconds = time.perf_counter() - start
+    emit(
+        {"files": [str(p) for p in paths], "quality": quality, "seconds": seconds},
+        as_json=as_json,
+        text=[f"{len(paths)} scenes in {seconds:.0f} s, written to {out}/:"] + [f"  {p.name}" for p in paths],
+    )
