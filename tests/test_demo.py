@@ -14,11 +14,17 @@ from svdlens.report import _demo as demo
 
 SCRIPT_ORDER = [
     "Projection and dot products",
+    "Change of basis",
+    "Covariance and the direction of maximum variance",
+    "Superposition: more features than neurons",
     "WᵀW: inputs with inputs",
     "Eigenvectors stay on their line",
     "Rotate, scale, rotate",
     "u = Av/σ",
+    "Low rank: keep the biggest pieces",
+    "Least squares",
     "Eigenfaces and the puzzle",
+    "The interpolation of a faded face",
     "Simplify it: the weight matrix",
     "The Jacobian of the face model",
     "Edits along the top directions",
@@ -86,22 +92,28 @@ def test_the_scenes_come_in_the_scripts_order(report):
 def test_summary_holds_the_numbers(report):
     out, _, _ = report
     summary = json.loads((out / "summary.json").read_text())
-    sections = {s["key"]: s for s in summary["sections"]}
-    assert len(sections) == 11 and summary["settings"]["steps"] == 10
-    assert any("y1 = 0.4·2 + 0.2·1 = 1" in line for line in sections["01"]["lines"])
-    weights = " ".join(sections["07"]["lines"])
+    sections = {s["title"]: s for s in summary["sections"]}
+    assert len(sections) == len(SCRIPT_ORDER) and summary["settings"]["steps"] == 10
+    assert [s["key"] for s in summary["sections"]] == [f"{i + 1:02d}" for i in range(len(SCRIPT_ORDER))]
+    assert any("y1 = 0.4·2 + 0.2·1 = 1" in line for line in sections["Projection and dot products"]["lines"])
+    assert any("[-4, 1]" in line for line in sections["Change of basis"]["lines"])
+    covariance = " ".join(sections["Covariance and the direction of maximum variance"]["lines"])
+    assert "not an eigenvector" in covariance
+    top = [float(v) for v in re.search(r"true top eigenvector is \[([0-9.]+), ([0-9.]+)\]", covariance).groups()]
+    assert abs(top[0] - 0.652) < 2e-3 and abs(top[1] - 0.758) < 2e-3  # the issue's ≈ [0.652, 0.758]
+    weights = " ".join(sections["Simplify it: the weight matrix"]["lines"])
     agree = float(re.search(r"LAPACK agrees to ([0-9.e+-]+)", weights).group(1))
     assert agree < 1e-5  # eigenvalues of WᵀW are σ(W)²
-    check = " ".join(sections["08"]["lines"])
+    check = " ".join(sections["The Jacobian of the face model"]["lines"])
     assert float(re.search(r"‖J v₁ − σ₁ u₁‖/σ₁ = ([0-9.e+-]+)", check).group(1)) < 1e-3  # u = Jv/σ
-    kept = re.findall(r"face \d+: ([0-9.]+)", " ".join(sections["10"]["lines"]))
+    kept = re.findall(r"face \d+: ([0-9.]+)", " ".join(sections["Parallel transport to other faces"]["lines"]))
     assert kept and all(0 <= float(k) <= 1 for k in kept)
 
 
 def test_open_and_progress(report):
     out, opened, output = report
     assert opened == [(out / "index.html").resolve().as_uri()]
-    assert "11 scenes" in output
+    assert f"{len(SCRIPT_ORDER)} scenes" in output
 
 
 def test_second_run_reuses_the_cached_bases(report, tmp_path, monkeypatch):
@@ -111,7 +123,7 @@ def test_second_run_reuses_the_cached_bases(report, tmp_path, monkeypatch):
     monkeypatch.setattr(basis_module, "svd", lambda *a, **k: calls.append(1) or real(*a, **k))
     summary = demo.run_demo(tmp_path / "again", fast=True, cache_dir=out / "cache")
     assert calls == []  # every local basis came from the cache
-    jac = next(s for s in summary["sections"] if s["key"] == "08")
+    jac = next(s for s in summary["sections"] if s["title"] == "The Jacobian of the face model")
     assert any("loaded from the cache" in line for line in jac["lines"])
 
 
@@ -147,3 +159,24 @@ def test_html_escapes_text():
     s = demo.Section("01", "A <b> title", "story & more", ["x < y"], ["a b.png"])
     page = render([s], {"settings": {}, "seconds": 1.0, "model": "builtin"})
     assert "A &lt;b&gt; title" in page and "x &lt; y" in page and 'src="a b.png"' in page
+
+
+def test_video_scenes_are_linked_from_their_sections(tmp_path, monkeypatch):
+    """``--video``: each rendered MP4 appears in its section and as a <video> on the page (renders stubbed)."""
+    import svdlens.video as video_package
+
+    def fake_render(names, out, quality):
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [out / f"{i + 1:02d}-{name}.mp4" for i, name in enumerate(names)]
+        for p in paths:
+            p.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+        return paths
+
+    monkeypatch.setattr(video_package, "render", fake_render)
+    summary = demo.run_demo(tmp_path / "r", fast=True, video=True)
+    files = {s["title"]: s["files"] for s in summary["sections"]}
+    assert "video/04-rotate-scale-rotate.mp4" in files["Rotate, scale, rotate"]
+    assert "video/06-puzzle.mp4" in files["Eigenfaces and the puzzle"]
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert page.count("<video controls") == len(demo.VIDEO_SECTIONS)
+    assert (tmp_path / "r" / "video" / "08-generated-image.mp4").exists()

@@ -24,15 +24,19 @@ def demo_command(
         None, "--cache-dir", help="Where local bases are kept between runs (default OUT/cache)."
     ),
     open_report: bool = typer.Option(False, "--open", help="Open the report in the browser when done."),
+    video: bool = typer.Option(
+        False, "--video", help='Also render the Manim video scenes and show them (pip install "svdlens[video]").'
+    ),
     force: bool = FORCE,
     as_json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
     """The whole story on built-in data, as one offline HTML report (OUT/index.html).
 
-    Projection, WᵀW, eigenvectors, rotate-scale-rotate, u = Av/σ, eigenfaces and the puzzle, the
-    face model's weight matrix, its Jacobian's local basis, edits, parallel transport and the
-    generated image, in the script's order. About a minute on 2 CPU cores; a second run reuses
+    Projection, change of basis, covariance, superposition, WᵀW, eigenvectors,
+    rotate-scale-rotate, u = Av/σ, low rank, least squares, eigenfaces and the puzzle, the faded
+    face, the face model's weight matrix, its Jacobian's local basis, edits, parallel transport
+    and the generated image, in the script's order. About a minute on 2 CPU cores; a second run reuses
     the cached local bases.
 
     Examples:
@@ -40,9 +44,11 @@ def demo_command(
         svdlens demo --out out/demo --open
 
         svdlens demo --fast --out /tmp/demo --quiet
+
+        svdlens demo --video --out out/demo
     """
     with handled(), progress_bar(quiet or as_json, "demo") as bar:
-        summary = run_demo(out, fast=fast, model=model, cache_dir=cache_dir, progress=bar, force=force)
+        summary = run_demo(out, fast=fast, model=model, cache_dir=cache_dir, progress=bar, force=force, video=video)
     index = Path(out).resolve() / "index.html"
     emit(
         summary,

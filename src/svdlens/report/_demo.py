@@ -74,6 +74,7 @@ class _Context:
 
     def __init__(self, stage: Path, settings: DemoSettings, cache_dir: Path, model: str):
         self.stage, self.settings, self.cache_dir, self.model = stage, settings, cache_dir, model
+        self.key = "00"  # the running section's number, set by run_demo: it prefixes the section's files
         self._memo: dict = {}
 
     def once(self, name, make):
@@ -112,10 +113,11 @@ class _Context:
 
 
 # ----------------------------------------------------------------------------- scenes 1-5
-def _scenes(ctx: _Context, key: str, title: str, story: str, names) -> Section:
+def _scenes(ctx: _Context, title: str, story: str, names) -> Section:
     """Sections made of explain scenes: their text lines, figure and animation."""
     from ..scenes import SCENES
 
+    key = ctx.key
     ex = ctx.explanation
     section = Section(key, title, story)
     for name in names:
@@ -131,17 +133,56 @@ def _scenes(ctx: _Context, key: str, title: str, story: str, names) -> Section:
 def projection_section(ctx):
     return _scenes(
         ctx,
-        "01",
         "Projection and dot products",
         "Matrix multiplication projects the input onto each row: 0.4·2 + 0.2·1 = 1.",
         ["projection", "dot_products"],
     )
 
 
+def change_of_basis_section(ctx):
+    return _scenes(
+        ctx,
+        "Change of basis",
+        "The blog post's example: in the basis of B's columns, the coordinates [−1, 2] name the point "
+        "B·[−1, 2] = [−4, 1].",
+        ["change_of_basis"],
+    )
+
+
+def covariance_section(ctx):
+    from ..scenes._scenes import BLOG_COVARIANCE, BLOG_W
+
+    section = _scenes(
+        ctx,
+        "Covariance and the direction of maximum variance",
+        "The variance along a unit direction w is wᵀSw; it is largest along the top eigenvector of S.",
+        ["max_variance"],
+    )
+    w = BLOG_W / np.linalg.norm(BLOG_W)
+    Sw = BLOG_COVARIANCE @ w
+    angle = float(np.degrees(np.arccos(np.clip(Sw @ w / np.linalg.norm(Sw), -1.0, 1.0))))
+    top = np.linalg.eigh(BLOG_COVARIANCE)[1][:, -1]
+    top = top * np.sign(top[np.abs(top).argmax()])
+    section.lines += [
+        f"The blog post gives w = {BLOG_W.tolist()}; it is not an eigenvector: S·w = "
+        f"[{Sw[0]:.3f}, {Sw[1]:.3f}] points {angle:.1f}° away from w, and an eigenvector only stretches.",
+        f"The true top eigenvector is [{top[0]:.3f}, {top[1]:.3f}].",
+    ]
+    return section
+
+
+def superposition_section(ctx):
+    return _scenes(
+        ctx,
+        "Superposition: more features than neurons",
+        "Features that must share too few neurons cannot all be orthogonal: WᵀW shows how much they interfere.",
+        ["superposition"],
+    )
+
+
 def inputs_with_inputs_section(ctx):
     return _scenes(
         ctx,
-        "02",
         "WᵀW: inputs with inputs",
         "Each entry of WᵀW is the dot product of two input columns: how alike two inputs look to the layer.",
         ["inputs_with_inputs"],
@@ -151,7 +192,6 @@ def inputs_with_inputs_section(ctx):
 def eigenvectors_section(ctx):
     return _scenes(
         ctx,
-        "03",
         "Eigenvectors stay on their line",
         "Most vectors turn under AᵀA; its eigenvectors only stretch, by λ = σ².",
         ["eigenvectors"],
@@ -161,7 +201,6 @@ def eigenvectors_section(ctx):
 def rotate_scale_rotate_section(ctx):
     return _scenes(
         ctx,
-        "04",
         "Rotate, scale, rotate",
         "A = UΣVᵀ: turn the input directions onto the axes (Vᵀ), stretch them (Σ), turn onto the outputs (U).",
         ["rotate_scale_rotate"],
@@ -171,14 +210,31 @@ def rotate_scale_rotate_section(ctx):
 def u_from_v_section(ctx):
     return _scenes(
         ctx,
-        "05",
         "u = Av/σ",
         "Multiply a right singular vector by A and you land on its left singular vector, scaled by σ.",
         ["u_from_v"],
     )
 
 
-# ----------------------------------------------------------------------------- 6. eigenfaces
+def low_rank_section(ctx):
+    return _scenes(
+        ctx,
+        "Low rank: keep the biggest pieces",
+        "We can approximate a matrix with its singular vectors: keep the k largest σᵢuᵢvᵢᵀ, and the error is σₖ₊₁.",
+        ["low_rank"],
+    )
+
+
+def least_squares_section(ctx):
+    return _scenes(
+        ctx,
+        "Least squares",
+        "The closest point to b in the column space is its projection: the error is perpendicular to every column.",
+        ["least_squares"],
+    )
+
+
+# ----------------------------------------------------------------------------- eigenfaces
 def eigenfaces_section(ctx):
     from ..faces import builtin
     from ..faces._study import draw_study, study
@@ -218,11 +274,39 @@ def eigenfaces_section(ctx):
         if n in files
     ]
     return Section(
-        "06",
+        ctx.key,
         "Eigenfaces and the puzzle",
         "The U basis are the eigenfaces: every face is the mean face plus a weighted sum of them.",
         lines,
         files,
+    )
+
+
+def faded_face_section(ctx):
+    from ..faces import Eigenfaces, builtin, interpolate
+    from ..faces._figures import image_row
+
+    s = ctx.settings
+    faces = builtin("faces")
+    ef = Eigenfaces(n_components=20).fit(faces)
+    a, b = faces[s.source], faces[s.targets[0]]
+    frames = interpolate(ef, a, b, n=8)
+    titles = [f"{i / (len(frames) - 1):.2f}" for i in range(len(frames))]
+    file = ctx.save(
+        image_row(list(frames), titles, f"face {s.source} fading into face {s.targets[0]} in face space"),
+        f"{ctx.key}-faded-face.png",
+    )
+    lines = [
+        f"Both faces as 20 eigenface coefficients; the straight line between the coefficient vectors, "
+        f"{len(frames)} steps, each rebuilt as a face.",
+        "Every frame stays a face: the path never leaves the space the eigenfaces span.",
+    ]
+    return Section(
+        ctx.key,
+        "The interpolation of a faded face",
+        "A face fading into another through the eigenfaces, as at the end of the warp.",
+        lines,
+        [file],
     )
 
 
@@ -243,9 +327,11 @@ def weight_matrix_section(ctx):
         f"Their square roots are W's singular values (LAPACK agrees to {gap:.1e} relative).",
         "The eigenvectors are the patches the layer stretches most; later layers see mostly these.",
     ]
-    file = ctx.save(weight_direction_images(V, lam, "conv_in: eigenvectors of WᵀW (3×3 patches)"), "07-weights.png")
+    file = ctx.save(
+        weight_direction_images(V, lam, "conv_in: eigenvectors of WᵀW (3×3 patches)"), f"{ctx.key}-weights.png"
+    )
     return Section(
-        "07",
+        ctx.key,
         "Simplify it: the weight matrix",
         "Before the Jacobian, a simpler matrix: the eigenvectors of WᵀW (SeFa).",
         lines,
@@ -276,9 +362,12 @@ def jacobian_section(ctx):
         + (" (loaded from the cache)" if basis.jacobian is None else ""),
         f"u = Jv/σ, checked with a fresh product: ‖J v₁ − σ₁ u₁‖/σ₁ = {check:.1e}",
     ]
-    files = [ctx.save(spectrum_plot(basis), "08-spectrum.png"), ctx.save(direction_images(basis), "08-directions.png")]
+    files = [
+        ctx.save(spectrum_plot(basis), f"{ctx.key}-spectrum.png"),
+        ctx.save(direction_images(basis), f"{ctx.key}-directions.png"),
+    ]
     return Section(
-        "08",
+        ctx.key,
         "The Jacobian of the face model",
         "The Jacobian is far too large to write down, so we approximate it by SVD through its products.",
         lines,
@@ -299,10 +388,11 @@ def edits_section(ctx):
     labels, cols = [f"v{i + 1}" for i in range(s.n_directions)], [f"{g:+g}" for g in s.strengths]
     files = [
         ctx.save(
-            image_grid(grid, labels, cols, f"built-in face {s.source}: x_t + γ·vᵢ, then DDIM to 0"), "09-edits.png"
+            image_grid(grid, labels, cols, f"built-in face {s.source}: x_t + γ·vᵢ, then DDIM to 0"),
+            f"{ctx.key}-edits.png",
         )
     ]
-    files.append(ctx.animate(grid_animation(grid, labels, cols), "09-edits.gif", fps=3))
+    files.append(ctx.animate(grid_animation(grid, labels, cols), f"{ctx.key}-edits.gif", fps=3))
     mid = list(s.strengths).index(0.0) if 0.0 in s.strengths else None
     lines = [f"Strengths γ = {', '.join(cols)} along the top {s.n_directions} right singular vectors, at t = {s.t}."]
     if mid is not None:
@@ -311,7 +401,7 @@ def edits_section(ctx):
             "Largest mean pixel change per direction: " + ", ".join(f"v{i + 1} {c:.3f}" for i, c in enumerate(change))
         )
     return Section(
-        "09",
+        ctx.key,
         "Edits along the top directions",
         "Move x_t along a singular direction and denoise: the face changes the way the basis says.",
         lines,
@@ -342,7 +432,7 @@ def transport_section(ctx):
             [f"{g:+g}" for g in s.transport_strengths],
             f"direction 1 of face {s.source} carried to other faces (t = {t})",
         ),
-        "10-transport.png",
+        f"{ctx.key}-transport.png",
     )
     lines = [
         f"u₁ of face {s.source} lives in H. At each target it is projected onto the target's top-{s.k} tangent "
@@ -353,7 +443,7 @@ def transport_section(ctx):
         f"At t = {t} faces share most of their tangent spaces; nearer t = 0 each face has its own, and less survives.",
     ]
     return Section(
-        "10",
+        ctx.key,
         "Parallel transport to other faces",
         "Carry the direction to other images: the same change, on a different face.",
         lines,
@@ -373,7 +463,7 @@ def generated_section(ctx):
     files = [
         ctx.save(
             image_grid(grid, [""] * len(grid), [""] * cols, f"{s.n_samples} faces from the built-in DDPM"),
-            "11-samples.png",
+            f"{ctx.key}-samples.png",
         )
     ]
     t = s.t_transport
@@ -390,7 +480,7 @@ def generated_section(ctx):
                 ["as sampled", f"direction 1, γ = {strengths[1]:+g}"],
                 "the image we meant to make",
             ),
-            "11-generated.png",
+            f"{ctx.key}-generated.png",
         )
     )
     lines = [
@@ -400,7 +490,7 @@ def generated_section(ctx):
         f"Mean pixel change from the plain sample: {float(np.abs(pair[1] - pair[0]).mean()):.3f}",
     ]
     return Section(
-        "11",
+        ctx.key,
         "The generated image",
         "On a count of three… this time I know it will be the exact image I want to make.",
         lines,
@@ -410,11 +500,17 @@ def generated_section(ctx):
 
 SECTIONS = (
     projection_section,
+    change_of_basis_section,
+    covariance_section,
+    superposition_section,
     inputs_with_inputs_section,
     eigenvectors_section,
     rotate_scale_rotate_section,
     u_from_v_section,
+    low_rank_section,
+    least_squares_section,
     eigenfaces_section,
+    faded_face_section,
     weight_matrix_section,
     jacobian_section,
     edits_section,
@@ -422,6 +518,29 @@ SECTIONS = (
     generated_section,
 )
 """The report's sections in the script's order; each computes, draws and returns a :class:`Section`."""
+
+
+# Which section shows each Manim scene of ``svdlens.video``.
+VIDEO_SECTIONS = {
+    "projection": projection_section,
+    "inputs-with-inputs": inputs_with_inputs_section,
+    "eigenvectors": eigenvectors_section,
+    "rotate-scale-rotate": rotate_scale_rotate_section,
+    "u-from-v": u_from_v_section,
+    "puzzle": eigenfaces_section,
+    "jacobian-directions": edits_section,
+    "generated-image": generated_section,
+}
+
+
+def _add_videos(stage: Path, sections: list[Section]) -> None:
+    """Render the video scenes into ``stage/video`` and link each from its section."""
+    from ..video import render as render_video
+
+    by_function = {make.__name__: section for make, section in zip(SECTIONS, sections)}
+    paths = render_video(list(VIDEO_SECTIONS), out=stage / "video", quality="low")
+    for name, path in zip(VIDEO_SECTIONS, paths):
+        by_function[VIDEO_SECTIONS[name].__name__].files.append(f"video/{path.name}")
 
 
 def run_demo(
@@ -433,8 +552,12 @@ def run_demo(
     model: str = "builtin",
     progress: Progress = None,
     force: bool = False,
+    video: bool = False,
 ) -> dict:
     """Run every step and write ``out/index.html`` with its figures, plus ``summary.json``.
+
+    ``video=True`` also renders the Manim scenes (low quality, the ``svdlens[video]`` extra)
+    into ``out/video`` and shows each MP4 in its section.
 
     ``progress(done, total, title)`` is called as each section starts and at the end. ``cache_dir`` (default ``out/cache``)
     keeps the local bases between runs. Nothing but the cache is written to ``out`` unless
@@ -455,10 +578,14 @@ def run_demo(
         _ = ctx.pipe  # a model that cannot load fails here, before any work
         for i, make_section in enumerate(SECTIONS):
             report(progress, i, len(SECTIONS), make_section.__name__.removesuffix("_section").replace("_", " "))
+            ctx.key = f"{i + 1:02d}"
             t0 = time.perf_counter()
             section = make_section(ctx)
             section.seconds = time.perf_counter() - t0
             sections.append(section)
+        if video:
+            report(progress, len(SECTIONS) - 1, len(SECTIONS), "video scenes (Manim)")
+            _add_videos(stage, sections)
         seconds = time.perf_counter() - start
         summary = {
             "settings": asdict(settings),

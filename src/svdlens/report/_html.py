@@ -29,6 +29,8 @@ INTRO = (
 
 def _figure(name: str, alt: str) -> str:
     src = html.escape(name, quote=True)
+    if name.endswith(".mp4"):
+        return f'<figure><video controls preload="metadata" src="{src}" title="{html.escape(alt, quote=True)}"></video></figure>'
     return f'<figure><img src="{src}" alt="{html.escape(alt, quote=True)}" loading="lazy"></figure>'
 
 
