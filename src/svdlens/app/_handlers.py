@@ -33,7 +33,9 @@ def display(image: np.ndarray, size: int = 200) -> np.ndarray:
     a = np.asarray(image, dtype=np.float64)
     lo, hi = float(a.min()), float(a.max())
     a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
-    return np.asarray(Image.fromarray((a * 255).round().astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST))
+    return np.asarray(
+        Image.fromarray((a * 255).round().astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
+    )
 
 
 def read_upload(path) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -23,9 +24,51 @@ __all__ = ["directions_command", "run_directions"]
 
 
 def run_directions(
-    pipe: FacePipeline, out, *, image=None, seed=None, t: float, k: int, steps: int, force: bool = False
+    pipe: FacePipeline,
+    out: str | Path,
+    *,
+    image: str | None = None,
+    seed: int | None = None,
+    t: float,
+    k: int,
+    steps: int,
+    force: bool = False,
 ) -> dict:
-    """Invert (or sample) to x_t, take the local basis there, and write its figures, basis and summary."""
+    """Invert (or sample) to x_t, take the local basis there, and write its figures, basis and summary.
+
+    Parameters
+    ----------
+    pipe : FacePipeline
+        The diffusion model.
+    out : str or pathlib.Path
+        The output folder: ``spectrum.png``, ``directions.png``, ``start.png``,
+        ``basis.safetensors`` and ``summary.json``.
+    image : str, optional
+        An image file, or ``builtin:N`` for the N-th built-in face, inverted to x_t.
+        Give exactly one of ``image`` and ``seed``.
+    seed : int, optional
+        Take x_t where the sample generated from this seed passes at t.
+    t : float
+        Where x_t is in the diffusion, in (0, 1].
+    k : int
+        How many singular triplets.
+    steps : int
+        DDIM steps.
+    force : bool
+        Replace files in ``out`` that svdlens did not write.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``: image or seed, t, k, the singular values
+        and residuals, whether they converged, the JVP and VJP counts, the JVP mode and seconds.
+
+    Raises
+    ------
+    SvdlensError
+        Neither or both of ``image`` and ``seed``, an unreadable image, bad t, k or steps,
+        or an output folder in the way.
+    """
     t0 = time.perf_counter()
     img, xt = start(pipe, image, seed, t, steps)
     basis = pipe.directions(xt=xt, t=t, k=k, steps=steps)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -25,18 +27,57 @@ MAX_GUIDANCE = 100
 
 def run_edit(
     pipe: FacePipeline,
-    out,
+    out: str | Path,
     *,
-    image=None,
-    seed=None,
-    directions=(1,),
-    strengths=(-3, 0, 3),
+    image: str | None = None,
+    seed: int | None = None,
+    directions: Sequence[int] = (1,),
+    strengths: Sequence[float] = (-3, 0, 3),
     t: float,
     steps: int,
     guidance: int = 0,
     force: bool = False,
 ) -> dict:
-    """Edit along each direction at each strength; write the grid as PNG, GIF and .npy with a summary."""
+    """Edit along each direction at each strength; write the grid as PNG, GIF and .npy with a summary.
+
+    Parameters
+    ----------
+    pipe : FacePipeline
+        The diffusion model.
+    out : str or pathlib.Path
+        The output folder: ``edit.png``, ``edit.gif``, ``edit.npy`` (the grid,
+        ``(directions, strengths, ...)``) and ``summary.json``.
+    image : str, optional
+        An image file, or ``builtin:N`` for the N-th built-in face, inverted to x_t.
+        Give exactly one of ``image`` and ``seed``.
+    seed : int, optional
+        Take x_t where the sample generated from this seed passes at t.
+    directions : sequence of int
+        Which right singular vectors to move along, counted from 1.
+    strengths : sequence of float
+        The strengths γ of each move x_t + γ·v.
+    t : float
+        Where x_t is in the diffusion, in (0, 1].
+    steps : int
+        DDIM steps each way.
+    guidance : int
+        0 for the plain move, more for that many steps of x-space guidance (see
+        :meth:`FacePipeline.edit`).
+    force : bool
+        Replace files in ``out`` that svdlens did not write.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``: image or seed, t, directions, strengths,
+        guidance, the singular values and seconds.
+
+    Raises
+    ------
+    SvdlensError
+        Neither or both of ``image`` and ``seed``, an unreadable image, bad strengths, t or
+        steps, or an output folder in the way.
+    """
     t0 = time.perf_counter()
     img, xt = start(pipe, image, seed, t, steps)
     basis = pipe.directions(xt=xt, t=t, k=max(directions), steps=steps)

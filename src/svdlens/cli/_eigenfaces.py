@@ -22,13 +22,13 @@ JOB_STEPS = ("load", "fit", "figures and uses", "write")
 
 
 def run_eigenfaces(
-    out,
-    images=None,
+    out: str | Path,
+    images: str | Path | None = None,
     *,
-    size=None,
+    size: int | tuple[int, int] | None = None,
     k: int = 20,
     method: str = "auto",
-    normalize="standardize",
+    normalize: str | None = "standardize",
     out_of_core: bool = False,
     chunk_rows: int = 4096,
     scheduler: str | None = None,
@@ -38,8 +38,47 @@ def run_eigenfaces(
 ) -> dict:
     """Fit eigenfaces to the built-in faces (or ``images``) and write figures, model and summary to ``out``.
 
-    Returns the summary written to ``summary.json``. Nothing is left half-written in ``out``
-    if a step fails.
+    Nothing is left half-written in ``out`` if a step fails.
+
+    Parameters
+    ----------
+    out : str or pathlib.Path
+        The output folder: the study's figures, ``model.npz`` and ``summary.json``.
+    images : str or pathlib.Path, optional
+        A folder of images or a ``.npy``/``.npz`` file (default: the built-in faces, with
+        face detection measured against the built-in non-faces).
+    size : int or (int, int), optional
+        Resize and centre-crop every image to this size.
+    k : int
+        How many eigenfaces.
+    method : str
+        The :class:`svdlens.Eigenfaces` method.
+    normalize : {"standardize", None}
+        The :class:`svdlens.Eigenfaces` per-image normalisation.
+    out_of_core : bool
+        Fit with dask, reading ``images`` (a ``.npy`` or a folder) a block at a time.
+    chunk_rows : int
+        Rows per block when out of core.
+    scheduler : str, optional
+        A ``dask.distributed`` scheduler's address, when out of core.
+    progress : callable, optional
+        ``progress(done, total, label)`` after each of :data:`JOB_STEPS`.
+    force : bool
+        Replace files in ``out`` that svdlens did not write.
+    scheduler_timeout : float
+        Seconds to wait for ``scheduler``.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``: the source, image count and shape, the
+        explained variance, the puzzle's coefficients and error, face detection (built-in
+        faces only), skipped files and timings.
+
+    Raises
+    ------
+    SvdlensError
+        Unreadable images, bad parameters, or an output folder in the way (every svdlens error).
     """
     timings: dict[str, float] = {}
     summary: dict = {"source": "built-in faces (scikit-image lfw_subset)" if images is None else str(images)}
@@ -64,7 +103,14 @@ def run_eigenfaces(
     model = None
     if out_of_core:
         model = Eigenfaces(n_components=k, method=method, normalize=normalize)
-        fit_out_of_core(model, images, size=size, chunk_rows=chunk_rows, scheduler=scheduler, timeout=scheduler_timeout)
+        fit_out_of_core(  # out_of_core comes with images
+            model,
+            images,  # type: ignore[arg-type]
+            size=size,
+            chunk_rows=chunk_rows,
+            scheduler=scheduler,
+            timeout=scheduler_timeout,
+        )
         X = _sample_rows(images, model, size)
     result = study(X, k=k, method=method, normalize=normalize, nonfaces=nonfaces, model=model)
     ef = result.model

@@ -102,8 +102,8 @@ def parse_kwargs(items) -> dict:
 def run_jacobian(
     model_spec: str,
     layer: str,
-    input_path,
-    out,
+    input_path: str | Path,
+    out: str | Path,
     *,
     k: int = DEFAULT_K,
     tol: float = 1e-4,
@@ -111,7 +111,43 @@ def run_jacobian(
     block_size: int | None = None,
     force: bool = False,
 ) -> dict:
-    """Compute the local basis of x ↦ model.<layer>(x) at the input; write figures, basis and summary."""
+    """Compute the local basis of x ↦ model.<layer>(x) at the input; write figures, basis and summary.
+
+    Parameters
+    ----------
+    model_spec : str
+        ``FILE.py:factory``: the model is what ``factory()`` returns (the file's code runs).
+    layer : str
+        The submodule whose output is h, named as in ``model.named_modules()``.
+    input_path : str or pathlib.Path
+        The input x: a ``.npy`` (as stored) or an image (``(1, C, H, W)`` in [0, 1]).
+    out : str or pathlib.Path
+        The output folder: ``spectrum.png``, ``directions.png`` (when v looks like an image),
+        ``basis.safetensors`` and ``summary.json``.
+    k : int
+        How many singular triplets, at most ``MAX_K``.
+    tol : float
+        The residual tolerance of :func:`svdlens.local_basis`.
+    forward_kwargs : dict, optional
+        Passed to every forward call of the model.
+    block_size : int, optional
+        Vectors per Krylov block.
+    force : bool
+        Replace files in ``out`` that svdlens did not write.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``: model, layer, input and output shapes, the
+        singular values and residuals, whether they converged, the JVP and VJP counts, the
+        JVP mode, seconds and the basis's cache key.
+
+    Raises
+    ------
+    SvdlensError
+        A bad ``k`` or ``block_size``, a model file that fails or returns no module, an
+        unknown layer, an unreadable input, or an output folder in the way.
+    """
     k = check_int("-k", k, high=MAX_K)
     block_size = check_optional_int("--block-size", block_size)
     model = load_factory(model_spec)

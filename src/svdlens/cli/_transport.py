@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -26,12 +28,12 @@ MAX_TARGETS = 16
 
 def run_transport(
     pipe: FacePipeline,
-    out,
+    out: str | Path,
     *,
     source: str,
     targets: list[str],
     direction: int = 1,
-    strengths=(-3, 0, 3),
+    strengths: Sequence[float] = (-3, 0, 3),
     t: float,
     steps: int,
     k: int = DEFAULT_K,
@@ -39,7 +41,46 @@ def run_transport(
     damp: float | None = None,
     force: bool = False,
 ) -> dict:
-    """Carry direction ``direction`` of ``source`` to each target; write the edit grid and a summary."""
+    """Carry direction ``direction`` of ``source`` to each target; write the edit grid and a summary.
+
+    Parameters
+    ----------
+    pipe : FacePipeline
+        The diffusion model.
+    out : str or pathlib.Path
+        The output folder: ``transport.png``, ``transport.gif`` and ``summary.json``.
+    source : str
+        The image whose direction is carried: a file, or ``builtin:N``.
+    targets : list of str
+        The images it is carried to: files, or ``builtin:N``.
+    direction : int
+        Which of the source's right singular vectors, counted from 1.
+    strengths : sequence of float
+        The strengths γ of each edit x_t + γ·v, the same for every row.
+    t : float
+        Where x_t is in the diffusion, in (0, 1].
+    steps : int
+        DDIM steps each way.
+    k : int
+        How many singular triplets each target's basis has.
+    method : {"project", "lsqr"}
+        As for :func:`svdlens.transport`.
+    damp : float, optional
+        As for :func:`svdlens.transport`.
+    force : bool
+        Replace files in ``out`` that svdlens did not write.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``: source, targets, direction, strengths, t,
+        method, damp, ``kept`` and ``gain`` per target, the source's σ and seconds.
+
+    Raises
+    ------
+    SvdlensError
+        An unreadable image, bad strengths, t, steps or k, or an output folder in the way.
+    """
     t0 = time.perf_counter()
     _, xt_src = start(pipe, source, None, t, steps)
     b_src = pipe.directions(xt=xt_src, t=t, k=max(k, direction), steps=steps)

@@ -10,24 +10,64 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T, MAX_STEPS, MAX_STRENGTHS
 from .._progress import Progress, track
 from .._validation import check_float, check_fraction, check_int
 from ..exceptions import InputNote, InvalidParameterError, ModelLoadError, SvdlensError
-from ..nets import LocalBasis, jacobian, layer_map, local_basis, transport
+from ..nets import LayerMap, LocalBasis, Transported, jacobian, layer_map, local_basis, transport
 
 __all__ = ["FacePipeline", "load", "ModelLoadError", "InputNote"]
 
+DiffusersUNet = Any
+"""A diffusers ``UNet2DModel`` (typed loosely: diffusers' own annotations do not type-check)."""
+DiffusersScheduler = Any
+"""A diffusers ``DDIMScheduler`` (typed loosely, as :data:`DiffusersUNet`)."""
 
-def load(source="builtin", *, device=None) -> FacePipeline:
+
+def load(source: str | Path = "builtin", *, device: torch.device | str | None = None) -> FacePipeline:
     """The built-in face DDPM (``"builtin"``), a diffusers ``UNet2DModel`` folder, or a hub id when online.
 
     Weights must be safetensors: a folder with only pickled weights (``.bin``, ``.pt``) is refused.
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        ``"builtin"`` (the 32×32 grayscale face DDPM shipped in the package), a diffusers model
+        folder (a ``UNet2DModel`` with ``config.json``, directly or in ``unet/``, and a DDIM
+        scheduler config, directly or in ``scheduler/``), or a hub id ``org/name`` when online.
+    device : torch.device or str, optional
+        Where the model runs (default: CPU).
+
+    Returns
+    -------
+    FacePipeline
+        The model and its scheduler.
+
+    Raises
+    ------
+    ModelLoadError
+        Missing or pickle-only weights, invalid JSON, a folder that is not a diffusers model,
+        a scheduler setting the DDIM here does not honour, or a hub id while offline.
+
+    Warns
+    -----
+    InputNote
+        The folder has no scheduler config: a 1000-step linear schedule is used.
+
+    Examples
+    --------
+    >>> import svdlens as sl
+    >>> pipe = sl.diffusion.load("builtin")
+    >>> pipe.size, pipe.channels, pipe.T
+    (32, 1, 1000)
     """
     from diffusers import DDIMScheduler, UNet2DModel
 
@@ -121,9 +161,40 @@ def check_scheduler(config) -> None:
 
 
 class FacePipeline:
-    """A UNet2DModel and its noise schedule, with DDIM in both directions and h-space tools."""
+    """A UNet2DModel and its noise schedule, with DDIM in both directions and h-space tools.
 
-    def __init__(self, unet, scheduler, device=None):
+    Made by :func:`load`. Images go in and come out as floats in [0, 1]; the model works in
+    ``[−1, 1]`` at its own size and channels.
+
+    Parameters
+    ----------
+    unet : diffusers.UNet2DModel
+        The noise-prediction model; it is moved to ``device``, put in eval mode and frozen.
+    scheduler : diffusers.DDIMScheduler
+        Its noise schedule (``alphas_cumprod``, ``num_train_timesteps``).
+    device : torch.device or str, optional
+        Where the model runs (default: CPU).
+
+    Attributes
+    ----------
+    T : int
+        The number of training timesteps.
+    alphas : torch.Tensor
+        ``(T,)`` ᾱ_t, the cumulative products of the schedule, float64.
+    channels : int
+        The model's image channels.
+    size : int
+        The model's image size (square).
+
+    Raises
+    ------
+    ModelLoadError
+        A scheduler setting the DDIM here does not honour (see ``HONOURED``).
+    """
+
+    def __init__(
+        self, unet: DiffusersUNet, scheduler: DiffusersScheduler, device: torch.device | str | None = None
+    ) -> None:
         self.device = torch.device(device or "cpu")
         self.unet = unet.to(self.device).eval().requires_grad_(False)
         check_scheduler(scheduler.config)
@@ -135,8 +206,35 @@ class FacePipeline:
         self.size = int(cfg.sample_size if isinstance(cfg.sample_size, int) else cfg.sample_size[0])
 
     # ---------------------------------------------------------------- images in/out
-    def to_model(self, images) -> torch.Tensor:
-        """Images (n, h, w) or (n, c, h, w) in [0, 1] → model space (n, C, S, S) in [−1, 1], with notes."""
+    def to_model(self, images: ArrayLike | torch.Tensor) -> torch.Tensor:
+        """Images (n, h, w) or (n, c, h, w) in [0, 1] → model space (n, C, S, S) in [−1, 1], with notes.
+
+        Parameters
+        ----------
+        images : array_like or torch.Tensor
+            ``(n, h, w)``, ``(n, c, h, w)``, one ``(h, w)`` image or one ``(c, h, w)`` image, in [0, 1].
+
+        Returns
+        -------
+        torch.Tensor
+            ``(n, C, S, S)`` float32 in [−1, 1] on the pipeline's device.
+
+        Raises
+        ------
+        SvdlensError
+            Another number of dimensions or channels, NaN or Inf.
+
+        Warns
+        -----
+        InputNote
+            Colour converted to grayscale (or grayscale repeated to colour), or images resized.
+
+        Examples
+        --------
+        >>> import numpy as np, svdlens as sl
+        >>> sl.diffusion.load("builtin").to_model(np.ones((2, 32, 32))).shape
+        torch.Size([2, 1, 32, 32])
+        """
         x = torch.as_tensor(
             np.asarray(images, dtype=np.float32) if not isinstance(images, torch.Tensor) else images
         ).float()
@@ -169,18 +267,73 @@ class FacePipeline:
         return (x * 2 - 1).to(self.device)
 
     def to_images(self, x: torch.Tensor) -> np.ndarray:
-        """Model space → images in [0, 1]: (n, h, w) for one channel, else (n, c, h, w)."""
+        """Model space → images in [0, 1]: (n, h, w) for one channel, else (n, c, h, w).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(n, C, S, S)`` in model space, [−1, 1]; values outside are clipped.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 images in [0, 1].
+
+        Examples
+        --------
+        >>> import torch, svdlens as sl
+        >>> sl.diffusion.load("builtin").to_images(torch.zeros(2, 1, 32, 32)).shape
+        (2, 32, 32)
+        """
         img = ((x.detach().float().cpu() + 1) / 2).clamp(0, 1).numpy()
         return img[:, 0] if self.channels == 1 else img
 
     # ------------------------------------------------------------------- DDIM
     def timesteps(self, t: float, steps: int) -> list[int]:
-        """Integer timesteps from 0 up to ⌊t·T⌋ − 1, ``steps`` + 1 of them, evenly spaced."""
+        """Integer timesteps from 0 up to ⌊t·T⌋ − 1, ``steps`` + 1 of them, evenly spaced.
+
+        Parameters
+        ----------
+        t : float
+            How far into the diffusion, in (0, 1].
+        steps : int
+            DDIM steps, at most ``MAX_STEPS``.
+
+        Returns
+        -------
+        list of int
+            Ascending timesteps (fewer when rounding makes two equal).
+
+        Raises
+        ------
+        InvalidParameterError
+            ``t`` outside (0, 1] or ``steps`` not a whole number in range.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> sl.diffusion.load("builtin").timesteps(0.6, 3)
+        [0, 200, 399, 599]
+        """
         top = max(1, int(round(check_fraction("t", t) * self.T)) - 1)
         steps = check_int("steps", steps, high=MAX_STEPS)
         return sorted({int(round(v)) for v in np.linspace(0, top, steps + 1)})
 
     def eps(self, x: torch.Tensor, timestep: int) -> torch.Tensor:
+        """The model's noise prediction ε(x, timestep), without gradients.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(n, C, S, S)`` noisy images in model space.
+        timestep : int
+            The integer timestep, in ``[0, T)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(n, C, S, S)`` the predicted noise.
+        """
         with torch.no_grad():
             return self.unet(x, timestep).sample
 
@@ -200,9 +353,38 @@ class FacePipeline:
         return a_to**0.5 * x0 + (1 - a_to) ** 0.5 * e
 
     def invert(
-        self, images, t: float = DEFAULT_T, steps: int = DEFAULT_STEPS, *, progress: Progress = None
+        self,
+        images: ArrayLike | torch.Tensor,
+        t: float = DEFAULT_T,
+        steps: int = DEFAULT_STEPS,
+        *,
+        progress: Progress = None,
     ) -> torch.Tensor:
-        """Images → x_t by DDIM inversion (eta = 0)."""
+        """Images → x_t by DDIM inversion (eta = 0).
+
+        Parameters
+        ----------
+        images : array_like or torch.Tensor
+            Images in [0, 1], as :meth:`to_model` takes them.
+        t : float
+            How far into the diffusion to go, in (0, 1].
+        steps : int
+            DDIM steps from 0 to t.
+        progress : callable, optional
+            ``progress(done, total, label)`` after each step.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(n, C, S, S)`` x_t in model space.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> pipe = sl.diffusion.load("builtin")
+        >>> pipe.invert(pipe.sample(n=2, steps=2), t=0.6, steps=2).shape
+        torch.Size([2, 1, 32, 32])
+        """
         return self._walk(self.to_model(images), self.timesteps(t, steps), "DDIM inversion", progress)
 
     def _walk(self, x, ts, label, progress: Progress):
@@ -214,7 +396,32 @@ class FacePipeline:
     def generate(
         self, xt: torch.Tensor, t: float = DEFAULT_T, steps: int = DEFAULT_STEPS, *, progress: Progress = None
     ) -> np.ndarray:
-        """x_t → images by DDIM sampling from t down to 0 (eta = 0)."""
+        """x_t → images by DDIM sampling from t down to 0 (eta = 0).
+
+        Parameters
+        ----------
+        xt : torch.Tensor
+            ``(n, C, S, S)`` x_t in model space (from :meth:`invert`, say).
+        t : float
+            Where ``xt`` is in the diffusion, in (0, 1].
+        steps : int
+            DDIM steps from t to 0.
+        progress : callable, optional
+            ``progress(done, total, label)`` after each step.
+
+        Returns
+        -------
+        numpy.ndarray
+            Images in [0, 1]: ``(n, h, w)`` for one channel, else ``(n, c, h, w)``.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> pipe = sl.diffusion.load("builtin")
+        >>> xt = pipe.invert(pipe.sample(n=1, steps=2), t=0.6, steps=2)
+        >>> pipe.generate(xt, t=0.6, steps=2).shape
+        (1, 32, 32)
+        """
         x = torch.as_tensor(xt).to(self.device, torch.float32)
         ts = self.timesteps(t, steps)[::-1]
         x = self._walk(x, ts, "DDIM sampling", progress)
@@ -224,13 +431,58 @@ class FacePipeline:
     def sample(
         self, n: int = 16, seed: int = 0, steps: int = DEFAULT_STEPS, *, progress: Progress = None
     ) -> np.ndarray:
-        """New images from pure noise at t = 1."""
+        """New images from pure noise at t = 1.
+
+        Parameters
+        ----------
+        n : int
+            How many images.
+        seed : int
+            Seed of the noise; the same seed gives the same images.
+        steps : int
+            DDIM steps from t = 1 to 0.
+        progress : callable, optional
+            ``progress(done, total, label)`` after each step.
+
+        Returns
+        -------
+        numpy.ndarray
+            Images in [0, 1]: ``(n, h, w)`` for one channel, else ``(n, c, h, w)``.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> images = sl.diffusion.load("builtin").sample(n=2, seed=0, steps=2)
+        >>> images.shape, bool(images.min() >= 0 and images.max() <= 1)
+        ((2, 32, 32), True)
+        """
         g = torch.Generator().manual_seed(seed)
         noise = torch.randn(n, self.channels, self.size, self.size, generator=g).to(self.device)
         return self.generate(noise, 1.0, steps, progress=progress)
 
     def noisy_sample(self, seed: int, t: float = DEFAULT_T, steps: int = DEFAULT_STEPS) -> torch.Tensor:
-        """x_t on the way from noise (seed) to an image: where a generated sample passes at t."""
+        """x_t on the way from noise (seed) to an image: where a generated sample passes at t.
+
+        Parameters
+        ----------
+        seed : int
+            Seed of the noise at t = 1.
+        t : float
+            Where to stop, in (0, 1].
+        steps : int
+            DDIM steps of the whole way from t = 1 to 0 (those above t are taken).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(1, C, S, S)`` x_t in model space.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> sl.diffusion.load("builtin").noisy_sample(0, t=0.6, steps=2).shape
+        torch.Size([1, 1, 32, 32])
+        """
         g = torch.Generator().manual_seed(seed)
         x = torch.randn(1, self.channels, self.size, self.size, generator=g).to(self.device)
         stop = self.t_index(t)
@@ -245,49 +497,149 @@ class FacePipeline:
 
     # --------------------------------------------------------------- h-space
     def t_index(self, t: float) -> int:
+        """The integer timestep where x_t is: ``⌊t·T⌋ − 1``, rounded.
+
+        Parameters
+        ----------
+        t : float
+            How far into the diffusion, in (0, 1].
+
+        Returns
+        -------
+        int
+            The timestep, in ``[0, T)``.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> sl.diffusion.load("builtin").t_index(0.6)
+        599
+        """
         return self.timesteps(t, 1)[-1]
 
-    def h_map(self, t: float = DEFAULT_T):
-        """f: x_t ↦ h, the mid-block output at timestep t (the "semantic space")."""
+    def h_map(self, t: float = DEFAULT_T) -> LayerMap:
+        """f: x_t ↦ h, the mid-block output at timestep t (the "semantic space").
+
+        Parameters
+        ----------
+        t : float
+            Where x_t is in the diffusion, in (0, 1].
+
+        Returns
+        -------
+        LayerMap
+            The map, to give to :func:`svdlens.jacobian` or :func:`svdlens.local_basis`.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> sl.diffusion.load("builtin").h_map(0.6)
+        layer_map(UNet2DModel, 'mid_block', timestep=599)
+        """
         return layer_map(self.unet, "mid_block", timestep=self.t_index(t))
 
     def directions(
         self,
-        image=None,
+        image: ArrayLike | torch.Tensor | None = None,
         *,
         seed: int | None = None,
         t: float = DEFAULT_T,
         k: int = DEFAULT_K,
         steps: int = DEFAULT_STEPS,
         xt: torch.Tensor | None = None,
-        **basis_options,
+        **basis_options: Any,
     ) -> LocalBasis:
-        """The local basis of x_t ↦ h at an image's (or a seed's) x_t."""
+        """The local basis of x_t ↦ h at an image's (or a seed's) x_t.
+
+        Parameters
+        ----------
+        image : array_like or torch.Tensor, optional
+            An image in [0, 1], inverted to x_t. Give exactly one of ``image``, ``seed``, ``xt``.
+        seed : int, optional
+            Take x_t where the sample generated from this seed passes at t.
+        t : float
+            Where x_t is in the diffusion, in (0, 1].
+        k : int
+            How many singular triplets.
+        steps : int
+            DDIM steps that make x_t.
+        xt : torch.Tensor, optional
+            x_t itself, already made.
+        **basis_options
+            Passed to :func:`svdlens.local_basis` (``tol``, ``method``, ``cache_dir``, ...).
+
+        Returns
+        -------
+        LocalBasis
+            The top-k triplets of ∂h/∂x_t, with ``x``, ``t`` and ``steps`` filled in.
+
+        Raises
+        ------
+        SvdlensError
+            Neither or both of ``image`` and ``seed`` (without ``xt``).
+        """
         if xt is None:
             if (image is None) == (seed is None):
                 raise SvdlensError("give either an image or a seed")
-            xt = self.invert(image, t, steps) if seed is None else self.noisy_sample(seed, t, steps)
+            xt = self.invert(image, t, steps) if seed is None else self.noisy_sample(seed, t, steps)  # type: ignore[arg-type]  # image is given when seed is not
         basis = local_basis(self.h_map(t), xt, k=k, **basis_options)
         basis.t, basis.steps = t, steps
         return basis
 
     def edit(
         self,
-        image=None,
-        v=None,
-        strengths=(-2, 0, 2),
+        image: ArrayLike | torch.Tensor | None = None,
+        v: torch.Tensor | np.ndarray | None = None,
+        strengths: Sequence[float] = (-2, 0, 2),
         *,
         t: float = DEFAULT_T,
         steps: int = DEFAULT_STEPS,
-        xt=None,
+        xt: torch.Tensor | None = None,
         guidance: int = 0,
         guidance_scale: float = 1.0,
     ) -> np.ndarray:
         """Images for x_t + γ·v, one per strength γ, denoised to t = 0: shape (len(strengths), ...).
 
-        ``guidance`` > 0 uses x-space guidance instead of the plain move: repeat
-        x ← x + s·(ε(x + γv, t) − ε(x, t)) that many times (s = ``guidance_scale``), then denoise.
         Strengths are denoised ``EDIT_BATCH`` at a time, so memory does not grow with their number.
+
+        Parameters
+        ----------
+        image : array_like or torch.Tensor, optional
+            One image in [0, 1], inverted to x_t (unless ``xt`` is given).
+        v : torch.Tensor or numpy.ndarray
+            The direction at x_t (``basis.v[0]``, say), of x_t's shape for one image.
+        strengths : sequence of float
+            The strengths γ, 1 to ``MAX_STRENGTHS`` of them.
+        t : float
+            Where x_t is in the diffusion, in (0, 1].
+        steps : int
+            DDIM steps each way.
+        xt : torch.Tensor, optional
+            x_t itself, instead of ``image``.
+        guidance : int
+            0: the plain move. More: x-space guidance instead, repeating
+            x ← x + s·(ε(x + γv, t) − ε(x, t)) that many times, then denoising.
+        guidance_scale : float
+            s, the step of the guidance.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(strengths), h, w)`` (or ``(len(strengths), c, h, w)``) images in [0, 1].
+
+        Raises
+        ------
+        SvdlensError
+            No ``v``, too many or too few strengths, or a strength, guidance or scale that is
+            not a finite number in range.
+
+        Examples
+        --------
+        >>> import torch, svdlens as sl
+        >>> pipe = sl.diffusion.load("builtin")
+        >>> xt = pipe.noisy_sample(0, t=0.6, steps=2)
+        >>> pipe.edit(xt=xt, v=torch.ones(1, 32, 32) / 32, strengths=[-2, 0, 2], t=0.6, steps=2).shape
+        (3, 32, 32)
         """
         if v is None:
             raise SvdlensError("give a direction v (e.g. basis.v[0])")
@@ -296,7 +648,7 @@ class FacePipeline:
             raise InvalidParameterError(f"give 1 to {MAX_STRENGTHS} strengths; got {len(strengths)}")
         guidance = check_int("guidance", guidance, low=0)
         guidance_scale = check_float("guidance_scale", guidance_scale)
-        xt = self.invert(image, t, steps) if xt is None else xt
+        xt = self.invert(image, t, steps) if xt is None else xt  # type: ignore[arg-type]  # image or xt is given
         v = torch.as_tensor(v, dtype=torch.float32).to(self.device).reshape(xt.shape[1:])
         ti = self.t_index(t)
         images = []
@@ -321,11 +673,32 @@ class FacePipeline:
         *,
         method: str = "project",
         damp: float | None = None,
-    ):
+    ) -> list[Transported]:
         """Direction i of one sample carried to each target: a list of ``Transported``.
 
-        ``method`` and ``damp`` are those of :func:`svdlens.transport`. For "lsqr", a target
-        read back from a cache gets its Jacobian again from its x_t and t.
+        Parameters
+        ----------
+        basis_from : LocalBasis
+            The source sample's local basis.
+        i : int
+            Which of its directions: ``basis_from.u[i]`` is carried.
+        targets : list of LocalBasis
+            The target samples' local bases (from :meth:`directions`).
+        method : {"project", "lsqr"}
+            As for :func:`svdlens.transport`. For "lsqr", a target read back from a cache gets
+            its Jacobian again from its x_t and t.
+        damp : float, optional
+            As for :func:`svdlens.transport`.
+
+        Returns
+        -------
+        list of Transported
+            One per target, in order.
+
+        Raises
+        ------
+        SvdlensError
+            For "lsqr", a target without its x_t and t; anything :func:`svdlens.transport` refuses.
         """
         out = []
         for b in targets:

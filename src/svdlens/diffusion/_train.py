@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .._atomic import staged_output
-from .._progress import report
+from .._progress import Progress, report
 from ..exceptions import MissingInputError
 from ._builtin import build_scheduler, build_unet, face_images
 
@@ -25,23 +25,60 @@ __all__ = ["train_faces"]
 
 
 def train_faces(
-    out="out/builtin-ddpm",
+    out: str | Path = "out/builtin-ddpm",
     *,
     steps: int = 20000,
     batch_size: int = 16,
     lr: float = 5e-4,
     seed: int = 0,
     device: str | None = None,
-    progress=None,
+    progress: Progress = None,
     time_limit_s: float | None = None,
-    resume=None,
+    resume: str | Path | None = None,
     force: bool = False,
 ) -> dict:
     """Train and write the diffusers folder ``out`` (model, scheduler, training.json).
 
-    ``resume``: a folder written by an earlier run; training goes on from its (EMA) weights, and
-    its training.json is carried into the new one as ``history``. The optimiser starts afresh,
-    so a resumed run is reproducible from the folder and the seed alone.
+    The folder is written whole or not at all (a staging folder, then moved into place).
+
+    Parameters
+    ----------
+    out : str or pathlib.Path
+        The diffusers folder to write; :func:`svdlens.diffusion.load` reads it.
+    steps : int
+        Optimiser steps.
+    batch_size : int
+        Images per step.
+    lr : float
+        AdamW's learning rate.
+    seed : int
+        Seed of the weights, the batches, the noise and the timesteps.
+    device : str, optional
+        Where to train (default: CUDA when available, else CPU).
+    progress : callable, optional
+        ``progress(step, steps, label)`` after each step; the label holds the loss.
+    time_limit_s : float, optional
+        Stop after this many seconds, and save what has been learned.
+    resume : str or pathlib.Path, optional
+        A folder written by an earlier run; training goes on from its (EMA) weights, and its
+        training.json is carried into the new one as ``history``. The optimiser starts afresh,
+        so a resumed run is reproducible from the folder and the seed alone.
+    force : bool
+        Replace files in ``out`` that svdlens did not write.
+
+    Returns
+    -------
+    dict
+        What training.json records: steps done, settings, seconds, the mean loss of the last
+        200 steps, the parameter count, the torch version and the history.
+
+    Raises
+    ------
+    MissingInputError
+        ``resume`` holds no weights.
+    OutputError
+        ``out`` is a file, or holds files svdlens did not write (without ``force``), or one
+        of ``resume``'s files would be overwritten.
     """
     torch.manual_seed(seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

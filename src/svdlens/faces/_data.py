@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 
@@ -19,7 +20,25 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".bmp", ".g
 
 @dataclass
 class LoadReport:
-    """What :func:`load` read, skipped and changed."""
+    """What :func:`load` read, skipped and changed.
+
+    Attributes
+    ----------
+    loaded : list of str
+        The files (or ``name.npy[i]`` entries) that were loaded, in order.
+    skipped : dict of str to str
+        File name -> why it was skipped.
+    resized : list of str
+        The images that were resized or centre-cropped to ``size``.
+    size : tuple of int, optional
+        The size ``(h, w)`` of the loaded images.
+
+    Examples
+    --------
+    >>> print(LoadReport(loaded=["a.png"], skipped={"b.txt": "not an image file (.txt)"}, size=(2, 2)).summary())
+    loaded 1 image(s) of size (2, 2)
+    skipped b.txt: not an image file (.txt)
+    """
 
     loaded: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # file name -> why
@@ -27,6 +46,13 @@ class LoadReport:
     size: tuple[int, ...] | None = None
 
     def summary(self) -> str:
+        """The report as lines of text, one per resize note and per skipped file.
+
+        Returns
+        -------
+        str
+            Newline-separated lines.
+        """
         lines = [f"loaded {len(self.loaded)} image(s) of size {self.size}"]
         if self.resized:
             lines.append(f"resized or cropped {len(self.resized)} to {self.size}")
@@ -38,8 +64,30 @@ class LoadReport:
 def builtin(kind: str = "faces") -> np.ndarray:
     """The built-in 25×25 crops of scikit-image's ``lfw_subset`` (shipped in its wheel: no download).
 
-    ``kind="faces"`` gives the 100 faces, ``kind="nonfaces"`` the 100 non-face crops,
-    ``kind="all"`` both (faces first). Float64 in [0, 1], shape (100, 25, 25).
+    Parameters
+    ----------
+    kind : {"faces", "nonfaces", "all"}
+        ``"faces"`` gives the 100 faces, ``"nonfaces"`` the 100 non-face crops,
+        ``"all"`` both (faces first).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64 in [0, 1], shape (100, 25, 25) (200 images for ``"all"``).
+
+    Raises
+    ------
+    SvdlensError
+        An unknown ``kind``.
+
+    Examples
+    --------
+    >>> import svdlens as sl
+    >>> X = sl.faces.builtin()
+    >>> X.shape, X.dtype.name, bool(X.min() >= 0 and X.max() <= 1)
+    ((100, 25, 25), 'float64', True)
+    >>> sl.faces.builtin(kind="all").shape
+    (200, 25, 25)
     """
     from skimage.data import lfw_subset
 
@@ -61,7 +109,7 @@ def _as_size(size) -> tuple[int, int] | None:
     return h, w
 
 
-def fit_to_size(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def fit_to_size(image: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     """Scale so that the image covers ``size``, then crop its centre to ``size``."""
     from skimage.transform import resize
 
@@ -216,19 +264,64 @@ def _load_array(path: Path, size, report: LoadReport) -> np.ndarray:
     return arr
 
 
-def load(path, size=None, *, return_report: bool = False):
+@overload
+def load(
+    path: str | Path, size: int | tuple[int, int] | None = ..., *, return_report: Literal[False] = ...
+) -> np.ndarray: ...
+
+
+@overload
+def load(
+    path: str | Path, size: int | tuple[int, int] | None = ..., *, return_report: Literal[True]
+) -> tuple[np.ndarray, LoadReport]: ...
+
+
+def load(
+    path: str | Path, size: int | tuple[int, int] | None = None, *, return_report: bool = False
+) -> np.ndarray | tuple[np.ndarray, LoadReport]:
     """Load face images as an array ``(n, h, w)`` of floats.
+
+    Colour images are converted to grayscale. Files that are not images, and images that
+    cannot be decoded, are skipped with a :class:`SkippedFilesWarning` that names them.
 
     Parameters
     ----------
-    path : folder of images (png, jpg, pgm, ...), or a ``.npy`` / ``.npz`` file of shape (n, h, w).
-    size : int or (h, w), optional
+    path : str or pathlib.Path
+        A folder of images (png, jpg, pgm, ...), or a ``.npy`` / ``.npz`` file of shape (n, h, w).
+    size : int or (int, int), optional
         Resize and centre-crop every image to this size. Without it, the images must share a size.
     return_report : bool
         Also return a :class:`LoadReport` of what was loaded, skipped (and why) and resized.
 
-    Colour images are converted to grayscale. Files that are not images, and images that
-    cannot be decoded, are skipped with a :class:`SkippedFilesWarning` that names them.
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, LoadReport)
+        The images, float64 ``(n, h, w)`` (in [0, 1] when read from image files), and with
+        ``return_report=True`` the report as well.
+
+    Raises
+    ------
+    MissingInputError
+        No such file or folder.
+    SvdlensError
+        An empty folder, no readable images, images of different sizes without ``size``, or
+        an array that is not ``(n, h, w)`` finite numbers.
+
+    Warns
+    -----
+    SkippedFilesWarning
+        Some files were skipped; the message names each one and why.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile, svdlens as sl
+    >>> path = os.path.join(tempfile.mkdtemp(), "faces.npy")
+    >>> np.save(path, np.zeros((3, 4, 5)))
+    >>> sl.faces.load(path).shape
+    (3, 4, 5)
+    >>> X, report = sl.faces.load(path, size=2, return_report=True)
+    >>> X.shape, report.size
+    ((3, 2, 2), (2, 2))
     """
     path = Path(path)
     size = _as_size(size)

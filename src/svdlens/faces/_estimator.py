@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._atomic import atomic_write
 from .._validation import check_int
@@ -43,13 +45,37 @@ class Eigenfaces:
         before anything else, so that lighting and contrast do not dominate the eigenfaces;
         ``None`` is plain PCA (as scikit-learn's ``PCA``). Reconstructions live in the
         normalised space.
-    tol, seed : passed to :func:`svdlens.svd` for the iterative methods.
+    tol : float
+        Passed to :func:`svdlens.svd` for the iterative methods.
+    seed : int
+        Passed to :func:`svdlens.svd` for the iterative methods.
 
     Attributes
     ----------
-    mean_face_ (h, w), eigenfaces_ (k, h, w), components_ (k, h·w), singular_values_ (k,),
-    explained_variance_ (k,), explained_variance_ratio_ (k,), image_shape_, n_components_,
-    n_features_in_, n_samples_, mean_ (h·w,), noise_variance_ (mean variance left out).
+    mean_face_ : numpy.ndarray
+        ``(h, w)`` the mean of the (normalised) training images.
+    eigenfaces_ : numpy.ndarray
+        ``(k, h, w)`` the eigenfaces, the rows of ``components_`` as images.
+    components_ : numpy.ndarray
+        ``(k, h·w)`` orthonormal principal directions, by decreasing variance.
+    singular_values_ : numpy.ndarray
+        ``(k,)`` singular values of the centred data.
+    explained_variance_ : numpy.ndarray
+        ``(k,)`` variance along each eigenface.
+    explained_variance_ratio_ : numpy.ndarray
+        ``(k,)`` share of the total variance along each eigenface.
+    image_shape_ : tuple of int
+        The shape of one training image.
+    n_components_ : int
+        The number of eigenfaces kept.
+    n_features_in_ : int
+        Pixels per image.
+    n_samples_ : int
+        Training images.
+    mean_ : numpy.ndarray
+        ``(h·w,)`` the mean face, flat.
+    noise_variance_ : float
+        The mean variance left out, per discarded direction.
 
     Examples
     --------
@@ -61,7 +87,16 @@ class Eigenfaces:
     0.73
     """
 
-    def __init__(self, n_components=20, *, method="auto", whiten=False, normalize="standardize", tol=1e-8, seed=0):
+    def __init__(
+        self,
+        n_components: int | None = 20,
+        *,
+        method: str = "auto",
+        whiten: bool = False,
+        normalize: str | None = "standardize",
+        tol: float = 1e-8,
+        seed: int = 0,
+    ) -> None:
         self.n_components = n_components
         self.method = method
         self.whiten = whiten
@@ -75,10 +110,51 @@ class Eigenfaces:
         sig = inspect.signature(cls.__init__)
         return [p for p in sig.parameters if p != "self"]
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The estimator's parameters, as scikit-learn's ``get_params``.
+
+        Parameters
+        ----------
+        deep : bool
+            Accepted for scikit-learn compatibility; Eigenfaces holds no sub-estimators.
+
+        Returns
+        -------
+        dict
+            Parameter name -> value.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> sl.Eigenfaces(5).get_params()["n_components"]
+        5
+        """
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> Eigenfaces:
+        """Set parameters by name, as scikit-learn's ``set_params``.
+
+        Parameters
+        ----------
+        **params
+            Parameter name -> new value.
+
+        Returns
+        -------
+        Eigenfaces
+            This estimator.
+
+        Raises
+        ------
+        SvdlensError
+            A name that is not a parameter of Eigenfaces.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> sl.Eigenfaces().set_params(n_components=3)
+        Eigenfaces(n_components=3)
+        """
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
@@ -176,8 +252,33 @@ class Eigenfaces:
             raise NotFittedError("this Eigenfaces is not fitted yet; call fit(X) first")
 
     # ----------------------------------------------------------------------- fit
-    def fit(self, X, y=None):
-        """Learn the mean face and the eigenfaces from images ``(n, h, w)`` or rows ``(n, d)``."""
+    def fit(self, X: ArrayLike, y: Any = None) -> Eigenfaces:
+        """Learn the mean face and the eigenfaces from images ``(n, h, w)`` or rows ``(n, d)``.
+
+        Parameters
+        ----------
+        X : array_like
+            Images ``(n, h, w)`` or flat rows ``(n, d)``, at least 2 of them, finite numbers.
+        y : None
+            Ignored (scikit-learn's protocol).
+
+        Returns
+        -------
+        Eigenfaces
+            This estimator, fitted.
+
+        Raises
+        ------
+        SvdlensError
+            Bad parameters, fewer than 2 images, ``n_components`` above ``min(n, d)``,
+            NaN or Inf, constant images under ``normalize="standardize"``, or identical images.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> sl.Eigenfaces(n_components=3).fit(sl.faces.builtin()).components_.shape
+        (3, 625)
+        """
         self._check_params()
         flat = self._normalized(self._flatten(X, fitting=True))
         n, d = flat.shape
@@ -225,15 +326,44 @@ class Eigenfaces:
 
     @property
     def mean_face_(self) -> np.ndarray:
+        """``(h, w)`` the mean of the (normalised) training images."""
         return self.mean_.reshape(self.image_shape_)
 
     @property
     def eigenfaces_(self) -> np.ndarray:
+        """``(k, h, w)`` the eigenfaces, the rows of ``components_`` as images."""
         return self.components_.reshape((self.n_components_,) + self.image_shape_)
 
     # ----------------------------------------------------------------- transform
-    def transform(self, X, k: int | None = None) -> np.ndarray:
-        """Coefficients of each image on the first ``k`` eigenfaces (default: all): the puzzle's values."""
+    def transform(self, X: ArrayLike, k: int | None = None) -> np.ndarray:
+        """Coefficients of each image on the first ``k`` eigenfaces (default: all): the puzzle's values.
+
+        Parameters
+        ----------
+        X : array_like
+            Images ``(n, h, w)`` of the fitted shape, flat rows ``(n, d)``, or one image ``(h, w)``.
+        k : int, optional
+            How many eigenfaces (default: all ``n_components_``).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, k)`` coefficients (divided by each eigenface's standard deviation when ``whiten``).
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        SvdlensError
+            Images of another shape, NaN or Inf, or ``k`` outside ``[1, n_components_]``.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> X = sl.faces.builtin()
+        >>> sl.Eigenfaces(n_components=10).fit(X).transform(X[:2], k=4).shape
+        (2, 4)
+        """
         self._check_fitted()
         flat = self._normalized(self._flatten(X, fitting=False))
         V = self.components_[: self._k(k)]
@@ -242,11 +372,56 @@ class Eigenfaces:
             C = C / np.sqrt(self.explained_variance_[: V.shape[0]])
         return C
 
-    def fit_transform(self, X, y=None):
+    def fit_transform(self, X: ArrayLike, y: Any = None) -> np.ndarray:
+        """Fit on ``X`` and return its coefficients: ``fit(X).transform(X)``.
+
+        Parameters
+        ----------
+        X : array_like
+            Images ``(n, h, w)`` or flat rows ``(n, d)``.
+        y : None
+            Ignored (scikit-learn's protocol).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, n_components_)`` coefficients.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> sl.Eigenfaces(n_components=5).fit_transform(sl.faces.builtin()).shape
+        (100, 5)
+        """
         return self.fit(X).transform(X)
 
-    def inverse_transform(self, C) -> np.ndarray:
-        """Images from coefficients: mean face + Σ cᵢ · eigenfaceᵢ (in the normalised space)."""
+    def inverse_transform(self, C: ArrayLike) -> np.ndarray:
+        """Images from coefficients: mean face + Σ cᵢ · eigenfaceᵢ (in the normalised space).
+
+        Parameters
+        ----------
+        C : array_like
+            ``(n, k)`` coefficients on the first ``k`` eigenfaces, or one row ``(k,)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, h, w)`` images.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        SvdlensError
+            More coefficients per image than the model has eigenfaces.
+
+        Examples
+        --------
+        >>> import numpy as np, svdlens as sl
+        >>> ef = sl.Eigenfaces(n_components=5).fit(sl.faces.builtin())
+        >>> bool(np.allclose(ef.inverse_transform(np.zeros(5))[0], ef.mean_face_))
+        True
+        """
         self._check_fitted()
         C = np.atleast_2d(np.asarray(C, dtype=self.components_.dtype))
         k = C.shape[1]
@@ -257,18 +432,58 @@ class Eigenfaces:
         flat = C @ self.components_[:k] + self.mean_
         return flat.reshape((len(flat),) + self.image_shape_)
 
-    def reconstruct(self, X, k: int | None = None) -> np.ndarray:
-        """Project onto the first ``k`` eigenfaces and back: the puzzle solved with k pieces."""
+    def reconstruct(self, X: ArrayLike, k: int | None = None) -> np.ndarray:
+        """Project onto the first ``k`` eigenfaces and back: the puzzle solved with k pieces.
+
+        Parameters
+        ----------
+        X : array_like
+            Images ``(n, h, w)`` of the fitted shape, flat rows ``(n, d)``, or one image ``(h, w)``.
+        k : int, optional
+            How many eigenfaces (default: all ``n_components_``).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, h, w)`` reconstructions, in the normalised space.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> X = sl.faces.builtin()
+        >>> sl.Eigenfaces(n_components=10).fit(X).reconstruct(X[0], k=3).shape
+        (1, 25, 25)
+        """
         return self.inverse_transform(self.transform(X, k))
 
-    def distance_from_face_space(self, X, k: int | None = None) -> np.ndarray:
+    def distance_from_face_space(self, X: ArrayLike, k: int | None = None) -> np.ndarray:
         """Distance of each image from face space: ‖x − x̂‖ with x̂ rebuilt from ``k`` eigenfaces.
 
-        Large for images that are not faces (Turk & Pentland 1991, §4). ``k`` defaults to the
-        first 5 eigenfaces: face space for detection must be small, because later eigenfaces fit
-        individual training faces. Measured on the built-in split (fit on faces 0–59, score
-        faces 60–99 against the 100 non-faces, per-image standardisation): ROC AUC 0.95 at
-        k = 5, 0.80 at 10, 0.72 at 20. The distance is measured in the normalised space.
+        Large for images that are not faces (Turk & Pentland 1991, §4). Face space for
+        detection must be small, because later eigenfaces fit individual training faces.
+        Measured on the built-in split (fit on faces 0–59, score faces 60–99 against the 100
+        non-faces, per-image standardisation): ROC AUC 0.95 at k = 5, 0.80 at 10, 0.72 at 20.
+
+        Parameters
+        ----------
+        X : array_like
+            Images ``(n, h, w)`` of the fitted shape, flat rows ``(n, d)``, or one image ``(h, w)``.
+        k : int, optional
+            How many eigenfaces span face space (default: the first 5).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n,)`` distances, measured in the normalised space.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> ef = sl.Eigenfaces(n_components=10).fit(sl.faces.builtin()[:60])
+        >>> faces = ef.distance_from_face_space(sl.faces.builtin()[60:]).mean()
+        >>> nonfaces = ef.distance_from_face_space(sl.faces.builtin(kind="nonfaces")).mean()
+        >>> bool(faces < nonfaces)
+        True
         """
         self._check_fitted()
         k = min(DETECT_K, self.n_components_) if k is None else k
@@ -282,8 +497,32 @@ class Eigenfaces:
         return check_int("k", k, high=self.n_components_)
 
     # ------------------------------------------------------------------- storage
-    def save(self, path) -> Path:
-        """Write the fitted model to an ``.npz`` (no pickles), atomically."""
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to an ``.npz`` (no pickles), atomically.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file to write (whole or not at all).
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+
+        Examples
+        --------
+        >>> import os, tempfile, svdlens as sl
+        >>> ef = sl.Eigenfaces(n_components=3).fit(sl.faces.builtin())
+        >>> path = ef.save(os.path.join(tempfile.mkdtemp(), "model.npz"))
+        >>> sl.Eigenfaces.load(path).eigenfaces_.shape
+        (3, 25, 25)
+        """
         self._check_fitted()
         path = Path(path)
         arrays = {
@@ -307,8 +546,28 @@ class Eigenfaces:
         return atomic_write(path, write)
 
     @classmethod
-    def load(cls, path) -> Eigenfaces:
-        """Load a model written by :meth:`save` (or by ``svdlens eigenfaces``)."""
+    def load(cls, path: str | Path) -> Eigenfaces:
+        """Load a model written by :meth:`save` (or by ``svdlens eigenfaces``).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            An ``.npz`` written by :meth:`save`.
+
+        Returns
+        -------
+        Eigenfaces
+            The fitted model.
+
+        Raises
+        ------
+        MissingInputError
+            No such file.
+        InputFileError
+            Not a readable ``.npz``.
+        SvdlensError
+            An ``.npz`` that lacks the model's arrays.
+        """
         from ..linalg._io import read_npz
 
         if not Path(path).is_file():

@@ -16,6 +16,7 @@ and this way the engine certifies the residuals.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from ..exceptions import MissingDependencyError, SvdlensError
 from ..linalg import Operator, svd
 from ..linalg._io import npy_layout
 from ._estimator import Eigenfaces
+
+if TYPE_CHECKING:
+    import dask.array
 
 __all__ = ["fit_out_of_core", "lazy_images"]
 
@@ -63,8 +67,48 @@ def read_images(files, size) -> np.ndarray:
     return np.stack(out)
 
 
-def lazy_images(source, size=None, chunk_rows: int = 4096):
-    """A dask array (n, h·w) over a ``.npy`` file or an image folder, and the image shape."""
+def lazy_images(
+    source: str | Path, size: int | tuple[int, int] | None = None, chunk_rows: int = 4096
+) -> tuple[dask.array.Array, tuple[int, ...]]:
+    """A dask array (n, h·w) over a ``.npy`` file or an image folder, and the image shape.
+
+    Nothing is read until the array is computed; each block of ``chunk_rows`` rows is read
+    with plain file reads (a ``.npy``) or by the image reader (a folder).
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        A ``.npy`` file of images ``(n, h, w)`` or rows ``(n, d)`` in C order, or a folder of images.
+    size : int or (int, int), optional
+        For a folder: resize and centre-crop every image to this size (default: the first
+        image's size). Ignored for a ``.npy``.
+    chunk_rows : int
+        Rows per dask block.
+
+    Returns
+    -------
+    dask.array.Array
+        ``(n, h·w)`` the images as flat rows.
+    tuple of int
+        The shape of one image (``(d,)`` for a ``.npy`` of rows).
+
+    Raises
+    ------
+    MissingDependencyError
+        dask is not installed.
+    SvdlensError
+        No images in the folder, a file that is neither a folder nor a ``.npy``, an array
+        that is not 2-D or 3-D numbers, or one stored in Fortran order.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "faces.npy")
+    >>> np.save(path, np.ones((5, 3, 4)))
+    >>> X, shape = lazy_images(path, chunk_rows=2)
+    >>> X.shape, X.numblocks, shape
+    ((5, 12), (3, 1), (3, 4))
+    """
     _require_dask()
     import dask
     import dask.array as da
@@ -110,9 +154,9 @@ def lazy_images(source, size=None, chunk_rows: int = 4096):
 
 def fit_out_of_core(
     ef: Eigenfaces,
-    source,
+    source: str | Path,
     *,
-    size=None,
+    size: int | tuple[int, int] | None = None,
     chunk_rows: int = 4096,
     scheduler: str | None = None,
     n_power_iter: int = 4,
@@ -120,10 +164,49 @@ def fit_out_of_core(
 ) -> Eigenfaces:
     """Fit ``ef`` on a ``.npy`` file or image folder too large for memory; returns ``ef``.
 
-    The number of components is ``ef.n_components`` (required here). It runs ``n_power_iter``
-    subspace iterations (2·n_power_iter + 3 passes over the data, plus 2 for the mean and the
-    total variance); ``ef.svd_result_`` holds the residuals and whether they reached ``ef.tol``.
-    ``timeout`` (seconds) bounds the wait for the scheduler at ``scheduler``.
+    It runs ``n_power_iter`` subspace iterations (2·n_power_iter + 3 passes over the data,
+    plus 2 for the mean and the total variance); ``ef.svd_result_`` holds the residuals and
+    whether they reached ``ef.tol``.
+
+    Parameters
+    ----------
+    ef : Eigenfaces
+        The estimator to fit; its ``n_components`` (required here: a number), ``normalize``,
+        ``tol`` and ``seed`` are used.
+    source : str or pathlib.Path
+        A ``.npy`` file (C order) or a folder of images, as for :func:`lazy_images`.
+    size : int or (int, int), optional
+        For a folder: resize and centre-crop every image to this size.
+    chunk_rows : int
+        Rows per block read.
+    scheduler : str, optional
+        The address of a ``dask.distributed`` scheduler to run on (default: dask's threads).
+    n_power_iter : int
+        Subspace iterations.
+    timeout : float
+        Seconds to wait for the scheduler at ``scheduler``.
+
+    Returns
+    -------
+    Eigenfaces
+        ``ef``, fitted.
+
+    Raises
+    ------
+    MissingDependencyError
+        dask (or, with ``scheduler``, distributed) is not installed.
+    SvdlensError
+        ``n_components`` missing or out of range, unreadable input, identical images, or no
+        scheduler answering within ``timeout``.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile, svdlens as sl
+    >>> path = os.path.join(tempfile.mkdtemp(), "faces.npy")
+    >>> np.save(path, sl.faces.builtin())
+    >>> ef = fit_out_of_core(sl.Eigenfaces(n_components=3, tol=1e-3), path, chunk_rows=40)
+    >>> ef.eigenfaces_.shape, ef.n_samples_, ef.svd_result_.converged
+    ((3, 25, 25), 100, True)
     """
     _require_dask()
     import dask

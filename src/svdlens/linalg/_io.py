@@ -22,6 +22,24 @@ def parse_matrix(text: str) -> np.ndarray:
     Surrounding brackets are allowed: ``"[2 1; 1 3]"``, ``"2,1;1,3"`` and ``"2 1\\n1 3"`` all
     give ``[[2, 1], [1, 3]]``.
 
+    Parameters
+    ----------
+    text : str
+        The matrix as text.
+
+    Returns
+    -------
+    numpy.ndarray
+        The matrix, float64, of shape ``(rows, columns)``.
+
+    Raises
+    ------
+    MatrixParseError
+        Not text, no numbers, a token that is not a number (its row, column and character
+        are named), or rows of different lengths.
+
+    Examples
+    --------
     >>> parse_matrix("0.4 0.2; 1 3").tolist()
     [[0.4, 0.2], [1.0, 3.0]]
     """
@@ -61,17 +79,63 @@ def parse_matrix(text: str) -> np.ndarray:
 
 
 def parse_vector(text: str) -> np.ndarray:
-    """Read a vector: ``"2 1"``, ``"2,1"`` or ``"[2; 1]"``."""
+    """Read a vector: ``"2 1"``, ``"2,1"`` or ``"[2; 1]"``.
+
+    Parameters
+    ----------
+    text : str
+        One row or one column written as for :func:`parse_matrix`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The vector, float64, of shape ``(n,)``.
+
+    Raises
+    ------
+    MatrixParseError
+        The text does not read as a matrix, or the matrix has more than one row and column.
+
+    Examples
+    --------
+    >>> parse_vector("[2; 1]").tolist()
+    [2.0, 1.0]
+    """
     M = parse_matrix(text)
     if min(M.shape) != 1:
         raise MatrixParseError(f"cannot read {text!r} as a vector: it has shape {M.shape}")
     return M.reshape(-1)
 
 
-def load_matrix(path, key: str | None = None):
+def load_matrix(path: str | Path, key: str | None = None) -> np.ndarray | sp.csr_array:
     """Load a matrix from ``.npy``, ``.npz`` (the only array, or ``key``), ``.csv``/``.txt`` or ``.mtx``.
 
-    ``.mtx`` files give a scipy sparse matrix when they are stored sparse.
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file; its extension says how to read it.
+    key : str, optional
+        The array to take from an ``.npz`` that holds several.
+
+    Returns
+    -------
+    numpy.ndarray or scipy.sparse.csr_array
+        The matrix as stored; ``.mtx`` files give a scipy sparse matrix when they are stored sparse.
+
+    Raises
+    ------
+    MissingInputError
+        No such file.
+    MatrixParseError
+        An unknown extension, an unreadable file, or an ``.npz`` without (or with an ambiguous) ``key``.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "A.npy")
+    >>> np.save(path, np.eye(2))
+    >>> load_matrix(path).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
     """
     path = Path(path)
     if not path.exists():
@@ -195,8 +259,34 @@ def _read_text_table(path: Path, delimiter):
     return np.array(rows)
 
 
-def read_matrix(spec: str, key: str | None = None):
-    """A matrix from a file path (by its extension) or from matrix text."""
+def read_matrix(spec: str, key: str | None = None) -> np.ndarray | sp.csr_array:
+    """A matrix from a file path (by its extension) or from matrix text.
+
+    Parameters
+    ----------
+    spec : str
+        A path to a ``.npy``, ``.npz``, ``.csv``, ``.txt`` or ``.mtx`` file (see
+        :func:`load_matrix`), or matrix text such as ``"2 1; 1 3"`` (see :func:`parse_matrix`).
+    key : str, optional
+        The array to take from an ``.npz`` that holds several.
+
+    Returns
+    -------
+    numpy.ndarray or scipy.sparse.csr_array
+        The matrix.
+
+    Raises
+    ------
+    MatrixParseError
+        Text that does not read as a matrix, or a file that cannot be read.
+    MissingInputError
+        A path with a matrix file's extension that does not exist.
+
+    Examples
+    --------
+    >>> read_matrix("2 1; 1 3").tolist()
+    [[2.0, 1.0], [1.0, 3.0]]
+    """
     if spec.lower().endswith(FILE_TYPES) or _is_file(spec):
         return load_matrix(spec, key)
     return parse_matrix(spec)

@@ -10,6 +10,7 @@ array all look the same to the solvers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,15 +27,18 @@ _TORCH_OF_NUMPY: dict[np.dtype, torch.dtype] = {
 }
 _NUMPY_OF_TORCH: dict[torch.dtype, np.dtype] = {v: k for k, v in _TORCH_OF_NUMPY.items()}
 
+Block = TypeVar("Block", np.ndarray, torch.Tensor)
+"""A block of vectors: products give back the type they are given (numpy or torch)."""
 
-def torch_dtype_of(dtype) -> torch.dtype:
+
+def torch_dtype_of(dtype: Any) -> torch.dtype:
     """The torch dtype matching a numpy or torch floating dtype."""
     if isinstance(dtype, torch.dtype):
         return dtype
     return _TORCH_OF_NUMPY[np.dtype(dtype)]
 
 
-def numpy_dtype_of(dtype) -> np.dtype:
+def numpy_dtype_of(dtype: Any) -> np.dtype:
     """The numpy dtype matching a numpy or torch floating dtype."""
     if isinstance(dtype, torch.dtype):
         return _NUMPY_OF_TORCH[dtype]
@@ -60,8 +64,19 @@ class Operator:
 
     Attributes
     ----------
+    shape : (int, int)
+        ``(m, n)``.
+    dtype : numpy dtype or torch dtype
+        The working precision.
+    device : torch.device
+        Where a torch operator's tensors live.
     n_matvec : int
         Products with ``A`` or ``A.T`` so far; a block of ``b`` vectors counts as ``b``.
+
+    Raises
+    ------
+    SvdlensError
+        A shape that is not positive, or a dtype other than float32 or float64.
 
     Examples
     --------
@@ -77,16 +92,16 @@ class Operator:
         shape: tuple[int, int],
         matmat: Callable,
         rmatmat: Callable,
-        dtype=np.float64,
-        device=None,
-    ):
+        dtype: np.dtype | type | str | torch.dtype = np.float64,
+        device: torch.device | str | None = None,
+    ) -> None:
         m, n = (int(d) for d in shape)
         if m < 1 or n < 1:
             raise SvdlensError(f"an operator needs a positive shape; got {shape}")
         self.shape = (m, n)
         self._matmat = matmat
         self._rmatmat = rmatmat
-        self.dtype = dtype if isinstance(dtype, torch.dtype) else np.dtype(dtype)
+        self.dtype: Any = dtype if isinstance(dtype, torch.dtype) else np.dtype(dtype)  # numpy or torch dtype
         if self.dtype not in (np.float32, np.float64, torch.float32, torch.float64):
             raise SvdlensError(f"operators work in float32 or float64; got {dtype}")
         self.device = torch.device(device) if device is not None else torch.device("cpu")
@@ -100,14 +115,17 @@ class Operator:
 
     @property
     def torch_dtype(self) -> torch.dtype:
+        """The working precision as a torch dtype."""
         return torch_dtype_of(self.dtype)
 
     @property
     def numpy_dtype(self) -> np.dtype:
+        """The working precision as a numpy dtype."""
         return numpy_dtype_of(self.dtype)
 
     @property
     def n_matvec(self) -> int:
+        """Products with ``A`` or ``A.T`` so far; a block of ``b`` vectors counts as ``b``."""
         return self._count[0]
 
     @n_matvec.setter
@@ -119,21 +137,75 @@ class Operator:
         return f"<Operator {self.shape[0]}x{self.shape[1]} {self.dtype}{where}, n_matvec={self.n_matvec}>"
 
     # ----------------------------------------------------------------- products
-    def matmat(self, X):
+    def matmat(self, X: Block) -> Block:
         """``A @ X`` for a block ``X`` of shape ``(n, b)`` or a vector ``(n,)``.
 
-        The result has the type of ``X`` (numpy or torch), whatever the operator's own.
+        Parameters
+        ----------
+        X : numpy.ndarray or torch.Tensor
+            A block ``(n, b)`` or a vector ``(n,)``.
+
+        Returns
+        -------
+        numpy.ndarray or torch.Tensor
+            ``A @ X``, of shape ``(m, b)`` or ``(m,)``. The result has the type of ``X``
+            (numpy or torch), whatever the operator's own.
+
+        Raises
+        ------
+        SvdlensError
+            ``X`` does not have ``n`` rows.
         """
         return self._apply(self._matmat, X, self.shape[1], "matmat")
 
-    def rmatmat(self, Y):
-        """``A.T @ Y`` for a block ``Y`` of shape ``(m, b)`` or a vector ``(m,)``."""
+    def rmatmat(self, Y: Block) -> Block:
+        """``A.T @ Y`` for a block ``Y`` of shape ``(m, b)`` or a vector ``(m,)``.
+
+        Parameters
+        ----------
+        Y : numpy.ndarray or torch.Tensor
+            A block ``(m, b)`` or a vector ``(m,)``.
+
+        Returns
+        -------
+        numpy.ndarray or torch.Tensor
+            ``A.T @ Y``, of shape ``(n, b)`` or ``(n,)``, of the type of ``Y``.
+
+        Raises
+        ------
+        SvdlensError
+            ``Y`` does not have ``m`` rows.
+        """
         return self._apply(self._rmatmat, Y, self.shape[0], "rmatmat")
 
-    def matvec(self, x):
+    def matvec(self, x: Block) -> Block:
+        """``A @ x`` for a vector, as :meth:`matmat` (scipy's name).
+
+        Parameters
+        ----------
+        x : numpy.ndarray or torch.Tensor
+            A vector ``(n,)`` (or a block ``(n, b)``).
+
+        Returns
+        -------
+        numpy.ndarray or torch.Tensor
+            ``A @ x``, of the type of ``x``.
+        """
         return self.matmat(x)
 
-    def rmatvec(self, y):
+    def rmatvec(self, y: Block) -> Block:
+        """``A.T @ y`` for a vector, as :meth:`rmatmat` (scipy's name).
+
+        Parameters
+        ----------
+        y : numpy.ndarray or torch.Tensor
+            A vector ``(m,)`` (or a block ``(m, b)``).
+
+        Returns
+        -------
+        numpy.ndarray or torch.Tensor
+            ``A.T @ y``, of the type of ``y``.
+        """
         return self.rmatmat(y)
 
     def __matmul__(self, X):
@@ -182,7 +254,17 @@ class Operator:
     def to_scipy(self) -> spla.LinearOperator:
         """This operator as a :class:`scipy.sparse.linalg.LinearOperator` (numpy in, numpy out).
 
-        Products made through it count towards :attr:`n_matvec`.
+        Returns
+        -------
+        scipy.sparse.linalg.LinearOperator
+            A view of this operator; products made through it count towards :attr:`n_matvec`.
+
+        Examples
+        --------
+        >>> import numpy as np, svdlens as sl
+        >>> op = sl.as_operator(np.array([[2.0, 1.0], [1.0, 3.0]]))
+        >>> (op.to_scipy() @ np.ones(2)).tolist(), op.n_matvec
+        ([3.0, 4.0], 1)
         """
         return spla.LinearOperator(
             self.shape,
@@ -199,11 +281,34 @@ def _dense(out):
     return out.toarray() if sp.issparse(out) else np.asarray(out)
 
 
-def as_operator(A) -> Operator:
+def as_operator(
+    A: np.ndarray | torch.Tensor | sp.spmatrix | sp.sparray | spla.LinearOperator | Operator,
+) -> Operator:
     """Wrap a numpy array, torch tensor, scipy sparse matrix or LinearOperator as an :class:`Operator`.
 
-    The input is used as it is: call :func:`svdlens.linalg.checks.as_matrix` first to
-    validate and convert it. An :class:`Operator` is returned unchanged.
+    Parameters
+    ----------
+    A : numpy.ndarray, torch.Tensor, scipy sparse matrix, scipy LinearOperator or Operator
+        A 2-D matrix. It is used as it is: :func:`svdlens.svd` validates and converts its
+        input first, a direct caller should pass a float32 or float64 matrix.
+
+    Returns
+    -------
+    Operator
+        ``A`` behind the operator protocol (torch tensors keep their dtype and device).
+        An :class:`Operator` is returned unchanged.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``A`` is none of the types above.
+
+    Examples
+    --------
+    >>> import numpy as np, svdlens as sl
+    >>> op = sl.as_operator(np.array([[2.0, 1.0], [1.0, 3.0]]))
+    >>> op.shape, op.rmatmat(np.array([1.0, 0.0])).tolist()
+    ((2, 2), [2.0, 1.0])
     """
     if isinstance(A, Operator):
         return A
@@ -211,7 +316,7 @@ def as_operator(A) -> Operator:
         At = A.mT
         return Operator((A.shape[0], A.shape[1]), lambda X: A @ X, lambda Y: At @ Y, A.dtype, A.device)
     if sp.issparse(A):
-        A = A.tocsr()
+        A = A.tocsr()  # type: ignore[union-attr]  # sp.issparse does not narrow the type
         At = A.T.tocsr()
         return Operator(A.shape, lambda X: A @ X, lambda Y: At @ Y, A.dtype)
     if isinstance(A, spla.LinearOperator):

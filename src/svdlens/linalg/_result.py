@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,20 +25,37 @@ __all__ = [
 class SVDResult:
     """A truncated SVD ``A ~ U @ diag(S) @ Vt`` and how it was obtained.
 
+    Made by :func:`svdlens.svd`; ``U, S, Vt = result`` unpacks the factors. The arrays are
+    numpy arrays for numpy, sparse and operator input, torch tensors for torch input.
+
     Attributes
     ----------
-    U : (m, k) left singular vectors, columns orthonormal.
-    S : (k,) singular values, descending.
-    Vt : (k, n) right singular vectors, rows orthonormal.
-    residuals : (k,) ``max(|A v - s u|, |A.T u - s v|) / s_1`` per triplet, from real products.
-    n_matvec : products with A or A.T, a block of b vectors counting b.
-    converged : every residual is at most ``tol`` (always True for direct methods).
-    method : the method that ran ("exact", "eig", "power", "subspace" or "krylov").
-    iterations : solver iterations (block steps for krylov, power steps for power,
+    U : numpy.ndarray or torch.Tensor
+        ``(m, k)`` left singular vectors, columns orthonormal.
+    S : numpy.ndarray or torch.Tensor
+        ``(k,)`` singular values, descending.
+    Vt : numpy.ndarray or torch.Tensor
+        ``(k, n)`` right singular vectors, rows orthonormal.
+    residuals : numpy.ndarray or torch.Tensor
+        ``(k,)`` ``max(|A v - s u|, |A.T u - s v|) / s_1`` per triplet, from real products.
+    n_matvec : int
+        Products with A or A.T, a block of b vectors counting b.
+    converged : bool
+        Every residual is at most ``tol`` (always True for direct methods).
+    method : str
+        The method that ran ("exact", "eig", "power", "subspace" or "krylov").
+    iterations : int
+        Solver iterations (block steps for krylov, power steps for power,
         subspace iterations for subspace, 0 for direct methods).
-    tol : the tolerance the residuals were held to (``tol`` raised to what the dtype can resolve).
+    tol : float
+        The tolerance the residuals were held to (``tol`` raised to what the dtype can resolve).
 
-    ``U, S, Vt = result`` unpacks the factors.
+    Examples
+    --------
+    >>> import numpy as np, svdlens as sl
+    >>> res = sl.svd(np.diag([3.0, 1.0]))
+    >>> res.k, res.S.tolist(), res.converged, res.method
+    (2, [3.0, 1.0], True, 'exact')
     """
 
     U: Any
@@ -50,13 +68,14 @@ class SVDResult:
     iterations: int = 0
     tol: float = 0.0
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         yield self.U
         yield self.S
         yield self.Vt
 
     @property
     def k(self) -> int:
+        """The number of triplets."""
         return int(self.S.shape[0])
 
     def __repr__(self) -> str:

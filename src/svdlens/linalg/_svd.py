@@ -6,7 +6,9 @@ from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 import torch
+from numpy.typing import ArrayLike
 
 from .._validation import check_choice, check_float, check_int, check_optional_int
 from ..exceptions import InvalidParameterError, SvdlensError
@@ -35,13 +37,24 @@ def _choose(A, k: int | None) -> str:
     return "exact" if k is None else "krylov"
 
 
-def svd(A, k=None, *, method="auto", tol=1e-8, max_iter=None, seed=0, **options) -> SVDResult:
+def svd(
+    A: ArrayLike | torch.Tensor | sp.spmatrix | sp.sparray | spla.LinearOperator | Operator,
+    k: int | None = None,
+    *,
+    method: str = "auto",
+    tol: float = 1e-8,
+    max_iter: int | None = None,
+    seed: int = 0,
+    **options: int,
+) -> SVDResult:
     """Singular value decomposition ``A ≈ U @ diag(S) @ Vt`` of the top ``k`` triplets.
 
     Parameters
     ----------
-    A : numpy array, torch tensor (CPU or CUDA), scipy sparse matrix, scipy LinearOperator or
-        :class:`svdlens.Operator`. Only ``A @ X`` and ``A.T @ Y`` are needed by the iterative methods.
+    A : array_like, torch.Tensor, scipy sparse matrix, scipy LinearOperator or Operator
+        The matrix: a numpy array, a torch tensor (CPU or CUDA), a scipy sparse matrix, a scipy
+        LinearOperator or an :class:`svdlens.Operator`. Only ``A @ X`` and ``A.T @ Y`` are
+        needed by the iterative methods.
     k : int, optional
         How many triplets, the largest first. ``None`` means all ``min(m, n)`` (dense methods).
     method : {"auto", "exact", "eig", "power", "subspace", "krylov"}
@@ -71,8 +84,9 @@ def svd(A, k=None, *, method="auto", tol=1e-8, max_iter=None, seed=0, **options)
 
     Raises
     ------
-    ValueError
-        NaN or Inf, an empty or non-2-D array, non-numeric data, ``k <= 0`` or ``k > min(m, n)``.
+    SvdlensError
+        NaN or Inf, an empty or non-2-D array, non-numeric data, ``k <= 0`` or ``k > min(m, n)``,
+        an unknown method or option (every svdlens error is a ``ValueError``).
 
     Warns
     -----

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,23 +35,52 @@ DEFAULT_MAX_MEMORY = "4GB"  # working memory of local_basis's products, above th
 class LocalBasis:
     """The top-k singular triplets of J = ∂f/∂x at x.
 
+    Made by :func:`svdlens.local_basis` (and by ``FacePipeline.directions``); ``J vᵢ = σᵢ uᵢ``.
+
     Attributes
     ----------
-    u : (k, *f(x).shape) left singular vectors, what each move does in H.
-    s : (k,) singular values, descending.
-    v : (k, *x.shape) right singular vectors, the directions to move in at x.
-    residuals : (k,) ``max(‖Jv − σu‖, ‖Jᵀu − σv‖) / σ₁`` per triplet.
-    n_jvp, n_vjp : vectors pushed through each mode of differentiation.
-    converged : every residual reached the tolerance.
-    method : the SVD method that ran.
-    key : the :func:`cache_key` of (f, x, parameters).
-    n_matvec, iterations : products and solver iterations of the SVD.
-    jvp_mode : how J·v was computed: ``"forward"`` (forward-mode AD) or ``"double_vjp"``.
-    fallback_reason : why forward mode was given up, when it was.
-    x : the point the Jacobian was taken at (x_t for a diffusion map), or None.
-    t : for a diffusion map, how far into the diffusion x is; else None.
-    steps : for a diffusion map, the DDIM steps that made x; else None.
-    jacobian : the live Jacobian operator (not saved; None for a basis read from disk).
+    u : torch.Tensor
+        ``(k, *f(x).shape)`` left singular vectors, what each move does in H.
+    s : torch.Tensor
+        ``(k,)`` singular values, descending.
+    v : torch.Tensor
+        ``(k, *x.shape)`` right singular vectors, the directions to move in at x.
+    residuals : torch.Tensor
+        ``(k,)`` ``max(‖Jv − σu‖, ‖Jᵀu − σv‖) / σ₁`` per triplet.
+    n_jvp : int
+        Vectors pushed forward through J (Jacobian-vector products).
+    n_vjp : int
+        Vectors pulled back through Jᵀ (vector-Jacobian products).
+    converged : bool
+        Every residual reached the tolerance.
+    method : str
+        The SVD method that ran.
+    key : str
+        The :func:`cache_key` of (f, x, parameters).
+    n_matvec : int
+        Products of the SVD with J or Jᵀ.
+    iterations : int
+        Solver iterations of the SVD.
+    jvp_mode : str
+        How J·v was computed: ``"forward"`` (forward-mode AD) or ``"double_vjp"``.
+    fallback_reason : str or None
+        Why forward mode was given up, when it was.
+    x : torch.Tensor or None
+        The point the Jacobian was taken at (x_t for a diffusion map), or None.
+    t : float or None
+        For a diffusion map, how far into the diffusion x is; else None.
+    steps : int or None
+        For a diffusion map, the DDIM steps that made x; else None.
+    jacobian : JacobianOperator or None
+        The live Jacobian operator (not saved; None for a basis read from disk).
+
+    Examples
+    --------
+    >>> import torch, svdlens as sl
+    >>> W = torch.tensor([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    >>> b = sl.local_basis(lambda x: W @ x, torch.ones(2), k=1, method="exact")
+    >>> b.k, b.s.tolist(), b.v.tolist(), b.u.tolist()
+    (1, [3.0], [[1.0, 0.0]], [[1.0, 0.0, 0.0]])
     """
 
     u: torch.Tensor
@@ -72,13 +103,37 @@ class LocalBasis:
 
     @property
     def k(self) -> int:
+        """The number of triplets."""
         return int(self.s.shape[0])
 
     def pullback_metric(self, exact: bool = False) -> Operator:
         """The pullback metric G = JᵀJ on T_x as an Operator (n × n, symmetric).
 
-        ``exact=True`` applies Jᵀ(J w) with fresh products (needs the basis fresh from
-        :func:`local_basis`); the default is its rank-k part ``V diag(σ²) Vᵀ`` from the basis.
+        Parameters
+        ----------
+        exact : bool
+            True: apply Jᵀ(J w) with fresh products (needs the basis fresh from
+            :func:`local_basis`). False (the default): its rank-k part ``V diag(σ²) Vᵀ`` from the basis.
+
+        Returns
+        -------
+        Operator
+            G on flattened x-directions, ``(n, n)`` with ``n = x.numel()``.
+
+        Raises
+        ------
+        SvdlensError
+            ``exact=True`` for a basis loaded from disk.
+
+        Examples
+        --------
+        >>> import torch, svdlens as sl
+        >>> W = torch.tensor([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+        >>> b = sl.local_basis(lambda x: W @ x, torch.ones(2), k=1, method="exact")
+        >>> b.pullback_metric().matmat(torch.eye(2)).tolist()
+        [[9.0, 0.0], [0.0, 0.0]]
+        >>> b.pullback_metric(exact=True).matmat(torch.eye(2)).tolist()
+        [[9.0, 0.0], [0.0, 1.0]]
         """
         n = self.v[0].numel()
         V = self.v.reshape(self.k, n).T
@@ -95,8 +150,30 @@ class LocalBasis:
 
         return Operator((n, n), metric, metric, dtype=V.dtype, device=V.device)
 
-    def project(self, direction: torch.Tensor):
-        """Coefficients of an x-direction on the v's, and the share of its norm they hold."""
+    def project(self, direction: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """Coefficients of an x-direction on the v's, and the share of its norm they hold.
+
+        Parameters
+        ----------
+        direction : torch.Tensor
+            A direction at x, of x's shape (or any shape with as many entries).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(k,)`` its coefficients ``vᵢ · direction``.
+        float
+            ``‖coefficients‖ / ‖direction‖``: 1 when the direction lies in the span of the v's.
+
+        Examples
+        --------
+        >>> import torch, svdlens as sl
+        >>> W = torch.tensor([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+        >>> b = sl.local_basis(lambda x: W @ x, torch.ones(2), k=1, method="exact")
+        >>> c, kept = b.project(torch.tensor([1.0, 1.0]))
+        >>> c.tolist(), round(kept, 4)
+        ([1.0], 0.7071)
+        """
         d = direction.reshape(-1).to(self.v.dtype)
         V = self.v.reshape(self.k, -1)
         c = V @ d
@@ -104,8 +181,27 @@ class LocalBasis:
         kept = torch.linalg.vector_norm(c) / torch.where(norm > 0, norm, torch.ones_like(norm))
         return c, float(kept)
 
-    def save(self, path) -> Path:
-        """Write to safetensors (tensors plus a JSON header of the numbers), atomically."""
+    def save(self, path: str | Path) -> Path:
+        """Write to safetensors (tensors plus a JSON header of the numbers), atomically.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file to write (whole or not at all); ``jacobian`` is not saved.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Examples
+        --------
+        >>> import os, tempfile, torch, svdlens as sl
+        >>> b = sl.local_basis(lambda x: 2 * x, torch.ones(3), k=1, method="exact")
+        >>> path = b.save(os.path.join(tempfile.mkdtemp(), "basis.safetensors"))
+        >>> sl.LocalBasis.load(path).s.tolist()
+        [2.0]
+        """
         from safetensors.torch import save_file
 
         numbers = {
@@ -129,8 +225,26 @@ class LocalBasis:
         return atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
 
     @classmethod
-    def load(cls, path, device=None) -> LocalBasis:
-        """Read a basis written by :meth:`save` (its ``jacobian`` is None)."""
+    def load(cls, path: str | Path, device: torch.device | str | None = None) -> LocalBasis:
+        """Read a basis written by :meth:`save` (its ``jacobian`` is None).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            A safetensors file written by :meth:`save`.
+        device : torch.device or str, optional
+            Where to put the tensors (default: CPU).
+
+        Returns
+        -------
+        LocalBasis
+            The basis, without its live Jacobian.
+
+        Raises
+        ------
+        InputFileError
+            Not a readable safetensors file, or one that lacks a basis's tensors.
+        """
         from safetensors import safe_open
 
         try:
@@ -154,8 +268,33 @@ def _hash_tensor(h, t: torch.Tensor) -> None:
     h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
 
 
-def cache_key(f, x: torch.Tensor, **params) -> str:
-    """A hash of the model's weights (for a module or :class:`LayerMap`), x, and the map's arguments."""
+def cache_key(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, **params: Any) -> str:
+    """A hash of the model's weights (for a module or :class:`LayerMap`), x, and the map's arguments.
+
+    Parameters
+    ----------
+    f : callable
+        The map: a ``torch.nn.Module`` or :class:`LayerMap` (their weights are hashed), or
+        another callable (its qualified name is hashed).
+        For a LayerMap, its layer and forward arguments are hashed too.
+    x : torch.Tensor
+        The point.
+    **params
+        Further arguments that change the result (k, method, tol, ...), hashed as JSON.
+
+    Returns
+    -------
+    str
+        32 hex digits.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(2, 3)
+    >>> key = cache_key(net, torch.ones(2), k=2)
+    >>> len(key), key == cache_key(net, torch.ones(2), k=3)
+    (32, False)
+    """
     h = hashlib.sha256()
     model = f.model if isinstance(f, LayerMap) else f if isinstance(f, torch.nn.Module) else None
     if model is not None:
@@ -204,10 +343,10 @@ def local_basis(f, x: torch.Tensor, k: int = 10, method: str = "krylov", tol: fl
         ``DEFAULT_MAX_MEMORY`` = "4GB", leaves room on a 16 GB laptop for the Stable Diffusion
         UNet's 3.4 GB of float32 weights and the rest of the system. The first forward pass
         measures the activations reverse mode keeps (``graph_bytes``); a batched product of b
-        vectors holds at most ``(b + 1)·graph_bytes`` (see
-        :func:`svdlens.nets._jacobian.block_for_memory`), so products go in batches of at most
-        ``⌊max_memory/graph_bytes⌋ − 1`` vectors (at least 1), one batch's activations at a time.
-        ``None``: no budget, one batched call per block.
+        vectors holds at most ``(2.5 + 0.5·b)·graph_bytes`` (measured at scale, with a margin;
+        see :func:`svdlens.nets._jacobian.block_for_memory`), so products go in batches of the
+        largest b that fits (at least 1), one batch's activations at a time, each freed before
+        the next. ``None``: no budget, one batched call per block.
     jvp_mode : {"auto", "forward", "double_vjp"}
         How ``J v`` is computed (see :func:`svdlens.jacobian`).
     **svd_options

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 import torch
 
@@ -19,10 +20,31 @@ class LayerMap:
     """``x ↦ output of model.<layer>`` for the forward call ``model(x, **forward_kwargs)``.
 
     A forward hook catches the submodule's output and stops the forward pass there. A tuple
-    output gives its first tensor (diffusers blocks return tuples).
+    output gives its first tensor (diffusers blocks return tuples). Made by :func:`layer_map`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model to run.
+    layer : str
+        The submodule, named as in ``model.named_modules()``.
+    **forward_kwargs
+        Passed to every forward call, after ``x``.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        The submodule ``layer``.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``model`` is not a ``torch.nn.Module``.
+    UnknownLayerError
+        ``model`` has no submodule ``layer``; the message lists the nearest names.
     """
 
-    def __init__(self, model: torch.nn.Module, layer: str, **forward_kwargs):
+    def __init__(self, model: torch.nn.Module, layer: str, **forward_kwargs: Any) -> None:
         if not isinstance(model, torch.nn.Module):
             raise InvalidParameterError(f"model must be a torch.nn.Module; got {type(model).__name__}")
         modules = dict(model.named_modules())
@@ -39,6 +61,23 @@ class LayerMap:
         self.forward_kwargs = forward_kwargs
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the model on ``x`` as far as the layer, and return the layer's output.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The model's input.
+
+        Returns
+        -------
+        torch.Tensor
+            The output of the layer (the first tensor of a tuple, ``.sample`` of an output object).
+
+        Raises
+        ------
+        ModelError
+            The forward pass never reached the layer.
+        """
         caught = {}
 
         def hook(module, inputs, output):
@@ -66,8 +105,32 @@ class LayerMap:
         return f"layer_map({type(self.model).__name__}, {self.layer!r}{', ' + kw if kw else ''})"
 
 
-def layer_map(model: torch.nn.Module, layer: str, **forward_kwargs) -> LayerMap:
+def layer_map(model: torch.nn.Module, layer: str, **forward_kwargs: Any) -> LayerMap:
     """``x ↦`` the output of the submodule ``layer`` of ``model`` (named as in ``model.named_modules()``).
+
+    The forward pass stops at the layer: nothing after it runs.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model to run.
+    layer : str
+        The submodule, named as in ``model.named_modules()`` (``"mid_block"``, ``"encoder.3"``).
+    **forward_kwargs
+        Passed to every forward call, after ``x`` (a diffusion U-Net's ``timestep``, say).
+
+    Returns
+    -------
+    LayerMap
+        A callable ``f(x)`` -> the layer's output, to give to :func:`svdlens.jacobian` or
+        :func:`svdlens.local_basis`.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``model`` is not a ``torch.nn.Module``.
+    UnknownLayerError
+        ``model`` has no submodule ``layer``; the message lists the nearest names.
 
     Examples
     --------

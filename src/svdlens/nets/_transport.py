@@ -16,10 +16,26 @@ __all__ = ["transport", "Transported", "global_directions", "TRANSPORT_METHODS"]
 
 
 class Transported(NamedTuple):
-    v: torch.Tensor  # unit direction in the target's input space, shaped like its x
-    kept: float  # cos(J'v, u): the share of u the step reproduces at the target, to first order
-    coefficients: torch.Tensor  # cᵢ = ⟨u'ᵢ, u⟩, u on the target's top-k left singular vectors
-    gain: float  # ‖J'v‖: how far h moves per unit step along v (compare with the target's σ'ᵢ)
+    """An h-space direction carried to a target sample: the x-step there, and how well it does.
+
+    Made by :func:`transport`.
+
+    Attributes
+    ----------
+    v : torch.Tensor
+        Unit direction in the target's input space, shaped like its x.
+    kept : float
+        cos(J'v, u): the share of u the step reproduces at the target, to first order.
+    coefficients : torch.Tensor
+        ``(k,)`` cᵢ = ⟨u'ᵢ, u⟩, u on the target's top-k left singular vectors.
+    gain : float
+        ‖J'v‖: how far h moves per unit step along v (compare with the target's σ'ᵢ).
+    """
+
+    v: torch.Tensor
+    kept: float
+    coefficients: torch.Tensor
+    gain: float
 
 
 TRANSPORT_METHODS = ("project", "lsqr")
@@ -64,6 +80,49 @@ def transport(
     ``v`` has unit norm; ``kept`` = cos(J'v, u) and ``gain`` = ‖J'v‖, computed from the
     basis for "project" and with one more JVP for "lsqr". A ``kept`` near 0 means ``u`` has no
     counterpart at the target.
+
+    Parameters
+    ----------
+    u : torch.Tensor
+        The h-space direction (a left singular vector of another sample, say), of the
+        target's h shape or with as many entries.
+    basis_to : LocalBasis
+        The target sample's local basis.
+    method : {"project", "lsqr"}
+        Truncate to the basis (Park et al. 2023) or damp on the whole Jacobian (LSQR).
+    damp : float, optional
+        λ for ``method="lsqr"`` (default: the basis's smallest singular value σ'_k).
+    iterations : int
+        At most this many LSQR iterations (JVP/VJP pairs) for ``method="lsqr"``.
+    jacobian : Operator, optional
+        The target's Jacobian for ``method="lsqr"``, when ``basis_to`` has none (read from disk).
+
+    Returns
+    -------
+    Transported
+        ``v``, ``kept``, ``coefficients`` and ``gain``.
+
+    Raises
+    ------
+    SvdlensError
+        ``u`` of the wrong size, zero, NaN or Inf; an unknown method; ``method="lsqr"``
+        without a Jacobian, or with a bad ``damp``.
+
+    Examples
+    --------
+    The move that pushes h along its first axis is x's first axis at the source, and its
+    second axis, with twice the gain, at the target:
+
+    >>> import torch, svdlens as sl
+    >>> W1 = torch.tensor([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    >>> W2 = torch.tensor([[0.0, 2.0], [1.0, 0.0], [0.0, 0.0]])
+    >>> b1 = sl.local_basis(lambda x: W1 @ x, torch.ones(2), k=2, method="exact")
+    >>> b2 = sl.local_basis(lambda x: W2 @ x, torch.ones(2), k=2, method="exact")
+    >>> b1.u[0].tolist(), b1.v[0].tolist()
+    ([1.0, 0.0, 0.0], [1.0, 0.0])
+    >>> moved = sl.transport(b1.u[0], b2)
+    >>> moved.v.tolist(), moved.kept, moved.gain
+    ([0.0, 1.0], 1.0, 2.0)
     """
     check_choice("method", method, TRANSPORT_METHODS)
     k = basis_to.k
@@ -122,6 +181,37 @@ def global_directions(bases: list[LocalBasis], k: int, *, method: str = "auto") 
     Grassmann mean of the N subspaces — the same object two ways, so no choice is lost. Each
     basis counts equally: its u's are unit vectors, unweighted by σ, so one sample with a
     large Jacobian does not outvote the rest.
+
+    Parameters
+    ----------
+    bases : list of LocalBasis
+        The samples' local bases, all with the same h shape.
+    k : int
+        How many directions.
+    method : str
+        The :func:`svdlens.svd` method for the stacked u's.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(k, *h.shape)`` orthonormal directions, the most shared first.
+
+    Raises
+    ------
+    SvdlensError
+        No bases, bases in different h-spaces, or ``k`` above the directions they span.
+
+    Examples
+    --------
+    Two of three samples move h most along its first axis; the third along its last:
+
+    >>> import torch, svdlens as sl
+    >>> Ws = [torch.tensor(W) for W in ([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]],
+    ...                                 [[0.0, 2.0], [1.0, 0.0], [0.0, 0.0]],
+    ...                                 [[0.0, 0.0], [0.0, 1.0], [5.0, 0.0]])]
+    >>> bases = [sl.local_basis(lambda x, W=W: W @ x, torch.ones(2), k=1, method="exact") for W in Ws]
+    >>> sl.global_directions(bases, k=1).tolist()
+    [[1.0, 0.0, 0.0]]
     """
     if not bases:
         raise SvdlensError("need at least one local basis")

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .._atomic import staged_output
+from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T
 from .._plotting import save_animation, save_figure
 from .._progress import Progress, report
 
@@ -30,7 +31,23 @@ VECTOR = np.array([2.0, 1.0])
 
 @dataclass
 class Section:
-    """One scene of the report: what it shows, the numbers, and the files it links (relative to DIR)."""
+    """One scene of the report: what it shows, the numbers, and the files it links.
+
+    Attributes
+    ----------
+    key : str
+        The section's number (``"01"``, ``"02"``, ...); it prefixes the section's files.
+    title : str
+        The section's heading.
+    story : str
+        What the section shows, in the script's words.
+    lines : list of str
+        The numbers, one line each.
+    files : list of str
+        The files the section links, relative to the report folder.
+    seconds : float
+        How long the section took.
+    """
 
     key: str
     title: str
@@ -42,22 +59,60 @@ class Section:
 
 @dataclass
 class DemoSettings:
-    """How much work each step does. ``fast()`` is a reduced setting for tests and quick looks."""
+    """How much work each step does. ``fast()`` is a reduced setting for tests and quick looks.
 
-    steps: int = 50  # DDIM steps
-    k: int = 10  # local basis size
-    t: float = 0.6  # where the edits happen
-    t_transport: float = 0.9  # where faces share their tangent spaces (see docs/diffusion.md)
-    source: int = 3  # built-in face to edit
-    targets: tuple = (10, 20, 30)  # faces the direction is carried to
+    Attributes
+    ----------
+    steps : int
+        DDIM steps.
+    k : int
+        Local basis size.
+    t : float
+        Where the edits happen.
+    t_transport : float
+        Where faces share their tangent spaces (see docs/diffusion.md).
+    source : int
+        The built-in face to edit.
+    targets : tuple of int
+        The built-in faces the direction is carried to.
+    n_directions : int
+        How many directions are edited along.
+    strengths : tuple of float
+        Edit strengths; ‖x_t‖ ≈ 32 for 32×32 images, so these are visible and still faces.
+    transport_strengths : tuple of float
+        Strengths of the transported edits (at larger t the same step moves more).
+    n_samples : int
+        How many generated samples are shown.
+    seed : int
+        Seed of the generated face of the last scene.
+
+    Examples
+    --------
+    >>> DemoSettings.fast().steps, DemoSettings().steps
+    (10, 50)
+    """
+
+    steps: int = DEFAULT_STEPS
+    k: int = DEFAULT_K
+    t: float = DEFAULT_T
+    t_transport: float = 0.9
+    source: int = 3
+    targets: tuple = (10, 20, 30)
     n_directions: int = 3
-    strengths: tuple = (-8.0, -4.0, 0.0, 4.0, 8.0)  # |x_t| ≈ 32 for 32×32 images: visible, still faces
-    transport_strengths: tuple = (-4.0, -2.0, 0.0, 2.0, 4.0)  # at larger t the same step moves more
+    strengths: tuple = (-8.0, -4.0, 0.0, 4.0, 8.0)
+    transport_strengths: tuple = (-4.0, -2.0, 0.0, 2.0, 4.0)
     n_samples: int = 16
-    seed: int = 7  # the generated face of the last scene
+    seed: int = 7
 
     @classmethod
     def fast(cls) -> DemoSettings:
+        """The reduced setting: 10 steps, k = 4, one target, 2 directions, 3 strengths, 4 samples.
+
+        Returns
+        -------
+        DemoSettings
+            The reduced settings.
+        """
         return cls(
             steps=10,
             k=4,
@@ -544,11 +599,11 @@ def _add_videos(stage: Path, sections: list[Section]) -> None:
 
 
 def run_demo(
-    out,
+    out: str | Path,
     *,
     fast: bool = False,
     settings: DemoSettings | None = None,
-    cache_dir=None,
+    cache_dir: str | Path | None = None,
     model: str = "builtin",
     progress: Progress = None,
     force: bool = False,
@@ -556,12 +611,41 @@ def run_demo(
 ) -> dict:
     """Run every step and write ``out/index.html`` with its figures, plus ``summary.json``.
 
-    ``video=True`` also renders the Manim scenes (low quality, the ``svdlens[video]`` extra)
-    into ``out/video`` and shows each MP4 in its section.
+    Nothing but the cache is written to ``out`` unless every step succeeds.
 
-    ``progress(done, total, title)`` is called as each section starts and at the end. ``cache_dir`` (default ``out/cache``)
-    keeps the local bases between runs. Nothing but the cache is written to ``out`` unless
-    every step succeeds.
+    Parameters
+    ----------
+    out : str or pathlib.Path
+        The report folder: ``index.html``, the figures it links and ``summary.json``.
+    fast : bool
+        Use :meth:`DemoSettings.fast`, a reduced setting for tests and quick looks (ignored
+        when ``settings`` is given).
+    settings : DemoSettings, optional
+        How much work each step does (default: ``DemoSettings()``).
+    cache_dir : str or pathlib.Path, optional
+        Where the local bases are kept between runs (default: ``out/cache``).
+    model : str
+        The diffusion model, as :func:`svdlens.diffusion.load` takes it.
+    progress : callable, optional
+        ``progress(done, total, title)``, called as each section starts and at the end.
+    force : bool
+        Replace files in ``out`` that svdlens did not write.
+    video : bool
+        Also render the Manim scenes (low quality, the ``svdlens[video]`` extra) into
+        ``out/video`` and show each MP4 in its section.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``: the settings, seconds, the model, and for
+        each section its key, title, seconds, lines and files.
+
+    Raises
+    ------
+    ModelLoadError
+        The model cannot be loaded; this is checked before any work.
+    OutputError
+        ``out`` is a file, or holds files svdlens did not write (without ``force``).
     """
     from ..exceptions import InputNote
     from ._html import render

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._defaults import MAX_EXPLAIN_ENTRY, MAX_EXPLAIN_SIZE
 from ..exceptions import InvalidParameterError, SvdlensError
@@ -18,11 +20,30 @@ __all__ = ["explain", "Explanation"]
 
 @dataclass
 class Explanation:
-    """The scenes of one matrix, in the script's order."""
+    """The scenes of one matrix, in the script's order.
+
+    Made by :func:`explain`; ``ex[name]`` is the scene called ``name``.
+
+    Attributes
+    ----------
+    A : numpy.ndarray
+        The matrix, float64.
+    scenes : list of Scene
+        The scenes, each a dataclass of its numbers and the lines that tell them.
+    notes : list of str
+        Notes on what is drawn for this matrix's shape.
+
+    Examples
+    --------
+    >>> import svdlens as sl
+    >>> ex = sl.explain([[2, 1], [1, 3]], vector=[1, 0], only=["projection"])
+    >>> [scene.name for scene in ex.scenes], ex["projection"].y.tolist()
+    (['projection'], [2.0, 1.0])
+    """
 
     A: np.ndarray
-    scenes: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
+    scenes: list[Scene] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def __getitem__(self, name: str) -> Scene:
         """The scene called ``name``; a KeyError names the scenes there are."""
@@ -32,17 +53,83 @@ class Explanation:
         raise KeyError(f"no scene {name!r} here; these are: {', '.join(s.name for s in self.scenes)}")
 
     def text(self) -> str:
+        """The whole story as Markdown: a heading, the notes, then each scene's title and lines.
+
+        Returns
+        -------
+        str
+            Markdown text, ending with a newline.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> print(sl.explain([[2, 1], [1, 3]], vector=[1, 0], only=["projection"]).text())
+        # The SVD of A = [[2, 1]; [1, 3]]
+        <BLANKLINE>
+        ## Projection: outputs are dot products
+        Each output component is one row of A dotted with the input x:
+          y1 = 2·1 + 1·0 = 2
+          y2 = 1·1 + 3·0 = 1
+        The projection of x onto each row's direction is yᵢ/‖rowᵢ‖: [0.8944, 0.3162]
+        <BLANKLINE>
+        """
         head = [f"# The SVD of A = {S.fmt(self.A)}"] + [f"Note: {n}" for n in self.notes]
         return "\n\n".join(head + [s.text() for s in self.scenes]) + "\n"
 
     def drawable(self, scene: Scene) -> bool:
-        """Whether a scene's picture fits this matrix (2 or 3 dimensions where it is geometric)."""
+        """Whether a scene's picture fits this matrix (2 or 3 dimensions where it is geometric).
+
+        Parameters
+        ----------
+        scene : Scene
+            One of this explanation's scenes.
+
+        Returns
+        -------
+        bool
+            True when the scene's figure can be drawn for ``A``'s shape.
+        """
         return SCENES[scene.name].fits(scene, self.A.shape)
 
-    def save(self, folder, animations: bool = True, format: str = "md", *, force: bool = False) -> list[Path]:
-        """Write each scene's figure (PNG), the animations (GIF, and MP4 when ffmpeg is on the PATH),
-        and a walk-through (``explanation.md`` or ``explanation.html``) with the figures linked in.
-        Returns the written paths. Nothing is left half-written if a scene fails."""
+    def save(
+        self, folder: str | Path, animations: bool = True, format: str = "md", *, force: bool = False
+    ) -> list[Path]:
+        """Write each scene's figures, animations and a walk-through into ``folder``.
+
+        Each scene's figure is a PNG; the animations (2×2 matrices) are GIFs, and MP4s as well
+        when ffmpeg is on the PATH; the walk-through (``explanation.md`` or
+        ``explanation.html``) links them in. Nothing is left half-written if a scene fails.
+
+        Parameters
+        ----------
+        folder : str or pathlib.Path
+            The output folder; created if missing.
+        animations : bool
+            Also write the animations.
+        format : {"md", "html"}
+            The walk-through's format.
+        force : bool
+            Replace files in ``folder`` that svdlens did not write.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The written paths, the walk-through last.
+
+        Raises
+        ------
+        SvdlensError
+            An unknown format.
+        OutputError
+            ``folder`` is a file or holds files svdlens did not write (without ``force``).
+
+        Examples
+        --------
+        >>> import tempfile, svdlens as sl
+        >>> ex = sl.explain([[2, 1], [1, 3]], only=["projection"])
+        >>> [path.name for path in ex.save(tempfile.mkdtemp(), animations=False)]
+        ['01-projection.png', 'explanation.md']
+        """
         import shutil
 
         from .._atomic import staged_output
@@ -107,7 +194,12 @@ def _html(ex, sections) -> str:
     return "\n".join(parts)
 
 
-def explain(A, vector=None, only=None, picture=None) -> Explanation:
+def explain(
+    A: ArrayLike,
+    vector: ArrayLike | None = None,
+    only: Sequence[str] | None = None,
+    picture: ArrayLike | None = None,
+) -> Explanation:
     """Every scene of the script for the matrix ``A`` (2×2 is the main case).
 
     Parameters
@@ -127,6 +219,13 @@ def explain(A, vector=None, only=None, picture=None) -> Explanation:
     Explanation
         ``ex.text()`` tells the story with the numbers; ``ex[name]`` is one scene;
         ``ex.save(folder)`` writes figures, animations and a walk-through.
+
+    Raises
+    ------
+    SvdlensError
+        ``A`` is not a finite 2-D matrix, is larger than ``MAX_EXPLAIN_SIZE`` or has entries
+        above ``MAX_EXPLAIN_ENTRY``; ``vector`` does not have one entry per column; an
+        unknown scene name.
 
     Examples
     --------

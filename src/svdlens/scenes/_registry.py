@@ -22,14 +22,37 @@ __all__ = ["SceneInput", "SceneSpec", "SCENES"]
 
 @dataclass(frozen=True)
 class SceneInput:
-    """What the scenes are computed from: the matrix, the input vector and a picture."""
+    """What the scenes are computed from: the matrix, the input vector and a picture.
+
+    Attributes
+    ----------
+    A : numpy.ndarray
+        The matrix ``(m, n)``.
+    x : numpy.ndarray
+        ``(n,)`` the input of the projection scene.
+    picture : numpy.ndarray or None
+        ``(h, w)`` moved through rotate, scale, rotate; None for the first built-in face.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> given = SceneInput(A=np.eye(2), x=np.array([2.0, 1.0]))
+    >>> SCENES["projection"].compute(given).y.tolist()
+    [2.0, 1.0]
+    """
 
     A: np.ndarray
     x: np.ndarray
     picture: np.ndarray | None = None
 
     def picture_or_face(self) -> np.ndarray:
-        """The picture, or the first built-in face."""
+        """The picture, or the first built-in face.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(h, w)`` the picture.
+        """
         if self.picture is not None:
             return self.picture
         from ..faces import builtin
@@ -43,7 +66,27 @@ def _always(scene: S.Scene, shape: tuple[int, int]) -> bool:
 
 @dataclass(frozen=True)
 class SceneSpec:
-    """One scene: its numbers, its drawings, and the matrix shapes its picture fits."""
+    """One scene: its numbers, its drawings, and the matrix shapes its picture fits.
+
+    Attributes
+    ----------
+    scene_type : type of Scene
+        The scene's dataclass; it gives the name and title.
+    compute : callable
+        ``compute(given: SceneInput) -> Scene``: the numbers.
+    draw : callable or None
+        ``draw(scene) -> matplotlib Figure``: the still picture, if any.
+    animate : callable or None
+        ``animate(scene) -> matplotlib Animation``: the animation (2×2 matrices), if any.
+    fits : callable
+        ``fits(scene, shape) -> bool``: whether the picture can be drawn for a matrix of that
+        shape (default: always).
+
+    Examples
+    --------
+    >>> SCENES["projection"].name, SCENES["projection"].title
+    ('projection', 'Projection: outputs are dot products')
+    """
 
     scene_type: type[S.Scene]
     compute: Callable[[SceneInput], S.Scene]
@@ -53,10 +96,12 @@ class SceneSpec:
 
     @property
     def name(self) -> str:
+        """The scene's name, as ``explain(only=[...])`` takes it."""
         return self.scene_type.name
 
     @property
     def title(self) -> str:
+        """The scene's title, as its heading shows it."""
         return self.scene_type.title
 
 

@@ -36,14 +36,40 @@ BLOG_W = np.array([0.375, 0.625])  # the blog post's claimed maximiser (it is no
 
 @dataclass(kw_only=True)
 class Scene:
-    """One scene: the story told with its numbers (``lines``); subclasses hold the numbers as fields."""
+    """One scene: the story told with its numbers (``lines``); subclasses hold the numbers as fields.
+
+    Attributes
+    ----------
+    name : str
+        The scene's name (a class attribute).
+    title : str
+        The scene's title (a class attribute).
+    lines : list of str
+        The story, line by line, with the numbers in it.
+    """
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     lines: list[str] = field(default_factory=list)
 
     def text(self) -> str:
-        """The scene as Markdown: its title and lines."""
+        """The scene as Markdown: its title and lines.
+
+        Returns
+        -------
+        str
+            A ``##`` heading, then the lines.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> print(sl.explain([[2, 0], [0, 1]], vector=[1, 1], only=["projection"])["projection"].text())
+        ## Projection: outputs are dot products
+        Each output component is one row of A dotted with the input x:
+          y1 = 2·1 + 0·1 = 2
+          y2 = 0·1 + 1·1 = 1
+        The projection of x onto each row's direction is yᵢ/‖rowᵢ‖: [1, 1]
+        """
         return f"## {self.title}\n" + "\n".join(self.lines)
 
 
