@@ -66,7 +66,9 @@ def scratch(tmp_path):
 
 
 def _digests(d: Path) -> dict[str, str]:
-    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()
+    }
 
 
 BIG = "; ".join([" ".join(["1"] * 100)] * 100)
@@ -74,52 +76,174 @@ LONG = "; ".join([" ".join([f"{i + j + 0.5}" for j in range(8)]) for i in range(
 
 CASES = [
     # Inputs are never overwritten, and a refusal moves nothing in.
-    ("edit onto its input", ["edit", "--image", "{d}/edit.png", "--out", "{d}", *FAST], 2, ["refusing to overwrite the input"]),
-    ("directions onto its input", ["directions", "--image", "{d}/start.png", "-k", "2", "--out", "{d}", *FAST], 2,
-     ["refusing to overwrite the input"]),
-    ("eigenfaces into its image folder", ["eigenfaces", "--images", "{d}/faces", "-k", "3", "--out", "{d}/faces", "--quiet"], 2,
-     ["refusing to overwrite the input"]),
-    ("eigenfaces into its image folder, forced", ["eigenfaces", "--images", "{d}/faces", "-k", "3", "--out", "{d}/faces", "--force"],
-     2, ["refusing to overwrite the input"]),
-    ("jacobian onto its input", ["jacobian", "--model", "{d}/m.py:image_net", "--layer", "2", "--input", "{d}/directions.png",
-                                 "-k", "2", "--out", "{d}"], 2, ["refusing to overwrite the input"]),
+    (
+        "edit onto its input",
+        ["edit", "--image", "{d}/edit.png", "--out", "{d}", *FAST],
+        2,
+        ["refusing to overwrite the input"],
+    ),
+    (
+        "directions onto its input",
+        ["directions", "--image", "{d}/start.png", "-k", "2", "--out", "{d}", *FAST],
+        2,
+        ["refusing to overwrite the input"],
+    ),
+    (
+        "eigenfaces into its image folder",
+        ["eigenfaces", "--images", "{d}/faces", "-k", "3", "--out", "{d}/faces", "--quiet"],
+        2,
+        ["refusing to overwrite the input"],
+    ),
+    (
+        "eigenfaces into its image folder, forced",
+        ["eigenfaces", "--images", "{d}/faces", "-k", "3", "--out", "{d}/faces", "--force"],
+        2,
+        ["refusing to overwrite the input"],
+    ),
+    (
+        "jacobian onto its input",
+        [
+            "jacobian",
+            "--model",
+            "{d}/m.py:image_net",
+            "--layer",
+            "2",
+            "--input",
+            "{d}/directions.png",
+            "-k",
+            "2",
+            "--out",
+            "{d}",
+        ],
+        2,
+        ["refusing to overwrite the input"],
+    ),
     # Files svdlens did not write are kept.
-    ("explain over a user's file", ["explain", "2 1; 1 3", "--only", "projection", "--out", "{d}"], 2,
-     ["explanation.md exists and svdlens did not write it"]),
+    (
+        "explain over a user's file",
+        ["explain", "2 1; 1 3", "--only", "projection", "--out", "{d}"],
+        2,
+        ["explanation.md exists and svdlens did not write it"],
+    ),
     ("--out is a file", ["explain", "2 1; 1 3", "--only", "projection", "--out", "{d}/a_file"], 2, ["is a file"]),
     # Bounded work.
-    ("100 000 strengths", ["edit", "--image", "builtin:3", "--strength=0:1:100000", "--out", "{d}/o", *FAST], 2, ["give 1 to 64"]),
+    (
+        "100 000 strengths",
+        ["edit", "--image", "builtin:3", "--strength=0:1:100000", "--out", "{d}/o", *FAST],
+        2,
+        ["give 1 to 64"],
+    ),
     ("NaN strength", ["edit", "--image", "builtin:3", "--strength", "nan", "--out", "{d}/o", *FAST], 2, ["finite"]),
-    ("infinite strength", ["edit", "--image", "builtin:3", "--strength", "inf", "--out", "{d}/o", *FAST], 2, ["finite"]),
-    ("overflowing strength", ["edit", "--image", "builtin:3", "--strength", "1e400", "--out", "{d}/o", *FAST], 2, ["finite"]),
-    ("zero strengths", ["edit", "--image", "builtin:3", "--strength=3:-3:0", "--out", "{d}/o", *FAST], 2, ["give 1 to 64"]),
-    ("negative guidance", ["edit", "--image", "builtin:3", "--guidance", "-5", "--out", "{d}/o", *FAST], 2, ["--guidance"]),
-    ("steps beyond the schedule", ["directions", "--image", "builtin:3", "--steps", "5000", "--out", "{d}/o"], 2, ["--steps"]),
-    ("k beyond the cap", ["directions", "--image", "builtin:3", "-k", "100000", "--out", "{d}/o", *FAST], 2, ["-k must be"]),
-    ("an image over the pixel cap", ["directions", "--image", "{d}/huge.png", "--out", "{d}/o", *FAST], 2,
-     ["pixels, more than the limit"]),
-    ("the pixel cap in eigenfaces", ["--max-pixels", "100", "eigenfaces", "--images", "{d}/faces", "--out", "{d}/o", "--quiet"],
-     2, ["no readable images"]),
+    (
+        "infinite strength",
+        ["edit", "--image", "builtin:3", "--strength", "inf", "--out", "{d}/o", *FAST],
+        2,
+        ["finite"],
+    ),
+    (
+        "overflowing strength",
+        ["edit", "--image", "builtin:3", "--strength", "1e400", "--out", "{d}/o", *FAST],
+        2,
+        ["finite"],
+    ),
+    (
+        "zero strengths",
+        ["edit", "--image", "builtin:3", "--strength=3:-3:0", "--out", "{d}/o", *FAST],
+        2,
+        ["give 1 to 64"],
+    ),
+    (
+        "negative guidance",
+        ["edit", "--image", "builtin:3", "--guidance", "-5", "--out", "{d}/o", *FAST],
+        2,
+        ["--guidance"],
+    ),
+    (
+        "steps beyond the schedule",
+        ["directions", "--image", "builtin:3", "--steps", "5000", "--out", "{d}/o"],
+        2,
+        ["--steps"],
+    ),
+    (
+        "k beyond the cap",
+        ["directions", "--image", "builtin:3", "-k", "100000", "--out", "{d}/o", *FAST],
+        2,
+        ["-k must be"],
+    ),
+    (
+        "an image over the pixel cap",
+        ["directions", "--image", "{d}/huge.png", "--out", "{d}/o", *FAST],
+        2,
+        ["pixels, more than the limit"],
+    ),
+    (
+        "the pixel cap in eigenfaces",
+        ["--max-pixels", "100", "eigenfaces", "--images", "{d}/faces", "--out", "{d}/o", "--quiet"],
+        2,
+        ["no readable images"],
+    ),
     ("a lying .npy header (svd)", ["svd", "{d}/lie.npy"], 2, ["declares an array of shape (1000000, 1000000)"]),
-    ("a lying .npy header (jacobian)", ["jacobian", "--model", "{d}/m.py:build", "--layer", "1", "--input", "{d}/lie.npy",
-                                        "--out", "{d}/o"], 2, ["declares an array"]),
-    ("a lying .npy header (out of core)", ["eigenfaces", "--images", "{d}/lie.npy", "--out-of-core", "--out", "{d}/o", "--quiet"],
-     2, ["declares an array"]),
+    (
+        "a lying .npy header (jacobian)",
+        ["jacobian", "--model", "{d}/m.py:build", "--layer", "1", "--input", "{d}/lie.npy", "--out", "{d}/o"],
+        2,
+        ["declares an array"],
+    ),
+    (
+        "a lying .npy header (out of core)",
+        ["eigenfaces", "--images", "{d}/lie.npy", "--out-of-core", "--out", "{d}/o", "--quiet"],
+        2,
+        ["declares an array"],
+    ),
     # Clear errors, not tracebacks.
     ("explain a 100×100 matrix", ["explain", BIG], 2, ["up to 32×32"]),
     ("explain an entry of 1e300", ["explain", "1e300 1; 2 3"], 2, ["Rescale A"]),
-    ("a factory that raises", ["jacobian", "--model", "{d}/m.py:boom", "--layer", "1", "--input", "{d}/x.npy", "--out", "{d}/o"],
-     2, ["factory failed", "m.py:3"]),
-    ("a factory that exits", ["jacobian", "--model", "{d}/m.py:leave", "--layer", "1", "--input", "{d}/x.npy", "--out", "{d}/o"],
-     2, ["SystemExit(0)", "m.py:5"]),
-    ("a model file with a syntax error", ["jacobian", "--model", "{d}/bad.py:build", "--layer", "1", "--input", "{d}/x.npy",
-                                          "--out", "{d}/o"], 2, ["SyntaxError", "bad.py:1"]),
+    (
+        "a factory that raises",
+        ["jacobian", "--model", "{d}/m.py:boom", "--layer", "1", "--input", "{d}/x.npy", "--out", "{d}/o"],
+        2,
+        ["factory failed", "m.py:3"],
+    ),
+    (
+        "a factory that exits",
+        ["jacobian", "--model", "{d}/m.py:leave", "--layer", "1", "--input", "{d}/x.npy", "--out", "{d}/o"],
+        2,
+        ["SystemExit(0)", "m.py:5"],
+    ),
+    (
+        "a model file with a syntax error",
+        ["jacobian", "--model", "{d}/bad.py:build", "--layer", "1", "--input", "{d}/x.npy", "--out", "{d}/o"],
+        2,
+        ["SyntaxError", "bad.py:1"],
+    ),
     ("builtin:-1", ["directions", "--image", "builtin:-1", "--out", "{d}/o", *FAST], 2, ["builtin:0 to builtin:99"]),
-    ("a config.json that is not JSON", ["directions", "--model", "{d}/model", "--seed", "1", "--out", "{d}/o", *FAST], 2,
-     ["is not valid JSON"]),
+    (
+        "a config.json that is not JSON",
+        ["directions", "--model", "{d}/model", "--seed", "1", "--out", "{d}/o", *FAST],
+        2,
+        ["is not valid JSON"],
+    ),
     ("a benchmark outside bench/", ["bench", "../../x"], 2, ["no benchmark"]),
-    ("a closed scheduler", ["eigenfaces", "--images", "{d}/faces", "-k", "3", "--out-of-core", "--scheduler", "tcp://127.0.0.1:9",
-                            "--scheduler-timeout", "1", "--out", "{d}/o", "--quiet"], 2, ["no dask scheduler answered"]),
+    (
+        "a closed scheduler",
+        [
+            "eigenfaces",
+            "--images",
+            "{d}/faces",
+            "-k",
+            "3",
+            "--out-of-core",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--scheduler-timeout",
+            "1",
+            "--out",
+            "{d}/o",
+            "--quiet",
+        ],
+        2,
+        ["no dask scheduler answered"],
+    ),
     ("training for no steps", ["train-faces", "--steps", "0", "--out", "{d}/o"], 2, ["--steps"]),
 ]
 

@@ -50,8 +50,10 @@ def test_every_reader_gives_the_same_array(tmp_path, kind):
     for name, arr in gray_readers.items():
         np.testing.assert_array_equal(arr, one, err_msg=name)
     # Readers that keep colour agree on every channel with the grayscale reading.
-    for name, arr in {"jacobian --input": load_input(path)[0].double().numpy(),
-                      "diffusion --image": np.asarray(read_start_image(str(path)))}.items():
+    for name, arr in {
+        "jacobian --input": load_input(path)[0].double().numpy(),
+        "diffusion --image": np.asarray(read_start_image(str(path))),
+    }.items():
         arr = arr if arr.ndim == 3 else arr[None]
         for channel in arr:
             np.testing.assert_allclose(channel, one, atol=1e-6 if kind != "jpeg" else 2 / 255, err_msg=name)

@@ -37,15 +37,27 @@ def test_power_method_in_float32_is_orthogonal():
 
 
 @pytest.mark.parametrize(
-    ("key", "value"), [("prediction_type", "v_prediction"), ("prediction_type", "sample"), ("thresholding", True),
-                       ("clip_sample", False)]
+    ("key", "value"),
+    [
+        ("prediction_type", "v_prediction"),
+        ("prediction_type", "sample"),
+        ("thresholding", True),
+        ("clip_sample", False),
+    ],
 )
 def test_scheduler_settings_the_pipeline_does_not_honour_are_refused(tmp_path, key, value):
     from diffusers import DDIMScheduler, UNet2DModel
 
-    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 8),
-                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                       norm_num_groups=4)
+    unet = UNet2DModel(
+        sample_size=8,
+        in_channels=1,
+        out_channels=1,
+        layers_per_block=1,
+        block_out_channels=(8, 8),
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=4,
+    )
     unet.save_pretrained(tmp_path, safe_serialization=True)
     DDIMScheduler(num_train_timesteps=100, **{key: value}).save_pretrained(tmp_path)
     with pytest.raises(ModelLoadError, match=f"{key}={value!r}"):
