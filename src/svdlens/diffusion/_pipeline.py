@@ -76,7 +76,8 @@ def load(source: str | Path = "builtin", *, device: torch.device | str | None = 
     folder = BUILTIN_DIR if source == "builtin" else Path(str(source))
     if source == "builtin" and not (folder / "diffusion_pytorch_model.safetensors").exists():
         raise ModelLoadError(
-            f"the built-in weights are missing from {folder}; run `svdlens train-faces --out {folder}`"
+            f"the built-in weights are missing from {folder}; reinstall svdlens (they ship in the package) "
+            "or train them again with svdlens.diffusion.train_faces"
         )
     if folder.exists():
         if not folder.is_dir():

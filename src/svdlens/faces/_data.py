@@ -226,7 +226,7 @@ def _load_folder(folder: Path, size, report: LoadReport) -> np.ndarray:
         listing = ", ".join(f"{h}×{w}" for h, w in sorted(shapes))
         raise SvdlensError(
             f"the images in {folder} have different sizes ({listing}); pass size=(h, w) "
-            "(--size on the command line) to resize and centre-crop them to one size"
+            "to resize and centre-crop them to one size"
         )
     target = size or images[0].shape
     out = []
