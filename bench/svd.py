@@ -212,48 +212,54 @@ def run_case(name, A, exact, methods, repeat):
     return rows
 
 
-def main(argv=None):
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args(argv)
-    m, n, sm, sn, dens = (600, 200, 2000, 500, 0.01) if args.quick else (3000, 1000, 20000, 5000, 0.002)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    return ap.parse_args(argv)
 
-    rows = []
-    for decay, tag in ((0.5, "slow σ_j=j^-0.5"), (2.0, "fast σ_j=j^-2")):
-        A, exact = dense_problem(m, n, decay)
-        counter = Counting(A)
-        dense_methods = [
-            ("svdlens krylov (tol 1e-8)", ours("krylov")),
-            ("svdlens krylov block 4", ours("krylov", block_size=4)),
-            ("svdlens subspace (defaults)", ours("subspace")),
-            ("svdlens eig", ours("eig")),
-            ("svdlens exact (LAPACK gesdd)", ours("exact")),
-            ("numpy.linalg.svd (full)", lapack("numpy")),
-            ("scipy.linalg.svd gesdd (full)", lapack("scipy")),
-            ("scipy svds propack tol 1e-8", svds("propack", 1e-8)),
-            ("scipy svds propack, equal accuracy", propack_equal_accuracy(A)),
-            ("scipy svds arpack tol 1e-8", svds("arpack", 1e-8)),
-            ("scipy svds lobpcg tol 1e-8", svds("lobpcg", 1e-8)),
-            ("sklearn randomized_svd (defaults)", sklearn_randomized),
-            ("torch.svd_lowrank (q=k+10)", torch_lowrank),
-        ]
-        if decay == 2.0:
-            dense_methods.insert(3, ("svdlens power", ours("power")))
-        rows += run_case(f"(a) dense {m}×{n} {tag}", A, exact, dense_methods, args.repeat)
-        lin = counter.op()
-        op_methods = [
-            ("svdlens krylov (tol 1e-8)", ours("krylov")),
-            ("svdlens subspace (defaults)", ours("subspace")),
-            ("scipy svds propack tol 1e-8", svds("propack", 1e-8)),
-            ("scipy svds propack, equal accuracy", propack_equal_accuracy(A)),
-            ("scipy svds arpack tol 1e-8", svds("arpack", 1e-8)),
-        ]
-        rows += run_case(f"(b) LinearOperator {tag}", (lin, A), exact, op_methods, args.repeat)
 
-    S, exact = sparse_problem(sm, sn, dens)
-    sparse_methods = [
+def sizes(quick):
+    """(m, n) of the dense cases, (m, n, density) of the sparse case."""
+    return (600, 200, 2000, 500, 0.01) if quick else (3000, 1000, 20000, 5000, 0.002)
+
+
+def dense_methods(A, decay):
+    """Case (a): every peer on the explicit matrix; the power method only where σ decays fast."""
+    methods = [
+        ("svdlens krylov (tol 1e-8)", ours("krylov")),
+        ("svdlens krylov block 4", ours("krylov", block_size=4)),
+        ("svdlens subspace (defaults)", ours("subspace")),
+        ("svdlens eig", ours("eig")),
+        ("svdlens exact (LAPACK gesdd)", ours("exact")),
+        ("numpy.linalg.svd (full)", lapack("numpy")),
+        ("scipy.linalg.svd gesdd (full)", lapack("scipy")),
+        ("scipy svds propack tol 1e-8", svds("propack", 1e-8)),
+        ("scipy svds propack, equal accuracy", propack_equal_accuracy(A)),
+        ("scipy svds arpack tol 1e-8", svds("arpack", 1e-8)),
+        ("scipy svds lobpcg tol 1e-8", svds("lobpcg", 1e-8)),
+        ("sklearn randomized_svd (defaults)", sklearn_randomized),
+        ("torch.svd_lowrank (q=k+10)", torch_lowrank),
+    ]
+    if decay == 2.0:
+        methods.insert(3, ("svdlens power", ours("power")))
+    return methods
+
+
+def operator_methods(A):
+    """Case (b): the peers that take a LinearOperator."""
+    return [
+        ("svdlens krylov (tol 1e-8)", ours("krylov")),
+        ("svdlens subspace (defaults)", ours("subspace")),
+        ("scipy svds propack tol 1e-8", svds("propack", 1e-8)),
+        ("scipy svds propack, equal accuracy", propack_equal_accuracy(A)),
+        ("scipy svds arpack tol 1e-8", svds("arpack", 1e-8)),
+    ]
+
+
+def sparse_methods():
+    """Case (c): the peers that take a sparse matrix."""
+    return [
         ("svdlens krylov (tol 1e-8)", ours("krylov")),
         ("svdlens subspace (defaults)", ours("subspace")),
         ("scipy svds propack tol 1e-8", svds("propack", 1e-8)),
@@ -261,18 +267,43 @@ def main(argv=None):
         ("sklearn randomized_svd (defaults)", sklearn_randomized),
         ("torch.svd_lowrank (q=k+10)", torch_lowrank),
     ]
-    rows += run_case(f"(c) sparse {sm}×{sn} density {dens}", S, exact, sparse_methods, args.repeat)
 
-    # Ratios against the peers the targets name.
-    def find(case_prefix, label):
-        return next(r for r in rows if r["case"].startswith(case_prefix) and r["method"] == label)
 
-    ratios = []
+def dense_and_operator_cases(m, n, repeat):
+    """Cases (a) and (b), for slow and fast decay."""
+    rows = []
+    for decay, tag in ((0.5, "slow σ_j=j^-0.5"), (2.0, "fast σ_j=j^-2")):
+        A, exact = dense_problem(m, n, decay)
+        counter = Counting(A)
+        rows += run_case(f"(a) dense {m}×{n} {tag}", A, exact, dense_methods(A, decay), repeat)
+        rows += run_case(f"(b) LinearOperator {tag}", (counter.op(), A), exact, operator_methods(A), repeat)
+    return rows
+
+
+def sparse_case(m, n, density, repeat):
+    """Case (c)."""
+    S, exact = sparse_problem(m, n, density)
+    return run_case(f"(c) sparse {m}×{n} density {density}", S, exact, sparse_methods(), repeat)
+
+
+# ----------------------------------------------------------------------------- ratios
+def _find(rows, case_prefix, label):
+    return next(r for r in rows if r["case"].startswith(case_prefix) and r["method"] == label)
+
+
+def _case(rows, prefix, tag):
+    return next(r["case"] for r in rows if r["case"].startswith(prefix) and tag in r["case"])
+
+
+def ratios(rows):
+    """Ratios against the peers the targets name."""
+    out = []
     for prefix in ("(a) dense", "(b) LinearOperator"):
         for tag in ("slow", "fast"):
-            case = next(r["case"] for r in rows if r["case"].startswith(prefix) and tag in r["case"])
-            ours_k, prop = find(case, "svdlens krylov (tol 1e-8)"), find(case, "scipy svds propack, equal accuracy")
-            ratios.append(
+            case = _case(rows, prefix, tag)
+            ours_k = _find(rows, case, "svdlens krylov (tol 1e-8)")
+            prop = _find(rows, case, "scipy svds propack, equal accuracy")
+            out.append(
                 {
                     "case": case,
                     "comparison": f"krylov / propack at equal accuracy (its tol {prop.get('peer_tol')})",
@@ -283,9 +314,12 @@ def main(argv=None):
                 }
             )
     for tag in ("slow", "fast"):
-        case = next(r["case"] for r in rows if r["case"].startswith("(a)") and tag in r["case"])
-        sub, skl = find(case, "svdlens subspace (defaults)"), find(case, "sklearn randomized_svd (defaults)")
-        ratios.append(
+        case = _case(rows, "(a)", tag)
+        sub, skl = (
+            _find(rows, case, "svdlens subspace (defaults)"),
+            _find(rows, case, "sklearn randomized_svd (defaults)"),
+        )
+        out.append(
             {
                 "case": case,
                 "comparison": "subspace / sklearn randomized_svd",
@@ -295,23 +329,40 @@ def main(argv=None):
                 "residual (peer)": skl["residual"],
             }
         )
-    cols = ["case", "method", "n_matvec", "seconds", "sigma_err", "residual", "angle_rad", "converged", "failed"]
-    rcols = ["case", "comparison", "n_matvec ratio", "time ratio", "residual (ours)", "residual (peer)"]
-    command = "python bench/svd.py" + (" --quick" if args.quick else "")
-    out = write_results(
-        "svd" + ("-quick" if args.quick else ""),
-        command,
-        {"Results": markdown_table(rows, cols), "Ratios": markdown_table(ratios, rcols)},
-        {"rows": rows, "ratios": ratios},
-        [
-            "n_matvec marked * is computed from the method's documented formula: "
-            "the peer takes no operator through which products could be counted.",
-            "Residuals and angles are recomputed by the benchmark from the returned factors.",
-            "Dense LAPACK rows compute the full SVD and keep the top k.",
-            "'propack, equal accuracy' sweeps PROPACK's tol over 1e-4..1e-10 and keeps the loosest "
-            "whose measured max residual is <= 1e-8 (our krylov target); its time is that one run.",
-        ],
+    return out
+
+
+# ----------------------------------------------------------------------------- output
+COLUMNS = ["case", "method", "n_matvec", "seconds", "sigma_err", "residual", "angle_rad", "converged", "failed"]
+RATIO_COLUMNS = ["case", "comparison", "n_matvec ratio", "time ratio", "residual (ours)", "residual (peer)"]
+NOTES = [
+    "n_matvec marked * is computed from the method's documented formula: "
+    "the peer takes no operator through which products could be counted.",
+    "Residuals and angles are recomputed by the benchmark from the returned factors.",
+    "Dense LAPACK rows compute the full SVD and keep the top k.",
+    "'propack, equal accuracy' sweeps PROPACK's tol over 1e-4..1e-10 and keeps the loosest "
+    "whose measured max residual is <= 1e-8 (our krylov target); its time is that one run.",
+]
+
+
+def write(rows, ratio_rows, quick):
+    """``results/svd.{md,json}`` (``svd-quick.*`` for a smoke run); return the Markdown path."""
+    suffix = "-quick" if quick else ""
+    return write_results(
+        "svd" + suffix,
+        "python bench/svd.py" + (" --quick" if quick else ""),
+        {"Results": markdown_table(rows, COLUMNS), "Ratios": markdown_table(ratio_rows, RATIO_COLUMNS)},
+        {"rows": rows, "ratios": ratio_rows},
+        NOTES,
     )
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    m, n, sm, sn, dens = sizes(args.quick)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    rows = dense_and_operator_cases(m, n, args.repeat) + sparse_case(sm, sn, dens, args.repeat)
+    out = write(rows, ratios(rows), args.quick)
     print(f"wrote {out}")
 
 

@@ -1,6 +1,6 @@
 """``svdlens app``: the interactive explorer (Gradio), with tabs for Explain, Eigenfaces and Directions.
 
-The layout lives here and the handlers in :mod:`svdlens.app.handlers`; both only call the library.
+The layout lives here and the handlers in :mod:`svdlens.app._handlers`; both only call the library.
 It binds to 127.0.0.1 by default, turns Gradio's analytics off, uses the system's fonts rather than
 web fonts, and serves no page that fetches anything from elsewhere.
 """
@@ -38,98 +38,132 @@ def build_app(model: str = "builtin", explorer: Explorer | None = None):
     import gradio as gr
 
     ex = explorer or Explorer(model)
-    k_max = ex.ef.n_components_
     with gr.Blocks(title="svdlens explorer", analytics_enabled=False) as demo:
         gr.Markdown("# svdlens explorer\nThe SVD, from a 2×2 matrix to the Jacobian of a diffusion model.")
         with gr.Tab("Explain", render_children=True):
-            with gr.Row():
-                matrix = gr.Textbox(value="0.4 0.2; 1 3", label="Matrix A (rows split by ;)")
-                vector = gr.Textbox(value="2 1", label="Input vector x")
-            go = gr.Button("Explain", variant="primary")
-            scenes = gr.Gallery(label="Scenes", columns=2, height="auto")
-            story = gr.Textbox(label="The numbers", lines=18)
-            go.click(_shown(ex.explain), [matrix, vector], [scenes, story], api_name="explain")
-            demo.load(_shown(ex.explain), [matrix, vector], [scenes, story], api_name=False)
-
+            _explain_tab(demo, ex)
         with gr.Tab("Eigenfaces", render_children=True):
-            gr.Markdown("A built-in face rebuilt from its first **k** eigenface coefficients.")
-            with gr.Row():
-                face = gr.Slider(0, len(ex.faces) - 1, value=0, step=1, label="Built-in face")
-                k = gr.Slider(1, k_max, value=5, step=1, label="k (eigenfaces used)", elem_id="k-slider")
-            with gr.Row():
-                original = gr.Image(label="The face (standardised)", type="numpy", format="png")
-                rebuilt = gr.Image(label="Rebuilt from k pieces", type="numpy", format="png", elem_id="rebuilt")
-            rebuilt_text = gr.Textbox(label="The puzzle", lines=2)
-            recon = _shown(ex.reconstruct)
-            for control in (face, k):
-                control.change(recon, [face, k], [original, rebuilt, rebuilt_text], api_name=False)  # type: ignore[arg-type]
-            gr.Button("Rebuild").click(recon, [face, k], [original, rebuilt, rebuilt_text], api_name="reconstruct")
-            demo.load(recon, [face, k], [original, rebuilt, rebuilt_text], api_name=False)
-
-            gr.Markdown(
-                f"The puzzle by hand: the mean face plus cᵢ standard deviations of the first {N_PUZZLE} eigenfaces."
-            )
-            with gr.Row():
-                coefficients = [gr.Slider(-3, 3, value=0, step=0.1, label=f"c{i + 1}") for i in range(N_PUZZLE)]
-            made = gr.Image(label="Mean face + Σ cᵢ·eigenfaceᵢ", type="numpy", format="png")
-
-            def puzzle(c1, c2, c3, c4, c5, c6):
-                return ex.puzzle(c1, c2, c3, c4, c5, c6)
-
-            for c in coefficients:
-                c.change(puzzle, coefficients, made, api_name=False)  # type: ignore[arg-type]
-            gr.Button("Assemble").click(puzzle, coefficients, made, api_name="puzzle")
-            demo.load(puzzle, coefficients, made, api_name=False)
-
-            gr.Markdown(
-                f"Upload a face (an image file up to {MAX_UPLOAD_BYTES // 2**20} MB): "
-                "its projection, distance from face space and nearest built-in face."
-            )
-            upload = gr.File(label="Face image", file_types=["image"], type="filepath")
-            with gr.Row():
-                seen = gr.Image(label="As the model sees it", type="numpy", format="png")
-                projected = gr.Image(label="Projected onto face space", type="numpy", format="png")
-                nearest = gr.Image(label="Nearest built-in face", type="numpy", format="png")
-            upload_text = gr.Textbox(label="Numbers", lines=3)
-            gr.Button("Analyse upload").click(
-                _shown(ex.upload), [upload, k], [seen, projected, nearest, upload_text], api_name="upload"
-            )
-
+            _eigenfaces_tab(demo, ex)
         with gr.Tab("Directions", render_children=True):
-            gr.Markdown(
-                "The local basis of x_t ↦ h (the U-Net's bottleneck) at a face: move along a direction, "
-                "denoise, and carry the direction to another face. The first call loads the model and "
-                "finds the basis (a few seconds on a CPU)."
-            )
-            with gr.Row():
-                source = gr.Radio(["face", "seed"], value="face", label="Start from")
-                index = gr.Number(value=3, precision=0, label="Built-in face or seed")
-                t = gr.Slider(0.1, 1.0, value=DEFAULT_T, step=0.05, label="t")
-            with gr.Row():
-                direction = gr.Slider(1, 5, value=1, step=1, label="Direction")
-                strength = gr.Slider(-8, 8, value=4, step=0.5, label="Strength γ")
-            with gr.Row():
-                start_img = gr.Image(label="Start", type="numpy", format="png")
-                edited_img = gr.Image(label="Edited", type="numpy", format="png")
-            edit_text = gr.Textbox(label="Numbers", lines=2)
-            gr.Button("Edit", variant="primary").click(
-                _shown(ex.edit),
-                [source, index, t, direction, strength],
-                [start_img, edited_img, edit_text],
-                api_name="edit",
-            )
-            target = gr.Number(value=10, precision=0, label="Carry to built-in face")
-            with gr.Row():
-                target_img = gr.Image(label="Target", type="numpy", format="png")
-                moved_img = gr.Image(label="Target, edited", type="numpy", format="png")
-            moved_text = gr.Textbox(label="Transport", lines=1)
-            gr.Button("Transport").click(
-                _shown(ex.transport),
-                [source, index, t, direction, strength, target],
-                [target_img, moved_img, moved_text],
-                api_name="transport",
-            )
+            _directions_tab(ex)
     return demo
+
+
+def _explain_tab(demo, ex: Explorer) -> None:
+    """A matrix and an input vector in; every scene's figure and the numbers out."""
+    import gradio as gr
+
+    with gr.Row():
+        matrix = gr.Textbox(value="0.4 0.2; 1 3", label="Matrix A (rows split by ;)")
+        vector = gr.Textbox(value="2 1", label="Input vector x")
+    go = gr.Button("Explain", variant="primary")
+    scenes = gr.Gallery(label="Scenes", columns=2, height="auto")
+    story = gr.Textbox(label="The numbers", lines=18)
+    go.click(_shown(ex.explain), [matrix, vector], [scenes, story], api_name="explain")
+    demo.load(_shown(ex.explain), [matrix, vector], [scenes, story], api_name=False)
+
+
+def _eigenfaces_tab(demo, ex: Explorer) -> None:
+    """Reconstruction from k eigenfaces, the puzzle by hand, and an uploaded face."""
+    k = _reconstruction(demo, ex)
+    _puzzle(demo, ex)
+    _upload(ex, k)
+
+
+def _reconstruction(demo, ex: Explorer):
+    """A built-in face rebuilt from its first k coefficients; returns the k slider (the upload uses it)."""
+    import gradio as gr
+
+    gr.Markdown("A built-in face rebuilt from its first **k** eigenface coefficients.")
+    with gr.Row():
+        face = gr.Slider(0, len(ex.faces) - 1, value=0, step=1, label="Built-in face")
+        k = gr.Slider(1, ex.ef.n_components_, value=5, step=1, label="k (eigenfaces used)", elem_id="k-slider")
+    with gr.Row():
+        original = gr.Image(label="The face (standardised)", type="numpy", format="png")
+        rebuilt = gr.Image(label="Rebuilt from k pieces", type="numpy", format="png", elem_id="rebuilt")
+    rebuilt_text = gr.Textbox(label="The puzzle", lines=2)
+    recon = _shown(ex.reconstruct)
+    for control in (face, k):
+        control.change(recon, [face, k], [original, rebuilt, rebuilt_text], api_name=False)  # type: ignore[arg-type]
+    gr.Button("Rebuild").click(recon, [face, k], [original, rebuilt, rebuilt_text], api_name="reconstruct")
+    demo.load(recon, [face, k], [original, rebuilt, rebuilt_text], api_name=False)
+    return k
+
+
+def _puzzle(demo, ex: Explorer) -> None:
+    """The mean face plus cᵢ standard deviations of the first N_PUZZLE eigenfaces."""
+    import gradio as gr
+
+    gr.Markdown(f"The puzzle by hand: the mean face plus cᵢ standard deviations of the first {N_PUZZLE} eigenfaces.")
+    with gr.Row():
+        coefficients = [gr.Slider(-3, 3, value=0, step=0.1, label=f"c{i + 1}") for i in range(N_PUZZLE)]
+    made = gr.Image(label="Mean face + Σ cᵢ·eigenfaceᵢ", type="numpy", format="png")
+
+    def puzzle(c1, c2, c3, c4, c5, c6):
+        return ex.puzzle(c1, c2, c3, c4, c5, c6)
+
+    for c in coefficients:
+        c.change(puzzle, coefficients, made, api_name=False)  # type: ignore[arg-type]
+    gr.Button("Assemble").click(puzzle, coefficients, made, api_name="puzzle")
+    demo.load(puzzle, coefficients, made, api_name=False)
+
+
+def _upload(ex: Explorer, k) -> None:
+    """An uploaded face: as the model sees it, its projection, and the nearest built-in face."""
+    import gradio as gr
+
+    gr.Markdown(
+        f"Upload a face (an image file up to {MAX_UPLOAD_BYTES // 2**20} MB): "
+        "its projection, distance from face space and nearest built-in face."
+    )
+    upload = gr.File(label="Face image", file_types=["image"], type="filepath")
+    with gr.Row():
+        seen = gr.Image(label="As the model sees it", type="numpy", format="png")
+        projected = gr.Image(label="Projected onto face space", type="numpy", format="png")
+        nearest = gr.Image(label="Nearest built-in face", type="numpy", format="png")
+    upload_text = gr.Textbox(label="Numbers", lines=3)
+    gr.Button("Analyse upload").click(
+        _shown(ex.upload), [upload, k], [seen, projected, nearest, upload_text], api_name="upload"
+    )
+
+
+def _directions_tab(ex: Explorer) -> None:
+    """Edit a face along a direction of its local basis, and carry the direction to another face."""
+    import gradio as gr
+
+    gr.Markdown(
+        "The local basis of x_t ↦ h (the U-Net's bottleneck) at a face: move along a direction, "
+        "denoise, and carry the direction to another face. The first call loads the model and "
+        "finds the basis (a few seconds on a CPU)."
+    )
+    with gr.Row():
+        source = gr.Radio(["face", "seed"], value="face", label="Start from")
+        index = gr.Number(value=3, precision=0, label="Built-in face or seed")
+        t = gr.Slider(0.1, 1.0, value=DEFAULT_T, step=0.05, label="t")
+    with gr.Row():
+        direction = gr.Slider(1, 5, value=1, step=1, label="Direction")
+        strength = gr.Slider(-8, 8, value=4, step=0.5, label="Strength γ")
+    with gr.Row():
+        start_img = gr.Image(label="Start", type="numpy", format="png")
+        edited_img = gr.Image(label="Edited", type="numpy", format="png")
+    edit_text = gr.Textbox(label="Numbers", lines=2)
+    gr.Button("Edit", variant="primary").click(
+        _shown(ex.edit),
+        [source, index, t, direction, strength],
+        [start_img, edited_img, edit_text],
+        api_name="edit",
+    )
+    target = gr.Number(value=10, precision=0, label="Carry to built-in face")
+    with gr.Row():
+        target_img = gr.Image(label="Target", type="numpy", format="png")
+        moved_img = gr.Image(label="Target, edited", type="numpy", format="png")
+    moved_text = gr.Textbox(label="Transport", lines=1)
+    gr.Button("Transport").click(
+        _shown(ex.transport),
+        [source, index, t, direction, strength, target],
+        [target_img, moved_img, moved_text],
+        api_name="transport",
+    )
 
 
 def launch(demo, host: str = "127.0.0.1", port: int | None = 7860, **kwargs):

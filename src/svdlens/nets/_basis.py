@@ -16,14 +16,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
+from .._atomic import atomic_write
+from ..exceptions import InputFileError, SvdlensError
 from ..linalg import Operator, svd
 from ._jacobian import JacobianOperator, jacobian
 from ._layers import LayerMap
-from .._atomic import atomic_write
-from ..exceptions import InputFileError, SvdlensError
 
 __all__ = ["LocalBasis", "local_basis", "cache_key"]
 
@@ -142,8 +141,13 @@ class LocalBasis:
             if self.jacobian is None:
                 raise SvdlensError("this basis was loaded from disk: only its rank-k metric is known (exact=False)")
             J = self.jacobian
-            return Operator((n, n), lambda W: J.rmatmat(J.matmat(W)), lambda W: J.rmatmat(J.matmat(W)),
-                            dtype=V.dtype, device=V.device)
+            return Operator(
+                (n, n),
+                lambda W: J.rmatmat(J.matmat(W)),
+                lambda W: J.rmatmat(J.matmat(W)),
+                dtype=V.dtype,
+                device=V.device,
+            )
 
         def metric(W):
             return V @ (s2[:, None] * (V.T @ W))
@@ -258,8 +262,14 @@ class LocalBasis:
         if missing or not isinstance(numbers, dict):
             raise InputFileError(f"{path} is not a local basis: it lacks {', '.join(sorted(missing)) or 'its numbers'}")
         known = {f.name for f in fields(cls)} - {"u", "s", "v", "residuals", "x", "jacobian"}
-        return cls(u=t["u"], s=t["s"], v=t["v"], residuals=t["residuals"], x=t.get("x"),
-                   **{name: value for name, value in numbers.items() if name in known})
+        return cls(
+            u=t["u"],
+            s=t["s"],
+            v=t["v"],
+            residuals=t["residuals"],
+            x=t.get("x"),
+            **{name: value for name, value in numbers.items() if name in known},
+        )
 
 
 def _hash_tensor(h, t: torch.Tensor) -> None:
@@ -316,9 +326,19 @@ def cache_key(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, **para
     return h.hexdigest()[:32]
 
 
-def local_basis(f, x: torch.Tensor, k: int = 10, method: str = "krylov", tol: float = 1e-4, *,
-                seed: int = 0, cache_dir=None, max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
-                jvp_mode: str = "auto", **svd_options) -> LocalBasis:
+def local_basis(
+    f,
+    x: torch.Tensor,
+    k: int = 10,
+    method: str = "krylov",
+    tol: float = 1e-4,
+    *,
+    seed: int = 0,
+    cache_dir=None,
+    max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
+    jvp_mode: str = "auto",
+    **svd_options,
+) -> LocalBasis:
     """The top-``k`` singular triplets of ``J = ∂f/∂x`` at ``x``, matrix-free.
 
     Parameters
@@ -368,8 +388,8 @@ def local_basis(f, x: torch.Tensor, k: int = 10, method: str = "krylov", tol: fl
     >>> b.s.tolist()
     [3.0, 1.0]
     """
-    from ._jacobian import JVP_MODES, block_for_memory, parse_memory
     from .._validation import check_choice
+    from ._jacobian import JVP_MODES, block_for_memory, parse_memory
 
     check_choice("jvp_mode", jvp_mode, JVP_MODES)
     budget = None if max_memory is None else parse_memory("max_memory", max_memory)

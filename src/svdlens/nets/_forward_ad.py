@@ -11,10 +11,10 @@ channels-last strides ``(C·H·W, 1, W·C, C)``; the residual sum keeps that lay
 in PyTorch's ``FunctionsManual.cpp``) reshapes input and tangent to ``(1, N·groups, -1)`` with
 ``view``, which cannot merge C with H·W when C is the innermost dimension:
 "view size is not compatible with input tensor's size and stride". The plain forward and the
-backward take such tensors; only forward AD fails. Here :func:`group_norm` hands the native
-kernel a contiguous copy (``x.contiguous()``, values unchanged), and its ``view`` works. The
-numbers agree with the original to float rounding (the channels-last and the contiguous CPU
-kernels sum in different orders): tests check it.
+backward take such tensors; only forward AD fails. :class:`GroupNorm` keeps the native kernel
+for the values (so they are the model's own, to the bit) and brings its own JVP rule, which
+takes group means as sums over the spatial dimensions and then over each group's channels:
+no ``view``, any layout, and a few passes per tangent where the native rule makes many.
 
 **Scaled-dot-product attention.** The default CPU kernel (flash attention) has no forward
 AD, and the math kernel, which has, writes down the whole ``L × S`` attention map for the
@@ -56,6 +56,7 @@ from torch.overrides import TorchFunctionMode
 
 __all__ = [
     "ChunkedAttention",
+    "GroupNorm",
     "attention",
     "group_norm",
     "friendly_products",
@@ -251,6 +252,7 @@ class ChunkedAttention(torch.autograd.Function):
                 if dkt is not None:
                     term = torch.matmul(qs, dkt)
                     ds = term if ds is None else ds + term
+                assert ds is not None
                 w = p * ds  # P ∘ dS
                 d_out = torch.matmul(w, v) - w.sum(-1, keepdim=True) * out[..., sl, :]
                 del w, ds
@@ -346,8 +348,7 @@ class FriendlyProducts(TorchFunctionMode):
         Calls routed so far (what the tests check).
     """
 
-    def __init__(self, group_norm: bool = True, attention: bool = True,
-                 chunk_elements: int = ATTENTION_CHUNK_ELEMENTS):
+    def __init__(self, group_norm: bool = True, attention: bool = True, chunk_elements: int = ATTENTION_CHUNK_ELEMENTS):
         super().__init__()
         self.group_norm = group_norm
         self.attention = attention

@@ -26,9 +26,9 @@ from collections.abc import Callable
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from .._validation import check_choice, check_float, check_optional_int
 from ..exceptions import InvalidParameterError, ModelError, SvdlensError
 from ..linalg import Operator
-from .._validation import check_choice, check_float, check_optional_int
 from ._forward_ad import ATTENTION_CHUNK_ELEMENTS, friendly_products
 
 __all__ = ["jacobian", "JacobianOperator", "ModelError", "frozen", "JVP_MODES", "parse_memory", "block_for_memory"]
@@ -136,8 +136,7 @@ class JacobianOperator(Operator):
             raise InvalidParameterError(f"x must be a torch tensor; got {type(x).__name__}")
         if not x.is_floating_point():
             raise SvdlensError(
-                f"f is not differentiable with respect to an x of dtype {x.dtype}; pass a float tensor, "
-                "e.g. x.float()"
+                f"f is not differentiable with respect to an x of dtype {x.dtype}; pass a float tensor, e.g. x.float()"
             )
         check_choice("jvp_mode", jvp_mode, JVP_MODES)
         self.f = f
@@ -167,9 +166,7 @@ class JacobianOperator(Operator):
             except ModelError:
                 raise
             except Exception as err:
-                raise ModelError(
-                    f"the model raised {type(err).__name__}: {err} (at {_where(err)})"
-                ) from err
+                raise ModelError(f"the model raised {type(err).__name__}: {err} (at {_where(err)})") from err
 
     def _first_forward(self) -> torch.Tensor:
         with frozen(self.f):
@@ -238,12 +235,12 @@ class JacobianOperator(Operator):
 
     def _jvp_double_vjp(self, T: torch.Tensor) -> torch.Tensor:
         """J v as the VJP of w ↦ Jᵀw (linear in w), batched over v with vmap."""
-        _, vjp_fn = torch.func.vjp(self._reverse_f, self.x)
+        vjp_fn = torch.func.vjp(self._reverse_f, self.x)[1]
 
         def transpose_product(w):
             return vjp_fn(w)[0]
 
-        _, vjp_of_vjp = torch.func.vjp(transpose_product, torch.zeros_like(self.y))
+        vjp_of_vjp = torch.func.vjp(transpose_product, torch.zeros_like(self.y))[1]
         out = torch.empty((T.shape[0],) + tuple(self.y.shape), dtype=self.y.dtype, device=self.y.device)
         for sl in self._chunks(T.shape[0]):
             out[sl] = torch.func.vmap(vjp_of_vjp)(T[sl])[0]
@@ -254,7 +251,7 @@ class JacobianOperator(Operator):
         C = U.T.reshape((U.shape[1],) + tuple(self.y.shape))
         out = torch.empty((U.shape[1],) + tuple(self.x.shape), dtype=self.x.dtype, device=self.x.device)
         with frozen(self.f):
-            _, vjp_fn = torch.func.vjp(self._reverse_f, self.x)  # one graph, shared by the chunks
+            vjp_fn = torch.func.vjp(self._reverse_f, self.x)[1]  # one graph, shared by the chunks
             for sl in self._chunks(U.shape[1]):
                 out[sl] = torch.func.vmap(vjp_fn)(C[sl])[0]
                 self.n_calls += 1
@@ -300,8 +297,22 @@ def jacobian(f: Callable, x: torch.Tensor, *, jvp_mode: str = "auto", max_block:
 
 
 # --------------------------------------------------------------------------- memory budget
-_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
-          "T": 10**12, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 10**3,
+    "KB": 10**3,
+    "M": 10**6,
+    "MB": 10**6,
+    "G": 10**9,
+    "GB": 10**9,
+    "T": 10**12,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
 
 
 def parse_memory(name: str, value: int | float | str) -> int:
@@ -317,7 +328,7 @@ def parse_memory(name: str, value: int | float | str) -> int:
     if isinstance(value, str):
         text = value.strip().replace(" ", "")
         number = text.rstrip("KMGTBkmgtiI")
-        unit = text[len(number):].upper()
+        unit = text[len(number) :].upper()
         try:
             amount = float(number)
         except ValueError:
@@ -330,19 +341,28 @@ def parse_memory(name: str, value: int | float | str) -> int:
     return int(check_float(name, value, low=1.0))
 
 
+#: Working memory of a batched product of b vectors, in units of ``graph_bytes``: at most
+#: ``FIXED_GRAPHS + b · GRAPHS_PER_VECTOR``. Measured on the google/ddpm-celebahq-256 and
+#: Stable Diffusion 1.5 UNets (bench/scale.py, peak RSS above the weights): a block costs
+#: 1.7–2.4 graphs plus 0.2–0.3 per vector, on either AD path; these constants keep a margin.
+FIXED_GRAPHS = 2.5
+GRAPHS_PER_VECTOR = 0.5
+
+
 def block_for_memory(graph_bytes: int, max_memory: int) -> int:
     """The most vectors per batched product that keep its working memory under ``max_memory``.
 
     The unit is ``graph_bytes``, the activations one forward pass keeps for reverse mode
     (:attr:`JacobianOperator.graph_bytes`). A batched VJP of b vectors holds that graph once
-    and, per cotangent, at most as many gradients as there are saved activations; a batched
-    JVP holds the primal's live activations and as many per tangent, never more than a graph.
-    Both fit in ``(b + 1) · graph_bytes``, so ``b = ⌊max_memory / graph_bytes⌋ − 1``, at
-    least 1.
+    and, per cotangent, the gradients live at one time; a batched JVP holds the primal's live
+    activations and a tangent of each per vector. Both are bounded by
+    ``(FIXED_GRAPHS + b · GRAPHS_PER_VECTOR) · graph_bytes`` (constants measured at scale, with
+    a margin), so b is the largest whole number within ``max_memory``, and at least 1.
 
     >>> block_for_memory(100, 1000)
-    9
+    15
     >>> block_for_memory(100, 50)
     1
     """
-    return max(1, int(max_memory // max(1, graph_bytes)) - 1)
+    room = max_memory / max(1, graph_bytes) - FIXED_GRAPHS
+    return max(1, int(room // GRAPHS_PER_VECTOR))
