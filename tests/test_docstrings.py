@@ -43,12 +43,7 @@ CODES = ("GL08", "SS01", "PR01", "PR02", "RT01")
 
 # In files other work is rewriting; their docstrings and annotations land with that work.
 # Object -> the checks it does not pass yet ("numpydoc", "annotations").
-PENDING = {
-    "svdlens.nets._jacobian.jacobian": {"numpydoc"},  # RT01: no Returns section
-    "svdlens.nets._jacobian.JacobianOperator": {"annotations"},  # __init__ has no return annotation
-    "svdlens.nets._jacobian.JacobianOperator.call": {"numpydoc"},  # PR01 x, RT01
-    "svdlens.nets._basis.local_basis": {"numpydoc", "annotations"},  # RT01; f, cache_dir, **svd_options
-}
+PENDING = {}
 
 # The main entry points: each shows a runnable example (``>>>``) in its docstring.
 EXAMPLES = (

@@ -327,17 +327,17 @@ def cache_key(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, **para
 
 
 def local_basis(
-    f,
+    f: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
     k: int = 10,
     method: str = "krylov",
     tol: float = 1e-4,
     *,
     seed: int = 0,
-    cache_dir=None,
+    cache_dir: str | Path | None = None,
     max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
     jvp_mode: str = "auto",
-    **svd_options,
+    **svd_options: int,
 ) -> LocalBasis:
     """The top-``k`` singular triplets of ``J = ∂f/∂x`` at ``x``, matrix-free.
 
@@ -379,6 +379,17 @@ def local_basis(
     (measured on 2 CPU cores: 2.8–3.7× faster overall despite ~2× the products; GPUs gain
     more), but once a budget splits blocks into single calls, a smaller block needs fewer
     products for the same residual.
+
+    Returns
+    -------
+    LocalBasis
+        ``u (k, *f(x).shape)``, ``s (k,)`` descending, ``v (k, *x.shape)``, residuals, product counts
+        and whether the residuals reached ``tol``; ``x`` and the live ``jacobian`` are kept.
+
+    Raises
+    ------
+    SvdlensError
+        ``k`` above min(dim X, dim H), or an unknown ``jvp_mode`` or bad ``max_memory``.
 
     Examples
     --------

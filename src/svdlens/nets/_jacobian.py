@@ -131,7 +131,7 @@ class JacobianOperator(Operator):
         forward): the unit :func:`block_for_memory` sizes blocks in.
     """
 
-    def __init__(self, f: Callable, x: torch.Tensor, *, jvp_mode: str = "auto", max_block: int | None = None):
+    def __init__(self, f: Callable, x: torch.Tensor, *, jvp_mode: str = "auto", max_block: int | None = None) -> None:
         if not isinstance(x, torch.Tensor):
             raise InvalidParameterError(f"x must be a torch tensor; got {type(x).__name__}")
         if not x.is_floating_point():
@@ -159,6 +159,21 @@ class JacobianOperator(Operator):
 
         Attention goes through the chunked rule, so that a graph built here keeps q, k and v
         but no attention map; its values equal the model's to float rounding.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A point of x's shape.
+
+        Returns
+        -------
+        torch.Tensor
+            f(x).
+
+        Raises
+        ------
+        ModelError
+            The model raised inside its forward pass (the message says what and where).
         """
         with sdpa_kernel(SDPBackend.MATH), friendly_products(group_norm=False, chunk_elements=self.chunk_elements):
             try:
@@ -276,6 +291,12 @@ def jacobian(f: Callable, x: torch.Tensor, *, jvp_mode: str = "auto", max_block:
         the double-VJP trick, recording ``fallback_reason``, where forward AD fails.
     max_block : int, optional
         The most vectors per batched call; wider blocks are split (bounds memory).
+
+    Returns
+    -------
+    JacobianOperator
+        J as an :class:`svdlens.Operator` of shape ``(f(x).numel(), x.numel())``; ``op.y`` is f(x),
+        and ``n_jvp``, ``n_vjp``, ``jvp_mode`` and ``fallback_reason`` say how its products ran.
 
     Raises
     ------
