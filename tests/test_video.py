@@ -24,7 +24,8 @@ av = pytest.importorskip("av", reason="PyAV (installed with Manim) reads the MP4
 import svdlens as sl  # noqa: E402
 import svdlens.exceptions as sv_exceptions  # noqa: E402
 import svdlens.video as sv  # noqa: E402
-from svdlens.video._diffusion import builtin_pipeline, one_torch_thread  # noqa: E402
+from svdlens._threads import one_torch_thread  # noqa: E402
+from svdlens.video._diffusion import builtin_pipeline  # noqa: E402
 from svdlens.video._puzzle import face_pixels  # noqa: E402
 
 # Manim's camera calls Pillow with an argument Pillow deprecates; not ours to fix.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
@@ -10,6 +10,7 @@ import scipy.sparse.linalg as spla
 import torch
 from numpy.typing import ArrayLike
 
+from .._threads import one_torch_thread
 from .._validation import check_choice, check_float, check_int, check_optional_int
 from ..exceptions import InvalidParameterError, SvdlensError
 from ._checks import as_matrix, check_k
@@ -129,7 +130,9 @@ def svd(
         raise SvdlensError(f"method={method!r} needs k, the number of triplets; use method='exact' for all of them")
 
     residuals, iterations, direct = None, 0, method in ("exact", "eig")
-    with _one_torch_thread(opaque_numpy=not op.is_torch and not sp.issparse(A)):
+    # Products on numpy's threaded BLAS interleaved with torch's pool: the small solver algebra on one thread.
+    opaque_numpy = not op.is_torch and not sp.issparse(A)
+    with one_torch_thread() if opaque_numpy else nullcontext():
         try:
             U, S, V, residuals, iterations = _run(method, dense, op, k, tol, max_iter, gen, options)
         except (torch.linalg.LinAlgError, np.linalg.LinAlgError) as err:
@@ -139,22 +142,6 @@ def svd(
     result = finish(op, U, S, V, residuals, method=method, tol=tol, iterations=iterations, output=output, direct=direct)
     result.n_matvec = op.n_matvec - start
     return result
-
-
-@contextmanager
-def _one_torch_thread(opaque_numpy: bool):
-    """Products that may run on numpy's threaded BLAS, interleaved with torch's own thread pool,
-    make the two pools spin against each other (measured: 13x slower on 2 cores). The solver's
-    own algebra is small, so it runs on one torch thread while such products are in play."""
-    if not opaque_numpy:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _run(method, dense, op, k, tol, max_iter, gen, options):

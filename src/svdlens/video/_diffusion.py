@@ -11,8 +11,6 @@ import inspect
 import warnings
 from contextlib import contextmanager
 
-import torch
-
 import svdlens as sl
 
 from ..exceptions import InputNote
@@ -38,23 +36,6 @@ def ddim_step(pipe, x, t_from: int, t_to: int):
     that calls the pipeline's private ``_step``.
     """
     return pipe._step(x, t_from, t_to)
-
-
-@contextmanager
-def one_torch_thread():
-    """Run torch on one thread inside the block (restored after).
-
-    The built-in model is a 32×32 UNet run on one image (or a handful) at a time: splitting
-    each small convolution over threads gains little, and on a shared 2-core machine, where
-    the other core is busy, torch's threads wait on each other; measured there, one thread
-    made the Jacobian-directions numbers about 10 times faster.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @contextmanager

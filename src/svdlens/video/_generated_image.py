@@ -10,8 +10,9 @@ from manim import FadeIn, Group, Rectangle, Scene, UpdateFromAlphaFunc, VGroup, 
 
 import svdlens as sl
 
+from .._threads import one_torch_thread
 from ._check import MAX_STEPS, check_count
-from ._diffusion import builtin_pipeline, ddim_step, library_default, one_torch_thread, resize_notes_silenced
+from ._diffusion import builtin_pipeline, ddim_step, library_default, resize_notes_silenced
 from ._draw import GREY, HIGHLIGHT, LEFT, WHITE, caption, frame_box, image, number, set_pixels, text, title, to_rgba
 
 

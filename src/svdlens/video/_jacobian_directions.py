@@ -9,9 +9,10 @@ from manim import FadeIn, LaggedStart, Scene, SurroundingRectangle, Write
 
 import svdlens as sl
 
+from .._threads import one_torch_thread
 from ..exceptions import InvalidParameterError
 from ._check import MAX_STRENGTHS, check_count, check_fraction
-from ._diffusion import builtin_pipeline, library_default, one_torch_thread, resize_notes_silenced
+from ._diffusion import builtin_pipeline, library_default, resize_notes_silenced
 from ._draw import GREY, HIGHLIGHT, PAIR_COLORS, WHITE, caption, fmt, frame_box, image, text, title, to_rgba
 
 N_DIRECTIONS = 3
