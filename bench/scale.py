@@ -30,7 +30,8 @@ full-size ones under ``ulimit -v``, one at a time):
 
     python bench/scale.py                  # full run (long on 2 CPU cores), bench/results/scale.{md,json}
     python bench/scale.py --quick          # tiny models, about a minute
-    python bench/scale.py --models celebahq --skip-published
+    python bench/scale.py --models celebahq --parts products,basis
+    python bench/scale.py --resume         # after an interruption: keep what was measured, do the rest
 """
 
 from __future__ import annotations
@@ -366,6 +367,8 @@ def main() -> None:
     )
     ap.add_argument("--parts", default="products,basis,published", help="which measurements to run")
     ap.add_argument("--limit-gb", type=float, default=20.0, help="ulimit -v of each measurement (full size)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the measurements of an interrupted run (results/NAME.partial.json) and do the rest")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -380,24 +383,30 @@ def main() -> None:
     limit = None if args.quick else args.limit_gb
     name = "scale" + ("-quick" if args.quick else "")
     partial = RESULTS / f"{name}.partial.json"
-    records: dict = {}
+    records: dict = json.loads(partial.read_text()) if args.resume and partial.exists() else {}
     for model in args.models.split(","):
         print(f"{model}:", flush=True)
+        old = records.get(model, {})
+        done = {(p["kind"], p["mode"], p["block"]): p for p in old.get("products", []) if "error" not in p}
         rec: dict = {"label": LABELS[model], "products": []}
+        rec.update({key: old[key] for key in ("basis", "basis_double_vjp", "published")
+                    if key in old and "error" not in old[key]})
         base = {"model": model, "quick": args.quick}
         for b in BLOCKS if "products" in parts else ():
             for kind, mode in (("jvp", "forward"), ("jvp", "double_vjp"), ("vjp", None)):
+                if (kind, mode, b) in done:
+                    rec["products"].append(done[kind, mode, b])
+                    continue
                 r = run_child({**base, "kind": kind, "mode": mode, "block": b, "repeat": 1 if args.quick else 2}, limit)
                 rec["products"].append({"kind": kind, "mode": mode, "block": b, **r})
                 print("   ", json.dumps(rec["products"][-1])[:300], flush=True)
                 _save(partial, records, model, rec)
-        if "basis" in parts:
-            rec["basis"] = run_child({**base, "kind": "basis"}, limit)
-            print("   ", json.dumps(rec["basis"])[:300], flush=True)
-            rec["basis_double_vjp"] = run_child({**base, "kind": "basis", "mode": "double_vjp"}, limit)
-            print("   ", json.dumps(rec["basis_double_vjp"])[:300], flush=True)
-            _save(partial, records, model, rec)
-        if "published" in parts:
+        for key, mode in (("basis", "auto"), ("basis_double_vjp", "double_vjp")):
+            if "basis" in parts and key not in rec:
+                rec[key] = run_child({**base, "kind": "basis", "mode": mode}, limit)
+                print("   ", json.dumps(rec[key])[:300], flush=True)
+                _save(partial, records, model, rec)
+        if "published" in parts and "published" not in rec:
             rec["published"] = run_child({**base, "kind": "published", "minutes": args.published_minutes}, limit)
             print("   ", json.dumps({k: v for k, v in rec["published"].items() if k != "changes"})[:300], flush=True)
         _save(partial, records, model, rec)
@@ -408,7 +417,9 @@ def main() -> None:
 def _save(path: Path, records: dict, model: str, rec: dict) -> None:
     records[model] = rec
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(records, indent=1))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(records, indent=1))
+    os.replace(tmp, path)
 
 
 def _block(basis: dict) -> int | None:
