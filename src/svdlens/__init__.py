@@ -3,7 +3,7 @@
 from . import diffusion, exceptions, faces, scenes
 from .exceptions import ConvergenceWarning, PrecisionWarning, SvdlensError
 from .faces import Eigenfaces
-from .linalg import Operator, SVDResult, as_operator, svd
+from .linalg import Operator, SVDResult, as_operator, principal_angles, svd
 from .nets import (
     LocalBasis,
     global_directions,
@@ -33,6 +33,7 @@ __all__ = [
     "transport",
     "global_directions",
     "weight_directions",
+    "principal_angles",
     "diffusion",
     "exceptions",
     "SvdlensError",

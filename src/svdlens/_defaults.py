@@ -6,6 +6,8 @@ __all__ = [
     "DEFAULT_T",
     "DEFAULT_STEPS",
     "DEFAULT_K",
+    "DEFAULT_GUIDANCE",
+    "MAX_GUIDANCE",
     "MAX_PIXELS",
     "MAX_STRENGTHS",
     "MAX_STEPS",
@@ -22,6 +24,12 @@ DEFAULT_STEPS = 50
 
 DEFAULT_K = 10
 """Size of a local basis (singular triplets of the Jacobian)."""
+
+DEFAULT_GUIDANCE = 7.5
+"""Classifier-free guidance of sampling with a text model (diffusers' default)."""
+
+MAX_GUIDANCE = 100.0
+"""The largest classifier-free guidance scale taken."""
 
 MAX_PIXELS = 4096 * 4096
 """The largest image read (width × height), checked from the header before decoding."""

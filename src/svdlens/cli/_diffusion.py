@@ -3,26 +3,118 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 import typer
 
-from .._defaults import DEFAULT_STEPS, DEFAULT_T, MAX_STEPS, MAX_STRENGTHS
-from .._validation import check_fraction, check_int
-from ..diffusion import FacePipeline, load
+from .._defaults import DEFAULT_STEPS, DEFAULT_T, MAX_GUIDANCE, MAX_STEPS, MAX_STRENGTHS
+from .._validation import check_choice, check_float, check_fraction, check_int
+from ..diffusion import DTYPES, Pipeline, load
 from ..exceptions import InvalidParameterError
 
-__all__ = ["MODEL", "T", "STEPS", "pipeline", "read_start_image", "parse_strengths", "start", "check_t_steps"]
+__all__ = [
+    "MODEL",
+    "T",
+    "STEPS",
+    "PROMPT",
+    "NEGATIVE_PROMPT",
+    "GUIDANCE",
+    "LAYER",
+    "DEVICE",
+    "DTYPE",
+    "ModelChoice",
+    "model_choice",
+    "pipeline",
+    "read_start_image",
+    "parse_strengths",
+    "start",
+    "check_t_steps",
+]
 
-MODEL = typer.Option("builtin", "--model", help="builtin, a diffusers UNet2DModel folder, or a hub id.")
+MODEL = typer.Option(
+    "builtin",
+    "--model",
+    help="builtin, a diffusers folder (DDPMPipeline, DDIMPipeline, StableDiffusionPipeline, or a UNet2DModel), "
+    "or a hub id such as google/ddpm-celebahq-256 (when online).",
+)
 T = typer.Option(DEFAULT_T, "--t", help="How far into the diffusion, in (0, 1].")
-STEPS = typer.Option(DEFAULT_STEPS, "--steps", help=f"DDIM steps (at most {MAX_STEPS}).")
+STEPS = typer.Option(DEFAULT_STEPS, "--steps", help=f"DDIM steps over the whole diffusion (at most {MAX_STEPS}).")
+PROMPT = typer.Option(None, "--prompt", help="The prompt (Stable Diffusion models only).")
+NEGATIVE_PROMPT = typer.Option(None, "--negative-prompt", help="What guidance steers away from (Stable Diffusion).")
+GUIDANCE = typer.Option(
+    None,
+    "--guidance",
+    help=f"Classifier-free guidance scale, 0 to {MAX_GUIDANCE:g} (Stable Diffusion; default 7.5 for sampling, "
+    "1 for edits so that strength 0 gives the image back).",
+)
+LAYER = typer.Option(None, "--layer", help="The U-Net block whose output is h: mid_block (default), up_blocks.0, ...")
+DEVICE = typer.Option("cpu", "--device", help="Where the model runs: cpu, cuda, cuda:N or mps.")
+DTYPE = typer.Option("float32", "--dtype", help="The weights' dtype: float32, float16 or bfloat16.")
 
 
-def pipeline(model: str) -> FacePipeline:
-    """The diffusion model named on the command line."""
-    return load(model)
+@dataclass
+class ModelChoice:
+    """What the model flags ask for, checked before anything is loaded."""
+
+    model: str
+    device: str
+    dtype: str
+    prompt: Optional[str]
+    negative_prompt: Optional[str]
+    guidance: Optional[float]
+    layer: Optional[str]
+
+    @property
+    def text(self) -> dict[str, Any]:
+        """The prompt keywords of the library's calls."""
+        return {"prompt": self.prompt, "negative_prompt": self.negative_prompt}
+
+
+def model_choice(
+    model: str = "builtin",
+    device: str = "cpu",
+    dtype: str = "float32",
+    prompt: Optional[str] = None,
+    negative_prompt: Optional[str] = None,
+    guidance: Optional[float] = None,
+    layer: Optional[str] = None,
+) -> ModelChoice:
+    """The model flags, each checked by its flag's name."""
+    check_choice("--dtype", dtype, tuple(DTYPES))
+    if guidance is not None:
+        guidance = check_float("--guidance", guidance, low=0.0, high=MAX_GUIDANCE)
+    for flag, text in (("--prompt", prompt), ("--negative-prompt", negative_prompt), ("--layer", layer)):
+        if text is not None and (not text.strip() or len(text) > 10_000):
+            raise InvalidParameterError(f"{flag} must be a non-empty text of at most 10000 characters")
+    return ModelChoice(model, device, dtype, prompt, negative_prompt, guidance, layer)
+
+
+def pipeline(choice: ModelChoice | str) -> Pipeline:
+    """The diffusion model named on the command line; text flags refused for a model without text."""
+    if isinstance(choice, str):
+        choice = model_choice(choice)
+    pipe = load(choice.model, device=choice.device, dtype=choice.dtype)
+    if not pipe.has_text:
+        given = [
+            flag
+            for flag, value in (
+                ("--prompt", choice.prompt),
+                ("--negative-prompt", choice.negative_prompt),
+                ("--guidance", choice.guidance),
+            )
+            if value is not None
+        ]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise InvalidParameterError(
+                f"{choice.model} is not a text model: {' and '.join(given)} {verb} only to Stable Diffusion models"
+            )
+    if choice.layer is not None:
+        pipe.h_map(0.5, 2, layer=choice.layer)  # an unknown block fails here, before any long work
+    return pipe
 
 
 def check_t_steps(t: float, steps: int) -> tuple[float, int]:
@@ -68,15 +160,24 @@ def parse_strengths(text: str) -> list[float]:
     return values
 
 
-def start(pipe: FacePipeline, image: str | None, seed: int | None, t: float, steps: int):
+def start(
+    pipe: Pipeline,
+    image: str | None,
+    seed: int | None,
+    t: float,
+    steps: int,
+    choice: ModelChoice | None = None,
+):
     """The starting image and its x_t: an image inverted by DDIM, or a generated sample stopped at t."""
     if (image is None) == (seed is None):
         raise InvalidParameterError("give --image FILE (or builtin:N) or --seed N")
+    text = choice.text if choice else {}
     if seed is None:
         img = read_start_image(str(image))
-        return img, pipe.invert(img[None], t, steps)
-    xt = pipe.noisy_sample(seed, t, steps)
-    return pipe.generate(xt, t, steps)[0], xt
+        return img, pipe.invert(img[None], t, steps, **text)
+    guidance = choice.guidance if choice else None
+    xt = pipe.noisy_sample(seed, t, steps, guidance_scale=guidance, **text)
+    return pipe.generate(xt, t, steps, guidance_scale=guidance, **text)[0], xt
 
 
 def label(spec: str) -> str:

@@ -14,19 +14,35 @@ import typer
 from .._atomic import staged_output
 from .._plotting import save_animation, save_figure
 from .._validation import check_int
-from ..diffusion import FacePipeline
+from ..diffusion import Pipeline
 from ..diffusion._figures import grid_animation, image_grid
-from ._diffusion import MODEL, STEPS, T, check_t_steps, parse_strengths, pipeline, start
+from ._diffusion import (
+    DEVICE,
+    DTYPE,
+    GUIDANCE,
+    LAYER,
+    MODEL,
+    NEGATIVE_PROMPT,
+    PROMPT,
+    STEPS,
+    ModelChoice,
+    T,
+    check_t_steps,
+    model_choice,
+    parse_strengths,
+    pipeline,
+    start,
+)
 from ._main import FORCE, JSON, QUIET, app, emit, handled, status
 
 __all__ = ["edit_command", "run_edit"]
 
 MAX_DIRECTIONS = 16
-MAX_GUIDANCE = 100
+MAX_X_GUIDANCE = 100
 
 
 def run_edit(
-    pipe: FacePipeline,
+    pipe: Pipeline,
     out: str | Path,
     *,
     image: str | None = None,
@@ -35,14 +51,15 @@ def run_edit(
     strengths: Sequence[float] = (-3, 0, 3),
     t: float,
     steps: int,
-    guidance: int = 0,
+    x_guidance: int = 0,
+    choice: ModelChoice | None = None,
     force: bool = False,
 ) -> dict:
     """Edit along each direction at each strength; write the grid as PNG, GIF and .npy with a summary.
 
     Parameters
     ----------
-    pipe : FacePipeline
+    pipe : Pipeline
         The diffusion model.
     out : str or pathlib.Path
         The output folder: ``edit.png``, ``edit.gif``, ``edit.npy`` (the grid,
@@ -59,10 +76,12 @@ def run_edit(
     t : float
         Where x_t is in the diffusion, in (0, 1].
     steps : int
-        DDIM steps each way.
-    guidance : int
+        DDIM steps over the whole diffusion.
+    x_guidance : int
         0 for the plain move, more for that many steps of x-space guidance (see
-        :meth:`FacePipeline.edit`).
+        :meth:`Pipeline.edit`).
+    choice : ModelChoice, optional
+        The prompt, negative prompt, guidance scale and layer of the command line.
     force : bool
         Replace files in ``out`` that svdlens did not write.
 
@@ -70,7 +89,7 @@ def run_edit(
     -------
     dict
         The summary written to ``summary.json``: image or seed, t, directions, strengths,
-        guidance, the singular values and seconds.
+        prompt, guidance, x-space guidance, the singular values and seconds.
 
     Raises
     ------
@@ -79,10 +98,21 @@ def run_edit(
         steps, or an output folder in the way.
     """
     t0 = time.perf_counter()
-    img, xt = start(pipe, image, seed, t, steps)
-    basis = pipe.directions(xt=xt, t=t, k=max(directions), steps=steps)
+    choice = choice or ModelChoice("", "cpu", "float32", None, None, None, None)
+    img, xt = start(pipe, image, seed, t, steps, choice)
+    basis = pipe.directions(xt=xt, t=t, k=max(directions), steps=steps, prompt=choice.prompt, layer=choice.layer)
     rows = [
-        pipe.edit(v=basis.v[d - 1], strengths=strengths, t=t, steps=steps, xt=xt, guidance=guidance) for d in directions
+        pipe.edit(
+            v=basis.v[d - 1],
+            strengths=strengths,
+            t=t,
+            steps=steps,
+            xt=xt,
+            x_guidance=x_guidance,
+            guidance_scale=1.0 if choice.guidance is None else choice.guidance,
+            **choice.text,
+        )
+        for d in directions
     ]
     grid = np.stack(rows)
     labels = [f"v{d}" for d in directions]
@@ -93,7 +123,11 @@ def run_edit(
         "t": t,
         "directions": list(directions),
         "strengths": list(strengths),
-        "guidance": guidance,
+        "prompt": choice.prompt,
+        "negative_prompt": choice.negative_prompt,
+        "guidance": choice.guidance,
+        "layer": basis.layer,
+        "x_guidance": x_guidance,
         "singular_values": basis.s.tolist(),
         "seconds": time.perf_counter() - t0,
     }
@@ -117,10 +151,16 @@ def edit_command(
     ),
     t: float = T,
     steps: int = STEPS,
-    guidance: int = typer.Option(
+    prompt: Optional[str] = PROMPT,
+    negative_prompt: Optional[str] = NEGATIVE_PROMPT,
+    guidance: Optional[float] = GUIDANCE,
+    layer: Optional[str] = LAYER,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    x_guidance: int = typer.Option(
         0,
-        "--guidance",
-        help=f"x-space guidance iterations instead of a plain move (0 = plain, at most {MAX_GUIDANCE}).",
+        "--x-guidance",
+        help=f"x-space guidance iterations instead of a plain move (0 = plain, at most {MAX_X_GUIDANCE}).",
     ),
     out: str = typer.Option("out/edit", "--out", help="Folder for edit.png, edit.gif, edit.npy and summary.json."),
     force: bool = FORCE,
@@ -133,7 +173,9 @@ def edit_command(
 
         svdlens edit --image builtin:3 --direction 1 --direction 2 --strength -3:3:7 --out out/edit
 
-        svdlens edit --seed 7 --direction 1 --strength -2,0,2 --guidance 3
+        svdlens edit --seed 7 --direction 1 --strength -2,0,2 --x-guidance 3
+
+        svdlens edit --model ./sd-1-5 --image photo.png --prompt "a photo of a face" --device cuda --dtype float16
     """
     with handled():
         t, steps = check_t_steps(t, steps)
@@ -141,10 +183,11 @@ def edit_command(
         if len(direction) > MAX_DIRECTIONS:
             check_int("the number of --direction", len(direction), high=MAX_DIRECTIONS)
         directions = tuple(check_int("--direction", d, high=64) for d in direction)
-        guidance = check_int("--guidance", guidance, low=0, high=MAX_GUIDANCE)
+        x_guidance = check_int("--x-guidance", x_guidance, low=0, high=MAX_X_GUIDANCE)
+        choice = model_choice(model, device, dtype, prompt, negative_prompt, guidance, layer)
         with status(quiet or as_json, "DDIM inversion, local basis, denoising..."):
             summary = run_edit(
-                pipeline(model),
+                pipeline(choice),
                 out,
                 image=image,
                 seed=seed,
@@ -152,7 +195,8 @@ def edit_command(
                 strengths=strengths,
                 t=t,
                 steps=steps,
-                guidance=guidance,
+                x_guidance=x_guidance,
+                choice=choice,
                 force=force,
             )
     text = [f"{len(direction)}×{len(strengths)} edits in {summary['seconds']:.1f} s; wrote {out}/edit.png and edit.gif"]

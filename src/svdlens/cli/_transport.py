@@ -15,10 +15,27 @@ from .._atomic import staged_output
 from .._defaults import DEFAULT_K, MAX_K
 from .._plotting import save_animation, save_figure
 from .._validation import check_choice, check_float, check_int
-from ..diffusion import FacePipeline
+from ..diffusion import Pipeline
 from ..diffusion._figures import grid_animation, image_grid
 from ..nets import TRANSPORT_METHODS
-from ._diffusion import MODEL, STEPS, T, check_t_steps, label, parse_strengths, pipeline, start
+from ._diffusion import (
+    DEVICE,
+    DTYPE,
+    GUIDANCE,
+    LAYER,
+    MODEL,
+    NEGATIVE_PROMPT,
+    PROMPT,
+    STEPS,
+    ModelChoice,
+    T,
+    check_t_steps,
+    label,
+    model_choice,
+    parse_strengths,
+    pipeline,
+    start,
+)
 from ._main import FORCE, JSON, QUIET, app, emit, handled, status
 
 __all__ = ["transport_command", "run_transport"]
@@ -27,7 +44,7 @@ MAX_TARGETS = 16
 
 
 def run_transport(
-    pipe: FacePipeline,
+    pipe: Pipeline,
     out: str | Path,
     *,
     source: str,
@@ -39,13 +56,14 @@ def run_transport(
     k: int = DEFAULT_K,
     method: str = "project",
     damp: float | None = None,
+    choice: ModelChoice | None = None,
     force: bool = False,
 ) -> dict:
     """Carry direction ``direction`` of ``source`` to each target; write the edit grid and a summary.
 
     Parameters
     ----------
-    pipe : FacePipeline
+    pipe : Pipeline
         The diffusion model.
     out : str or pathlib.Path
         The output folder: ``transport.png``, ``transport.gif`` and ``summary.json``.
@@ -67,6 +85,8 @@ def run_transport(
         As for :func:`svdlens.transport`.
     damp : float, optional
         As for :func:`svdlens.transport`.
+    choice : ModelChoice, optional
+        The prompt, negative prompt, guidance scale and layer of the command line.
     force : bool
         Replace files in ``out`` that svdlens did not write.
 
@@ -82,17 +102,21 @@ def run_transport(
         An unreadable image, bad strengths, t, steps or k, or an output folder in the way.
     """
     t0 = time.perf_counter()
-    _, xt_src = start(pipe, source, None, t, steps)
-    b_src = pipe.directions(xt=xt_src, t=t, k=max(k, direction), steps=steps)
-    rows = [pipe.edit(v=b_src.v[direction - 1], strengths=strengths, t=t, steps=steps, xt=xt_src)]
+    choice = choice or ModelChoice("", "cpu", "float32", None, None, None, None)
+    where = {"t": t, "steps": steps, "prompt": choice.prompt}
+    edit = {**where, "negative_prompt": choice.negative_prompt, "strengths": strengths}
+    edit["guidance_scale"] = 1.0 if choice.guidance is None else choice.guidance
+    _, xt_src = start(pipe, source, None, t, steps, choice)
+    b_src = pipe.directions(xt=xt_src, k=max(k, direction), layer=choice.layer, **where)
+    rows = [pipe.edit(v=b_src.v[direction - 1], xt=xt_src, **edit)]
     kept, gains = [], []
     for target in targets:
-        _, xt = start(pipe, target, None, t, steps)
-        b = pipe.directions(xt=xt, t=t, k=k, steps=steps)
+        _, xt = start(pipe, target, None, t, steps, choice)
+        b = pipe.directions(xt=xt, k=k, layer=choice.layer, **where)
         moved = pipe.transport(b_src, direction - 1, [b], method=method, damp=damp)[0]
         kept.append(moved.kept)
         gains.append(moved.gain)
-        rows.append(pipe.edit(v=moved.v, strengths=strengths, t=t, steps=steps, xt=xt))
+        rows.append(pipe.edit(v=moved.v, xt=xt, **edit))
     grid = np.stack(rows)
     labels = [f"{label(source)} (source)"] + [label(tg) for tg in targets]
     cols = [f"{s:+g}" for s in strengths]
@@ -104,6 +128,8 @@ def run_transport(
         "t": t,
         "method": method,
         "damp": damp,
+        "prompt": choice.prompt,
+        "layer": b_src.layer,
         "kept": kept,
         "gain": gains,
         "source_sigma": float(b_src.s[direction - 1]),
@@ -133,6 +159,12 @@ def transport_command(
     t: float = T,
     k: int = typer.Option(DEFAULT_K, "--k", "-k", help="Size of each target's local basis."),
     steps: int = STEPS,
+    prompt: Optional[str] = PROMPT,
+    negative_prompt: Optional[str] = NEGATIVE_PROMPT,
+    guidance: Optional[float] = GUIDANCE,
+    layer: Optional[str] = LAYER,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
     method: str = typer.Option(
         "project",
         "--method",
@@ -157,6 +189,8 @@ def transport_command(
         svdlens transport --from builtin:3 --to builtin:10 --to builtin:20 --direction 1 --out out/transport
 
         svdlens transport --from builtin:3 --to builtin:10 --method lsqr --out out/transport
+
+        svdlens transport --model ./sd-1-5 --from a.png --to b.png --prompt "a portrait" --device cuda
     """
     with handled():
         check_choice("--method", method, TRANSPORT_METHODS)
@@ -167,9 +201,10 @@ def transport_command(
         direction = check_int("--direction", direction, high=MAX_K)
         check_int("the number of --to", len(targets), high=MAX_TARGETS)
         strengths = parse_strengths(strength)
+        choice = model_choice(model, device, dtype, prompt, negative_prompt, guidance, layer)
         with status(quiet or as_json, "DDIM inversion, local bases, transport, denoising..."):
             summary = run_transport(
-                pipeline(model),
+                pipeline(choice),
                 out,
                 source=source,
                 targets=targets,
@@ -180,6 +215,7 @@ def transport_command(
                 k=k,
                 method=method,
                 damp=damp,
+                choice=choice,
                 force=force,
             )
     per_target = ", ".join(f"{kp:.2f} (gain {g:.1f})" for kp, g in zip(summary["kept"], summary["gain"]))

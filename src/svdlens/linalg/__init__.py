@@ -1,5 +1,6 @@
 """The SVD engine: an operator abstraction, the methods that run on it, and matrix I/O."""
 
+from ._angles import principal_angles
 from ._io import load_matrix, parse_matrix, parse_vector, read_matrix
 from ._operator import Operator, as_operator
 from ._result import SVDResult
@@ -15,4 +16,5 @@ __all__ = [
     "parse_vector",
     "load_matrix",
     "read_matrix",
+    "principal_angles",
 ]

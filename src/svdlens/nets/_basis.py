@@ -70,6 +70,10 @@ class LocalBasis:
         For a diffusion map, how far into the diffusion x is; else None.
     steps : int or None
         For a diffusion map, the DDIM steps that made x; else None.
+    prompt : str or None
+        For a text-conditioned diffusion map, the prompt it was conditioned on; else None.
+    layer : str or None
+        For a diffusion map, the U-Net block whose output is h (``"mid_block"``); else None.
     jacobian : JacobianOperator or None
         The live Jacobian operator (not saved; None for a basis read from disk).
 
@@ -98,6 +102,8 @@ class LocalBasis:
     x: torch.Tensor | None = field(default=None, repr=False, compare=False)
     t: float | None = None
     steps: int | None = None
+    prompt: str | None = None
+    layer: str | None = None
     jacobian: JacobianOperator | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -220,6 +226,8 @@ class LocalBasis:
             "fallback_reason": self.fallback_reason,
             "t": self.t,
             "steps": self.steps,
+            "prompt": self.prompt,
+            "layer": self.layer,
         }
         tensors = {"u": self.u, "s": self.s, "v": self.v, "residuals": self.residuals}
         if self.x is not None:

@@ -12,7 +12,7 @@ import svdlens as sl
 
 from .._threads import one_torch_thread
 from ._check import MAX_STEPS, check_count
-from ._diffusion import builtin_pipeline, ddim_step, library_default, resize_notes_silenced
+from ._diffusion import builtin_pipeline, library_default, resize_notes_silenced
 from ._draw import GREY, HIGHLIGHT, LEFT, WHITE, caption, frame_box, image, number, set_pixels, text, title, to_rgba
 
 
@@ -24,7 +24,7 @@ class GeneratedImageNumbers:
     ----------
     seed : the noise's seed (``torch.Generator().manual_seed(seed)``).
     steps : DDIM steps.
-    timesteps : (steps + 1,) the integer timesteps visited, from the top (pure noise) down to 0.
+    timesteps : (steps + 1,) the timestep of each state, from the top (pure noise) down to 0 (the image).
     noise : the model-space noise x_T the walk starts from (a torch tensor, (1, C, H, W)).
     images : (steps + 1, H, W) (or (steps + 1, C, H, W)) ``pipe.to_images(x)`` after 0, 1, …
         steps: noise first, the generated image last, in [0, 1].
@@ -45,7 +45,7 @@ class GeneratedImageNumbers:
 def generated_image_numbers(seed: int = 0, steps: int | None = None) -> GeneratedImageNumbers:
     """Every state of one DDIM sampling walk of the built-in DDPM, from noise to a face.
 
-    The walk takes the timesteps ``pipe.timesteps(1.0, steps)`` from the top down, one
+    The walk takes the timesteps ``pipe.schedule(steps)`` from the top down, one
     deterministic DDIM step each (Song et al. 2021, η = 0), so that its last image is
     ``pipe.generate(noise, t=1.0, steps=steps)``.
 
@@ -61,7 +61,7 @@ def generated_image_numbers(seed: int = 0, steps: int | None = None) -> Generate
     >>> from svdlens.video import generated_image_numbers
     >>> n = generated_image_numbers(steps=10)
     >>> n.images.shape, int(n.timesteps[0]), int(n.timesteps[-1])
-    ((11, 32, 32), 999, 0)
+    ((11, 32, 32), 900, 0)
     """
     pipe = builtin_pipeline()
     seed = check_count("seed", seed, 0, 2**63 - 1)
@@ -69,15 +69,12 @@ def generated_image_numbers(seed: int = 0, steps: int | None = None) -> Generate
     with resize_notes_silenced():
         like = pipe.to_model(sl.faces.builtin()[:1])  # model space: its shape (1, C, H, W) and device
     noise = torch.randn(tuple(like.shape), generator=torch.Generator().manual_seed(seed)).to(like.device)
-    timesteps = list(pipe.timesteps(1.0, steps))[::-1]
-    if timesteps[-1] != 0:
-        timesteps.append(0)
-    x = noise
-    images = [pipe.to_images(x)[0]]
+    images, timesteps = [pipe.to_images(noise)[0]], []
     with torch.no_grad(), one_torch_thread():
-        for a, b in zip(timesteps[:-1], timesteps[1:]):
-            x = ddim_step(pipe, x, a, b)
+        for s, x in pipe.denoise_states(noise, 1.0, steps):
+            timesteps.append(s)
             images.append(pipe.to_images(x)[0])
+    timesteps.append(0)  # the last state is the image itself
     return GeneratedImageNumbers(seed, steps, np.array(timesteps), noise, np.stack(images))
 
 

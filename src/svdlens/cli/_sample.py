@@ -1,0 +1,137 @@
+"""``svdlens sample``: new images from noise, with the model's own DDIM (and a prompt, for Stable Diffusion)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from .._atomic import staged_output
+from .._plotting import save_figure
+from .._progress import Progress
+from .._validation import check_int
+from ..diffusion import Pipeline
+from ..diffusion._figures import image_grid
+from ._diffusion import (
+    DEVICE,
+    DTYPE,
+    GUIDANCE,
+    MODEL,
+    NEGATIVE_PROMPT,
+    PROMPT,
+    STEPS,
+    ModelChoice,
+    model_choice,
+    pipeline,
+)
+from ._main import FORCE, JSON, QUIET, app, emit, handled, progress_bar
+
+__all__ = ["sample_command", "run_sample", "MAX_SAMPLES"]
+
+MAX_SAMPLES = 64
+
+
+def run_sample(
+    pipe: Pipeline,
+    out: str | Path,
+    *,
+    n: int,
+    seed: int,
+    steps: int,
+    choice: ModelChoice,
+    force: bool = False,
+    progress: Progress = None,
+) -> dict:
+    """Sample ``n`` images and write them as a grid (PNG), an array (.npy) and a summary.
+
+    Parameters
+    ----------
+    pipe : Pipeline
+        The diffusion model.
+    out : str or pathlib.Path
+        The output folder: ``samples.png``, ``samples.npy`` (``(n, h, w)`` or ``(n, c, h, w)``
+        in [0, 1]) and ``summary.json``.
+    n : int
+        How many images.
+    seed : int
+        Seed of the starting noise.
+    steps : int
+        DDIM steps from t = 1 to 0.
+    choice : ModelChoice
+        The prompt, negative prompt and guidance of the command line.
+    force : bool
+        Replace files in ``out`` that svdlens did not write.
+    progress : callable, optional
+        ``progress(done, total, label)`` after each DDIM step.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``: model, n, seed, steps, prompt, negative prompt,
+        guidance, image shape and seconds.
+    """
+    t0 = time.perf_counter()
+    images = pipe.sample(n, seed, steps, guidance_scale=choice.guidance, progress=progress, **choice.text)
+    cols = min(n, 8)
+    rows = math.ceil(n / cols)
+    padded = np.concatenate([images, np.ones((rows * cols - n, *images.shape[1:]), images.dtype)])
+    grid = padded.reshape(rows, cols, *images.shape[1:])
+    title = f"“{choice.prompt}”" if choice.prompt else "samples"
+    summary = {
+        "model": choice.model,
+        "n": n,
+        "seed": seed,
+        "steps": steps,
+        "prompt": choice.prompt,
+        "negative_prompt": choice.negative_prompt,
+        "guidance": pipe._guidance(choice.guidance),
+        "shape": list(images.shape),
+        "seconds": time.perf_counter() - t0,
+    }
+    with staged_output(out, force=force) as stage:
+        save_figure(image_grid(grid, [""] * rows, [""] * cols, title), stage / "samples.png")
+        np.save(stage / "samples.npy", images)
+        (stage / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+@app.command("sample")
+def sample_command(
+    model: str = MODEL,
+    n: int = typer.Option(8, "--n", "-n", help=f"How many images (at most {MAX_SAMPLES})."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the starting noise; the same seed gives the same images."),
+    steps: int = STEPS,
+    prompt: Optional[str] = PROMPT,
+    negative_prompt: Optional[str] = NEGATIVE_PROMPT,
+    guidance: Optional[float] = GUIDANCE,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    out: str = typer.Option("out/sample", "--out", help="Folder for samples.png, samples.npy and summary.json."),
+    force: bool = FORCE,
+    as_json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """New images from noise with the model's own DDIM scheduler (eta = 0), as diffusers' pipelines make them.
+
+    Examples:
+
+        svdlens sample --n 16 --seed 0 --out out/sample
+
+        svdlens sample --model google/ddpm-celebahq-256 --n 4 --steps 50
+
+        svdlens sample --model ./stable-diffusion-v1-5 --prompt "a photo of an astronaut" --guidance 7.5 --device cuda --dtype float16
+    """
+    with handled():
+        n = check_int("--n", n, high=MAX_SAMPLES)
+        seed = check_int("--seed", seed, low=0)
+        steps = check_int("--steps", steps, high=1000)
+        choice = model_choice(model, device, dtype, prompt, negative_prompt, guidance)
+        pipe = pipeline(choice)
+        with progress_bar(quiet or as_json, "DDIM sampling") as bar:
+            summary = run_sample(pipe, out, n=n, seed=seed, steps=steps, choice=choice, force=force, progress=bar)
+    emit(summary, as_json=as_json, text=[f"{n} images in {summary['seconds']:.1f} s; wrote {out}/samples.png"])
