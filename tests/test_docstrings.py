@@ -32,13 +32,15 @@ PACKAGES = (
     "svdlens.scenes",
     "svdlens.report",
 )
-CLI_JOBS = {
-    "svdlens.cli._eigenfaces": "run_eigenfaces",
-    "svdlens.cli._jacobian": "run_jacobian",
-    "svdlens.cli._directions": "run_directions",
-    "svdlens.cli._edit": "run_edit",
-    "svdlens.cli._transport": "run_transport",
-}
+CLI_JOBS = (
+    ("svdlens.cli._eigenfaces", "run_eigenfaces"),
+    ("svdlens.cli._jacobian", "run_jacobian"),
+    ("svdlens.cli._directions", "run_directions"),
+    ("svdlens.cli._directions", "run_global_directions"),
+    ("svdlens.cli._edit", "run_edit"),
+    ("svdlens.cli._transport", "run_transport"),
+    ("svdlens.cli._sample", "run_sample"),
+)
 CODES = ("GL08", "SS01", "PR01", "PR02", "RT01")
 
 # In files other work is rewriting; their docstrings and annotations land with that work.
@@ -67,12 +69,16 @@ EXAMPLES = (
     "svdlens.nets._basis.local_basis",
     "svdlens.nets._transport.transport",
     "svdlens.nets._transport.global_directions",
+    "svdlens.nets._distributed.local_bases",
     "svdlens.nets._weights.weight_directions",
-    "svdlens.diffusion._pipeline.load",
-    "svdlens.diffusion._pipeline.FacePipeline.sample",
-    "svdlens.diffusion._pipeline.FacePipeline.invert",
-    "svdlens.diffusion._pipeline.FacePipeline.generate",
-    "svdlens.diffusion._pipeline.FacePipeline.edit",
+    "svdlens.diffusion._load.load",
+    "svdlens.linalg._angles.principal_angles",
+    "svdlens.diffusion._global.global_directions",
+    "svdlens.diffusion._global.ImageBasis",
+    "svdlens.diffusion._pipeline.Pipeline.sample",
+    "svdlens.diffusion._pipeline.Pipeline.invert",
+    "svdlens.diffusion._pipeline.Pipeline.generate",
+    "svdlens.diffusion._pipeline.Pipeline.edit",
 )
 
 
@@ -109,7 +115,7 @@ def _public_objects() -> dict[str, object]:
                         member = member.__func__
                     if isinstance(member, property) or inspect.isfunction(member):
                         found[f"{path}.{attr}"] = member
-    for module_name, name in CLI_JOBS.items():
+    for module_name, name in CLI_JOBS:
         found[f"{module_name}.{name}"] = getattr(importlib.import_module(module_name), name)
     return found
 
@@ -135,7 +141,7 @@ def test_pending_names_exist():
 def test_the_walk_finds_the_public_api():
     assert "svdlens.linalg._svd.svd" in OBJECTS
     assert "svdlens.faces._estimator.Eigenfaces.fit" in OBJECTS
-    assert "svdlens.diffusion._pipeline.FacePipeline.sample" in OBJECTS
+    assert "svdlens.diffusion._pipeline.Pipeline.sample" in OBJECTS
     assert "svdlens.cli._edit.run_edit" in OBJECTS
     assert len(OBJECTS) > 80
 

@@ -561,8 +561,8 @@ class Pipeline:
         Examples
         --------
         >>> import svdlens as sl
-        >>> sl.diffusion.load("builtin").t_index(0.6, steps=40)
-        575
+        >>> sl.diffusion.load("builtin").t_index(0.6, steps=30)  # the grid 0, 33, 66, ...
+        594
         """
         return self.timesteps(t, steps)[0]
 
