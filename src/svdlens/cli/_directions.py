@@ -1,9 +1,11 @@
-"""``svdlens directions``: the local basis of x_t ↦ h at an image's x_t."""
+"""``svdlens directions``: the local basis of x_t ↦ h at an image's x_t, or the directions many images share."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -13,14 +15,16 @@ import typer
 from .._atomic import staged_output
 from .._defaults import MAX_K
 from .._plotting import save_figure
-from .._validation import check_int
-from ..diffusion import FacePipeline
+from .._progress import Progress
+from .._validation import check_float, check_int, check_optional_int
+from ..diffusion import FacePipeline, global_directions
 from ..diffusion._figures import image_grid
+from ..diffusion._global import _image_items, global_figure
 from ..nets._figures import direction_images, spectrum_plot
 from ._diffusion import MODEL, STEPS, T, check_t_steps, pipeline, start
-from ._main import FORCE, JSON, QUIET, app, emit, handled, status
+from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, progress_bar, status
 
-__all__ = ["directions_command", "run_directions"]
+__all__ = ["directions_command", "run_directions", "run_global_directions", "default_cache"]
 
 
 def run_directions(
@@ -95,6 +99,123 @@ def run_directions(
     return summary
 
 
+def default_cache() -> Path:
+    """Where the command keeps each image's local basis between runs: ``$XDG_CACHE_HOME/svdlens/bases``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``~/.cache/svdlens/bases`` when ``XDG_CACHE_HOME`` is not set.
+    """
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "svdlens" / "bases"
+
+
+def run_global_directions(
+    model: str,
+    images: str,
+    out: str | Path,
+    *,
+    k: int,
+    k_local: int | None = None,
+    t: float,
+    steps: int,
+    scheduler: str | None = None,
+    timeout: float = 10.0,
+    cache_dir: str | Path | None = None,
+    force: bool = False,
+    progress: Progress = None,
+) -> dict:
+    """The directions many images share: every image's local basis, here or on a dask cluster, then their mean.
+
+    Parameters
+    ----------
+    model : str
+        ``builtin``, a diffusers model folder (at the same path on every worker), or a hub id.
+    images : str
+        A folder of images, or a ``.npy``/``.npz`` of ``(n, h, w)``.
+    out : str or pathlib.Path
+        The output folder: ``global_directions.safetensors`` (``directions``, ``agreement``,
+        ``share``), ``directions.png`` and ``summary.json``.
+    k : int
+        How many shared directions.
+    k_local : int, optional
+        Triplets per image (default: ``k``).
+    t : float
+        Where x_t is in the diffusion, in (0, 1].
+    steps : int
+        DDIM steps.
+    scheduler : str, optional
+        A dask scheduler's address: one task per image there (default: one after another here).
+    timeout : float
+        Seconds to wait for ``scheduler``.
+    cache_dir : str or pathlib.Path, optional
+        Where each image's basis is kept between runs, so a rerun computes only what is missing.
+    force : bool
+        Replace files in ``out`` that svdlens did not write.
+    progress : callable, optional
+        ``progress(done, total, label)`` after each image's basis.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``: model, images, k, k_local, t, steps, the
+        scheduler, each direction's agreement, how many bases were computed and how many came
+        from the cache, how many converged, the cache folder and seconds.
+
+    Raises
+    ------
+    SvdlensError
+        Bad k, t or steps, no readable images, no scheduler answering, a model that does
+        not load, or an output folder in the way.
+    """
+    from safetensors.torch import save_file
+
+    t0 = time.perf_counter()
+    result = global_directions(
+        model,
+        images,
+        k,
+        k_local=k_local,
+        t=t,
+        steps=steps,
+        client=scheduler,
+        cache_dir=cache_dir,
+        progress=progress,
+        timeout=timeout,
+    )
+    n = len(result.bases)
+    summary = {
+        "model": model,
+        "images": str(images),
+        "n_images": n,
+        "k": result.k,
+        "k_local": result.k_local,
+        "t": result.t,
+        "steps": result.steps,
+        "scheduler": scheduler,
+        "agreement": result.agreement.tolist(),
+        "computed": len(result.computed),
+        "from_cache": n - len(result.computed),
+        "converged": sum(bool(b.converged) for b in result.bases),
+        "cache": None if cache_dir is None else str(cache_dir),
+        "names": result.names,
+        "seconds": time.perf_counter() - t0,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the notes about these images were shown once already
+        items = _image_items(images)[0]
+        shown = [items[i] for i in range(min(3, n))]
+    tensors = {"directions": result.directions, "agreement": result.agreement, "share": result.share}
+    tensors = {name: value.detach().contiguous().cpu() for name, value in tensors.items()}
+    meta = {"svdlens": json.dumps({key: summary[key] for key in ("model", "k_local", "t", "steps", "names")})}
+    with staged_output(out, protect=[images], force=force) as stage:
+        save_figure(global_figure(result, shown), stage / "directions.png")
+        save_file(tensors, str(stage / "global_directions.safetensors"), metadata=meta)
+        (stage / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
 @app.command("directions")
 def directions_command(
     model: str = MODEL,
@@ -102,9 +223,26 @@ def directions_command(
         None, "--image", help="An image file, or builtin:N for the N-th built-in face."
     ),
     seed: Optional[int] = typer.Option(None, "--seed", help="Start from a generated sample instead."),
+    images: Optional[str] = typer.Option(
+        None, "--images", help="With --global: a folder of images (or a .npy of (n, h, w))."
+    ),
+    shared: bool = typer.Option(
+        False, "--global", help="The directions all of --images share (Park et al.'s global basis)."
+    ),
     t: float = T,
     k: int = typer.Option(5, "--k", "-k", help=f"Number of directions (at most {MAX_K})."),
+    k_local: Optional[int] = typer.Option(None, "--k-local", help="With --global: directions per image (default: -k)."),
     steps: int = STEPS,
+    scheduler: Optional[str] = typer.Option(
+        None, "--scheduler", help="With --global: a dask scheduler's address, one task per image (default: here)."
+    ),
+    scheduler_timeout: float = typer.Option(10.0, "--scheduler-timeout", help="Seconds to wait for --scheduler."),
+    cache: Optional[str] = typer.Option(
+        None,
+        "--cache",
+        help="With --global: where each image's basis is kept between runs (default: ~/.cache/svdlens/bases).",
+    ),
+    no_cache: bool = typer.Option(False, "--no-cache", help="With --global: keep no bases between runs."),
     out: str = typer.Option(
         "out/directions", "--out", help="Folder for spectrum.png, directions.png, start.png, basis and summary."
     ),
@@ -114,13 +252,63 @@ def directions_command(
 ) -> None:
     """The local basis of x_t ↦ h (the U-Net's mid-block) at an image's x_t: directions to edit along.
 
+    With --global, the directions a folder of images share: each image's local basis (cached,
+    so a rerun computes only what is missing), on a dask cluster with --scheduler.
+
     Examples:
 
         svdlens directions --image builtin:3 -k 5 --out out/directions
 
         svdlens directions --seed 7 --t 0.6 --out out/directions7
+
+        svdlens directions --images faces/ --global -k 5 --scheduler tcp://10.0.0.5:8786 --out out/shared
     """
+    if shared:
+        with handled():
+            if images is None:
+                fail("--global needs --images DIR, a folder of the images whose directions to share")
+            if image is not None or seed is not None:
+                fail("--global takes its images from --images; leave out --image and --seed")
+            if cache is not None and no_cache:
+                fail("give --cache DIR or --no-cache, not both")
+            t, steps = check_t_steps(t, steps)
+            k = check_int("-k", k, high=MAX_K)
+            k_local = check_optional_int("--k-local", k_local, high=MAX_K)
+            timeout = check_float("--scheduler-timeout", scheduler_timeout, low=0.0, low_open=True)
+            cache_dir = None if no_cache else cache or default_cache()
+            with progress_bar(quiet or as_json, "local bases") as bar:
+                summary = run_global_directions(
+                    model,
+                    images,
+                    out,
+                    k=k,
+                    k_local=k_local,
+                    t=t,
+                    steps=steps,
+                    scheduler=scheduler,
+                    timeout=timeout,
+                    cache_dir=cache_dir,
+                    force=force,
+                    progress=bar,
+                )
+        agreement = ", ".join(f"{a:.2f}" for a in summary["agreement"])
+        text = [
+            f"{summary['k']} directions shared by {summary['n_images']} images (agreement {agreement}); "
+            f"{summary['computed']} bases computed, {summary['from_cache']} from the cache; "
+            f"{summary['seconds']:.1f} s; wrote {out}/"
+        ]
+        emit(summary, as_json=as_json, text=text)
+        return
+    extra = [
+        flag
+        for flag, given in (("--images", images), ("--scheduler", scheduler), ("--k-local", k_local))
+        if given is not None
+    ]
     with handled():
+        if extra:
+            fail(
+                f"{' and '.join(extra)} go{'es' if len(extra) == 1 else ''} with --global (the directions many images share)"
+            )
         t, steps = check_t_steps(t, steps)
         k = check_int("-k", k, high=MAX_K)
         with status(quiet or as_json, "DDIM inversion, then the local basis..."):

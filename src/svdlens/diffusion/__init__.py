@@ -1,6 +1,7 @@
 """Diffusion models for the method: the built-in DDPM, diffusers pipelines (pixel DDPMs, Stable Diffusion), DDIM both ways, h-space edits."""
 
 from ._builtin import BUILTIN_DIR
+from ._global import GlobalDirections, ImageBasis, global_directions
 from ._load import DTYPES, SUPPORTED_PIPELINES, load
 from ._pipeline import Conditioning, FacePipeline, Pipeline, PromptComparison, check_scheduler
 from ._train import train_faces
@@ -16,4 +17,7 @@ __all__ = [
     "DTYPES",
     "train_faces",
     "BUILTIN_DIR",
+    "global_directions",
+    "ImageBasis",
+    "GlobalDirections",
 ]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import torch
 from scipy.sparse.linalg import lsqr
 
+from .._progress import Progress
 from .._validation import check_choice, check_int
 from ..exceptions import SvdlensError
 from ..linalg import Operator, svd
@@ -173,7 +176,17 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
     return v / torch.where(vnorm > 0, vnorm, torch.ones_like(vnorm))
 
 
-def global_directions(bases: list[LocalBasis], k: int, *, method: str = "auto") -> torch.Tensor:
+def global_directions(
+    bases: Sequence[Any],
+    k: int,
+    *,
+    method: str = "auto",
+    basis_fn: Callable[[Any], LocalBasis] | None = None,
+    client: Any = None,
+    cache_dir: str | Path | None = None,
+    progress: Progress = None,
+    timeout: float = 10.0,
+) -> torch.Tensor:
     """The k h-space directions shared by many samples' local bases, shape (k, *h.shape).
 
     The top-k left singular vectors of the stacked ``[U₁ … U_N]``. These are the top
@@ -182,14 +195,29 @@ def global_directions(bases: list[LocalBasis], k: int, *, method: str = "auto") 
     basis counts equally: its u's are unit vectors, unweighted by σ, so one sample with a
     large Jacobian does not outvote the rest.
 
+    With ``basis_fn``, ``bases`` are the samples themselves and their local bases are made
+    first by :func:`svdlens.nets.local_bases`: here, or one task per sample on a dask
+    cluster (``client``), each cached in ``cache_dir``. ``svdlens.diffusion.ImageBasis`` is
+    such a ``basis_fn`` for images and a diffusion model.
+
     Parameters
     ----------
-    bases : list of LocalBasis
-        The samples' local bases, all with the same h shape.
+    bases : list of LocalBasis, or sequence
+        The samples' local bases, all with the same h shape; with ``basis_fn``, the samples.
     k : int
         How many directions.
     method : str
         The :func:`svdlens.svd` method for the stacked u's.
+    basis_fn : callable, optional
+        ``basis_fn(sample) -> LocalBasis``, to make the bases from the samples.
+    client : distributed.Client or str, optional
+        With ``basis_fn``: a dask cluster (or its scheduler's address) to run one task per sample on.
+    cache_dir : path, optional
+        With ``basis_fn``: where each sample's basis is cached (``basis_fn`` needs a ``cache_token``).
+    progress : callable, optional
+        With ``basis_fn``: ``progress(done, total, label)`` after each basis.
+    timeout : float
+        With ``basis_fn`` and an address as ``client``: seconds to wait for the scheduler.
 
     Returns
     -------
@@ -199,7 +227,8 @@ def global_directions(bases: list[LocalBasis], k: int, *, method: str = "auto") 
     Raises
     ------
     SvdlensError
-        No bases, bases in different h-spaces, or ``k`` above the directions they span.
+        No bases, bases in different h-spaces, or ``k`` above the directions they span; with
+        ``basis_fn``, as :func:`svdlens.nets.local_bases` raises.
 
     Examples
     --------
@@ -212,7 +241,23 @@ def global_directions(bases: list[LocalBasis], k: int, *, method: str = "auto") 
     >>> bases = [sl.local_basis(lambda x, W=W: W @ x, torch.ones(2), k=1, method="exact") for W in Ws]
     >>> sl.global_directions(bases, k=1).tolist()
     [[1.0, 0.0, 0.0]]
+
+    The same from the samples, with a function that makes each one's basis:
+
+    >>> def basis(W):
+    ...     return sl.local_basis(lambda x: W @ x, torch.ones(2), k=1, method="exact")
+    >>> sl.global_directions(Ws, k=1, basis_fn=basis).tolist()
+    [[1.0, 0.0, 0.0]]
     """
+    k = check_int("k", k)
+    if basis_fn is not None:
+        from ._distributed import local_bases
+
+        bases = local_bases(
+            bases, basis_fn, client=client, cache_dir=cache_dir, progress=progress, timeout=timeout
+        ).bases
+    elif client is not None or cache_dir is not None:
+        raise SvdlensError("client and cache_dir are for making the bases: give basis_fn too")
     if not bases:
         raise SvdlensError("need at least one local basis")
     shape = tuple(bases[0].u.shape[1:])
