@@ -58,9 +58,13 @@ def test_builtin_sampling_is_diffusers_ddim_pipeline():
 
     from svdlens.diffusion import BUILTIN_DIR
 
-    ref = DDIMPipeline(unet=UNet2DModel.from_pretrained(BUILTIN_DIR), scheduler=DDIMScheduler.from_pretrained(BUILTIN_DIR))
+    ref = DDIMPipeline(
+        unet=UNet2DModel.from_pretrained(BUILTIN_DIR), scheduler=DDIMScheduler.from_pretrained(BUILTIN_DIR)
+    )
     ref.set_progress_bar_config(disable=True)
-    theirs = ref(batch_size=2, generator=torch.Generator().manual_seed(4), num_inference_steps=8, output_type="np").images
+    theirs = ref(
+        batch_size=2, generator=torch.Generator().manual_seed(4), num_inference_steps=8, output_type="np"
+    ).images
     ours = sl.diffusion.load("builtin").sample(n=2, seed=4, steps=8)
     np.testing.assert_allclose(ours, theirs[..., 0], atol=1e-5)
 

@@ -14,12 +14,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from tiny_pipelines import tiny_ddim, tiny_stable_diffusion
 from typer.testing import CliRunner
 
 import svdlens as sl
 from svdlens.cli import app
 from svdlens.exceptions import InvalidParameterError, ModelLoadError, UnknownLayerError
+from tiny_pipelines import tiny_ddim, tiny_stable_diffusion
 
 PROMPT = "a photo of the face"
 
@@ -43,7 +43,11 @@ def _diffusers_pipeline(cls, folder):
     from svdlens.diffusion._pipeline import quiet_loading
 
     with quiet_loading():
-        pipe = cls.from_pretrained(folder, safety_checker=None) if "Stable" in cls.__name__ else cls.from_pretrained(folder)
+        pipe = (
+            cls.from_pretrained(folder, safety_checker=None)
+            if "Stable" in cls.__name__
+            else cls.from_pretrained(folder)
+        )
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -70,7 +74,9 @@ def test_ddim_pipeline_equals_diffusers(tmp_path, settings):
     folder = tiny_ddim(tmp_path / "ddim", **settings)
     pipe = sl.diffusion.load(folder)
     ref = _diffusers_pipeline(DDIMPipeline, folder)
-    theirs = ref(batch_size=2, generator=torch.Generator().manual_seed(3), num_inference_steps=7, output_type="np").images
+    theirs = ref(
+        batch_size=2, generator=torch.Generator().manual_seed(3), num_inference_steps=7, output_type="np"
+    ).images
     ours = pipe.generate(pipe.noise(2, seed=3), t=1.0, steps=7)
     np.testing.assert_allclose(ours, theirs.transpose(0, 3, 1, 2), atol=1e-4)
     np.testing.assert_array_equal(ours, pipe.sample(n=2, seed=3, steps=7))
@@ -154,7 +160,9 @@ def test_edit_transport_and_compare_prompts_on_latents(sd, face):
     b = sd.directions(xt=xt, t=0.5, k=3, steps=6, prompt=PROMPT)
     grid = sd.edit(xt=xt, v=b.v[0], strengths=[-2, 0, 2], t=0.5, steps=6, prompt=PROMPT)
     assert grid.shape == (3, 3, 32, 32)
-    np.testing.assert_allclose(grid[1], sd.generate(xt, t=0.5, steps=6, prompt=PROMPT, guidance_scale=1.0)[0], atol=1e-5)
+    np.testing.assert_allclose(
+        grid[1], sd.generate(xt, t=0.5, steps=6, prompt=PROMPT, guidance_scale=1.0)[0], atol=1e-5
+    )
     assert np.abs(grid[0] - grid[1]).max() > 1e-3  # the move changes the image
     target = sd.directions(xt=sd.noisy_sample(2, t=0.5, steps=6, prompt=PROMPT), t=0.5, k=3, steps=6, prompt=PROMPT)
     moved = sd.transport(b, 0, [target])[0]
@@ -226,7 +234,9 @@ def _edit_json(path, **changes):
 def test_unsupported_pipelines_components_and_schedulers_are_refused_by_name(sd_dir, tmp_path):
     folder = _copy(sd_dir, tmp_path)
     _edit_json(folder / "model_index.json", _class_name="KandinskyPipeline")
-    with pytest.raises(ModelLoadError, match="KandinskyPipeline; svdlens supports DDPMPipeline, DDIMPipeline, StableDiffusionPipeline"):
+    with pytest.raises(
+        ModelLoadError, match="KandinskyPipeline; svdlens supports DDPMPipeline, DDIMPipeline, StableDiffusionPipeline"
+    ):
         sl.diffusion.load(folder)
     _edit_json(folder / "model_index.json", _class_name="StableDiffusionPipeline", vae=["diffusers", "AutoencoderTiny"])
     with pytest.raises(ModelLoadError, match="the vae is a diffusers.AutoencoderTiny; svdlens supports AutoencoderKL"):
@@ -275,7 +285,9 @@ def test_cli_commands_on_a_stable_diffusion_folder(sd_dir, tmp_path):
     assert np.load(tmp_path / "s" / "samples.npy").shape == (2, 3, 32, 32)
     assert json.loads((tmp_path / "s" / "summary.json").read_text())["guidance"] == 7.5
     text = ["--prompt", PROMPT, "--negative-prompt", "blurry", "--t", "0.5"]
-    res = runner.invoke(app, ["edit", *base, *text, "--seed", "1", "--strength", "-1,0,1", "--out", str(tmp_path / "e")])
+    res = runner.invoke(
+        app, ["edit", *base, *text, "--seed", "1", "--strength", "-1,0,1", "--out", str(tmp_path / "e")]
+    )
     assert res.exit_code == 0, res.output
     assert np.load(tmp_path / "e" / "edit.npy").shape == (1, 3, 3, 32, 32)
     res = runner.invoke(
@@ -310,3 +322,18 @@ def test_cli_model_flags_refuse_bad_values(tmp_path, args, words):
     assert res.exit_code == 2, res.output
     assert words in " ".join(res.output.split()) and "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_app_directions_tab_takes_a_prompt_for_stable_diffusion(sd_dir):
+    pytest.importorskip("gradio")
+    from svdlens.app import build_app
+    from svdlens.app._handlers import AppInputError, Explorer
+
+    ex = Explorer(str(sd_dir))
+    assert ex.has_text and not Explorer("builtin").has_text
+    start, edited, text = ex.edit("seed", 2, 0.5, 1, 2.0, PROMPT, k=2)
+    assert start.shape == edited.shape == (200, 200, 3) and "σ" in text  # a seed: a generated colour image
+    with pytest.raises(AppInputError, match="at most 1000"):
+        ex.edit("seed", 2, 0.5, 1, 2.0, "x" * 1001, k=2)
+    boxes = [b for b in build_app(str(sd_dir), ex).blocks.values() if getattr(b, "elem_id", None) == "prompt"]
+    assert len(boxes) == 1 and boxes[0].visible

@@ -14,7 +14,7 @@ from typing import Any
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no usage reports
 
 from .._defaults import DEFAULT_T
-from ._handlers import MAX_UPLOAD_BYTES, N_PUZZLE, AppInputError, Explorer
+from ._handlers import MAX_PROMPT, MAX_UPLOAD_BYTES, N_PUZZLE, AppInputError, Explorer
 
 __all__ = ["build_app", "launch", "Explorer", "AppInputError"]
 
@@ -140,6 +140,8 @@ def _directions_tab(ex: Explorer) -> None:
         source = gr.Radio(["face", "seed"], value="face", label="Start from")
         index = gr.Number(value=3, precision=0, label="Built-in face or seed")
         t = gr.Slider(0.1, 1.0, value=DEFAULT_T, step=0.05, label="t")
+    # A text model (Stable Diffusion) conditions the inversion, the map x_t ↦ h and the denoising on a prompt.
+    prompt = gr.Textbox(value="", label="Prompt", visible=ex.has_text, elem_id="prompt", max_length=MAX_PROMPT)
     with gr.Row():
         direction = gr.Slider(1, 5, value=1, step=1, label="Direction")
         strength = gr.Slider(-8, 8, value=4, step=0.5, label="Strength γ")
@@ -149,7 +151,7 @@ def _directions_tab(ex: Explorer) -> None:
     edit_text = gr.Textbox(label="Numbers", lines=2)
     gr.Button("Edit", variant="primary").click(
         _shown(ex.edit),
-        [source, index, t, direction, strength],
+        [source, index, t, direction, strength, prompt],
         [start_img, edited_img, edit_text],
         api_name="edit",
     )
@@ -160,7 +162,7 @@ def _directions_tab(ex: Explorer) -> None:
     moved_text = gr.Textbox(label="Transport", lines=1)
     gr.Button("Transport").click(
         _shown(ex.transport),
-        [source, index, t, direction, strength, target],
+        [source, index, t, direction, strength, target, prompt],
         [target_img, moved_img, moved_text],
         api_name="transport",
     )

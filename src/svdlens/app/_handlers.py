@@ -18,6 +18,7 @@ __all__ = ["AppInputError", "Explorer", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS"]
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 4096 * 4096
 N_PUZZLE = 6  # coefficient sliders in the puzzle
+MAX_PROMPT = 1000  # characters in the Directions tab's prompt box (CLIP reads 77 tokens anyway)
 APP_STEPS = 20  # DDIM steps in the Directions tab: interactive on a CPU (the CLI uses DEFAULT_STEPS)
 MAX_EXPLAIN_SIZE = 6  # the Explain tab draws matrices up to this many rows and columns
 
@@ -27,10 +28,12 @@ class AppInputError(SvdlensError):
 
 
 def display(image: np.ndarray, size: int = 200) -> np.ndarray:
-    """A grayscale image stretched to [0, 255] and enlarged to size × size with square pixels."""
+    """An image (h, w) or (c, h, w) stretched to [0, 255] and enlarged to size × size with square pixels."""
     from PIL import Image
 
     a = np.asarray(image, dtype=np.float64)
+    if a.ndim == 3:
+        a = a[0] if a.shape[0] == 1 else np.moveaxis(a, 0, -1)
     lo, hi = float(a.min()), float(a.max())
     a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
     return np.asarray(
@@ -149,22 +152,37 @@ class Explorer:
     def pipe(self):
         return _pipeline(self.model)
 
-    def _start(self, source: str, index: int, t: float):
+    @property
+    def has_text(self) -> bool:
+        """Whether the model takes a prompt (Stable Diffusion): the Directions tab then shows a prompt box."""
+        return bool(self.pipe.has_text)
+
+    def _prompt(self, prompt: str | None) -> str | None:
+        """The prompt box's text for a text model (None when empty); a model without text takes none."""
+        text = (prompt or "").strip()
+        if len(text) > MAX_PROMPT:
+            raise AppInputError(f"the prompt has {len(text)} characters; give at most {MAX_PROMPT}")
+        return (text or None) if self.has_text else None
+
+    def _start(self, source: str, index: int, t: float, prompt: str | None = None):
         """(image, x_t) for a built-in face or a seed, memoised."""
-        return _start(self.model, source, int(index), float(t))
+        return _start(self.model, source, int(index), float(t), prompt)
 
-    def _basis(self, source: str, index: int, t: float, k: int):
-        return _basis(self.model, source, int(index), float(t), int(k))
+    def _basis(self, source: str, index: int, t: float, k: int, prompt: str | None = None):
+        return _basis(self.model, source, int(index), float(t), int(k), prompt)
 
-    def edit(self, source: str, index: int, t: float, direction: int, strength: float, k: int = 5):
+    def edit(self, source: str, index: int, t: float, direction: int, strength: float, prompt: str = "", k: int = 5):
         """Move x_t along direction i by the strength and denoise: (start, edited, text)."""
         self._check_t(t)
         direction = int(direction)
         if not 1 <= direction <= k:
             raise AppInputError(f"direction {direction}: choose 1 to {k}")
-        image, xt = self._start(source, index, t)
-        basis = self._basis(source, index, t, k)
-        edited = self.pipe.edit(v=basis.v[direction - 1], strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt)[0]
+        text_prompt = self._prompt(prompt)
+        image, xt = self._start(source, index, t, text_prompt)
+        basis = self._basis(source, index, t, k, text_prompt)
+        edited = self.pipe.edit(
+            v=basis.v[direction - 1], strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt, prompt=text_prompt
+        )[0]
         text = (
             f"σ = {', '.join(f'{s:.3g}' for s in basis.s.tolist())}\n"
             f"x_t {'−' if strength < 0 else '+'} {abs(float(strength)):g}·v{direction}, then {APP_STEPS} DDIM steps "
@@ -172,16 +190,29 @@ class Explorer:
         )
         return display(image), display(edited), text
 
-    def transport(self, source: str, index: int, t: float, direction: int, strength: float, target: int, k: int = 5):
+    def transport(
+        self,
+        source: str,
+        index: int,
+        t: float,
+        direction: int,
+        strength: float,
+        target: int,
+        prompt: str = "",
+        k: int = 5,
+    ):
         """Direction i of the source carried to a built-in face, then the same edit there."""
         from ..nets import transport
 
         self._check_t(t)
         self._face(target)
-        basis = self._basis(source, index, t, k)
-        image, xt = self._start("face", target, t)
-        moved = transport(basis.u[int(direction) - 1], self._basis("face", target, t, k))
-        edited = self.pipe.edit(v=moved.v, strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt)[0]
+        text_prompt = self._prompt(prompt)
+        basis = self._basis(source, index, t, k, text_prompt)
+        image, xt = self._start("face", target, t, text_prompt)
+        moved = transport(basis.u[int(direction) - 1], self._basis("face", target, t, k, text_prompt))
+        edited = self.pipe.edit(
+            v=moved.v, strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt, prompt=text_prompt
+        )[0]
         text = (
             f"share of u{int(direction)} kept at face {int(target)}: {moved.kept:.2f}; h moves {moved.gain:.1f} per unit "
             f"step there, against σ{int(direction)} = {float(basis.s[int(direction) - 1]):.1f} at the source"
@@ -202,17 +233,17 @@ def _pipeline(model: str):
 
 
 @lru_cache(maxsize=64)
-def _start(model: str, source: str, index: int, t: float):
+def _start(model: str, source: str, index: int, t: float, prompt: str | None = None):
     from ..exceptions import InputNote
 
     pipe = _pipeline(model)
     if source == "seed":
-        xt = pipe.noisy_sample(index, t, APP_STEPS)
-        return pipe.generate(xt, t, APP_STEPS)[0], xt
+        xt = pipe.noisy_sample(index, t, APP_STEPS, prompt=prompt)
+        return pipe.generate(xt, t, APP_STEPS, prompt=prompt)[0], xt
     face = _builtin_face(index)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InputNote)  # 25×25 faces resized to the model's size
-        return face, pipe.invert(face, t, APP_STEPS)
+        return face, pipe.invert(face, t, APP_STEPS, prompt=prompt)
 
 
 @lru_cache(maxsize=1)
@@ -233,6 +264,6 @@ def _builtin_face(index: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _basis(model: str, source: str, index: int, t: float, k: int):
-    _, xt = _start(model, source, index, t)
-    return _pipeline(model).directions(xt=xt, t=t, k=k)
+def _basis(model: str, source: str, index: int, t: float, k: int, prompt: str | None = None):
+    _, xt = _start(model, source, index, t, prompt)
+    return _pipeline(model).directions(xt=xt, t=t, k=k, steps=APP_STEPS, prompt=prompt)

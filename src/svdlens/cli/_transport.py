@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import typer
@@ -103,8 +103,8 @@ def run_transport(
     """
     t0 = time.perf_counter()
     choice = choice or ModelChoice("", "cpu", "float32", None, None, None, None)
-    where = {"t": t, "steps": steps, "prompt": choice.prompt}
-    edit = {**where, "negative_prompt": choice.negative_prompt, "strengths": strengths}
+    where: dict[str, Any] = {"t": t, "steps": steps, "prompt": choice.prompt}
+    edit: dict[str, Any] = {**where, "negative_prompt": choice.negative_prompt, "strengths": strengths}
     edit["guidance_scale"] = 1.0 if choice.guidance is None else choice.guidance
     _, xt_src = start(pipe, source, None, t, steps, choice)
     b_src = pipe.directions(xt=xt_src, k=max(k, direction), layer=choice.layer, **where)

@@ -114,7 +114,9 @@ def load(
         if not folder.exists():
             folder = _fetch(str(source))
     if not folder.is_dir():
-        raise ModelLoadError(f"{folder} is a file; give the diffusers model folder (with model_index.json or config.json)")
+        raise ModelLoadError(
+            f"{folder} is a file; give the diffusers model folder (with model_index.json or config.json)"
+        )
     parts = _read_pipeline(folder) if (folder / "model_index.json").exists() else _read_bare_unet(folder)
     return Pipeline(**parts, device=torch_device, dtype=torch_dtype, source=str(source))
 
@@ -207,7 +209,9 @@ def _read_bare_unet(folder: Path) -> dict:
     if scheduler is None:
         from diffusers import DDIMScheduler
 
-        warnings.warn(f"no scheduler config in {folder}: using a 1000-step linear DDIM schedule", InputNote, stacklevel=3)
+        warnings.warn(
+            f"no scheduler config in {folder}: using a 1000-step linear DDIM schedule", InputNote, stacklevel=3
+        )
         scheduler = DDIMScheduler(num_train_timesteps=1000)
     return {"unet": _load_component("unet", "UNet2DModel", unet_dir), "scheduler": scheduler}
 

@@ -294,7 +294,9 @@ class Pipeline:
                 InputNote,
                 stacklevel=3,
             )
-            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+            x = torch.nn.functional.interpolate(
+                x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+            )
         if not bool(torch.isfinite(x).all()):
             raise SvdlensError("images contain NaN or Inf")
         return (x * 2 - 1).to(self.device, self.dtype)
@@ -399,10 +401,18 @@ class Pipeline:
         for name, value in (("prompt", prompt), ("negative_prompt", negative_prompt)):
             if value is not None and not isinstance(value, str):
                 raise InvalidParameterError(f"{name} must be a string; got {type(value).__name__}")
-        scale = 1.0 if guidance_scale is None else check_float("guidance_scale", guidance_scale, low=0.0, high=MAX_GUIDANCE)
+        scale = (
+            1.0 if guidance_scale is None else check_float("guidance_scale", guidance_scale, low=0.0, high=MAX_GUIDANCE)
+        )
         if not self.has_text:
             if prompt is not None or negative_prompt is not None or scale != 1.0:
-                asked = "prompt" if prompt is not None else "negative_prompt" if negative_prompt is not None else "guidance_scale"
+                asked = (
+                    "prompt"
+                    if prompt is not None
+                    else "negative_prompt"
+                    if negative_prompt is not None
+                    else "guidance_scale"
+                )
                 raise InvalidParameterError(
                     f"{asked} applies only to text-conditioned models (Stable Diffusion); this model takes no text"
                 )
@@ -799,7 +809,13 @@ class Pipeline:
                     f"latents must be (n, {self.channels}, {self.size}, {self.size}); got {tuple(x.shape)}"
                 )
         return self.generate(
-            x, 1.0, steps, prompt=prompt, negative_prompt=negative_prompt, guidance_scale=guidance_scale, progress=progress
+            x,
+            1.0,
+            steps,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            guidance_scale=guidance_scale,
+            progress=progress,
         )
 
     def noisy_sample(
@@ -1036,7 +1052,7 @@ class Pipeline:
             raise InvalidParameterError(f"give 1 to {MAX_STRENGTHS} strengths; got {len(strengths)}")
         x_guidance = check_int("x_guidance", x_guidance, low=0)
         x_guidance_scale = check_float("x_guidance_scale", x_guidance_scale)
-        text = {"prompt": prompt, "negative_prompt": negative_prompt}
+        text: dict[str, Any] = {"prompt": prompt, "negative_prompt": negative_prompt}
         xt = self.invert(image, t, steps, **text) if xt is None else torch.as_tensor(xt)  # type: ignore[arg-type]  # image or xt is given
         xt = xt.to(self.device, self.dtype)
         v = torch.as_tensor(v).to(self.device, self.dtype).reshape(xt.shape[1:])
@@ -1050,7 +1066,9 @@ class Pipeline:
                 if x_guidance:
                     x = xt.clone()
                     for _ in range(x_guidance):
-                        x = x + x_guidance_scale * (self.model_output(x + g * v, ti, cond1) - self.model_output(x, ti, cond1))
+                        x = x + x_guidance_scale * (
+                            self.model_output(x + g * v, ti, cond1) - self.model_output(x, ti, cond1)
+                        )
                 moved.append(x)
             images.append(self.generate(torch.cat(moved), t, steps, guidance_scale=guidance_scale, **text))
         return np.concatenate(images)
@@ -1182,6 +1200,7 @@ def quiet_loading() -> Iterator[None]:
     """No progress bars or info logs from diffusers and transformers while loading (svdlens reports its own)."""
     import diffusers
     import transformers
+
     bars = transformers.utils.logging.is_progress_bar_enabled()
     levels = diffusers.utils.logging.get_verbosity(), transformers.utils.logging.get_verbosity()
     transformers.utils.logging.disable_progress_bar()
@@ -1198,7 +1217,7 @@ def quiet_loading() -> Iterator[None]:
 
 def _init_keys(cls: type) -> set[str]:
     """The settings a scheduler class takes (from_config warns about any other key)."""
-    return set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+    return set(inspect.signature(cls).parameters) - {"self", "kwargs"}
 
 
 def _placed(module: DiffusersModel, device: torch.device, dtype: torch.dtype) -> DiffusersModel:
