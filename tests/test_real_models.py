@@ -298,6 +298,19 @@ def test_cli_commands_on_a_stable_diffusion_folder(sd_dir, tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "t" / "summary.json").read_text())
     assert summary["layer"] == "up_blocks.0" and summary["prompt"] == PROMPT
+    res = runner.invoke(
+        app,
+        ["directions", *base, *text, "--seed", "1", "-k", "2", "--compare-prompt", "a cat", "--compare-prompt", PROMPT,
+         "--out", str(tmp_path / "d")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert (tmp_path / "d" / "prompts.png").exists() and summary["prompt"] == PROMPT
+    assert (
+        max(summary["compared"][PROMPT]["angles_v_degrees"])
+        < 0.1
+        < max(summary["compared"]["a cat"]["angles_v_degrees"])
+    )
 
 
 @pytest.mark.parametrize(
@@ -311,6 +324,8 @@ def test_cli_commands_on_a_stable_diffusion_folder(sd_dir, tmp_path):
         (["sample", "--n", "0"], "--n must be"),
         (["edit", "--seed", "1", "--layer", "nope"], "has no layer 'nope'"),
         (["sample", "--model", "{d}"], "is not a diffusers model folder"),
+        (["directions", "--seed", "1", "--compare-prompt", "a cat"], "--compare-prompt needs a text model"),
+        (["directions", "--seed", "1", "--prompt", " "], "--prompt must be a non-empty text"),
     ],
 )
 def test_cli_model_flags_refuse_bad_values(tmp_path, args, words):

@@ -7,7 +7,7 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import typer
@@ -17,18 +17,36 @@ from .._defaults import MAX_K
 from .._plotting import save_figure
 from .._progress import Progress
 from .._validation import check_float, check_int, check_optional_int
-from ..diffusion import FacePipeline, global_directions
-from ..diffusion._figures import image_grid
+from ..diffusion import Pipeline, global_directions
+from ..diffusion._figures import image_grid, prompt_angles_figure
 from ..diffusion._global import _image_items, global_figure
+from ..exceptions import InvalidParameterError
 from ..nets._figures import direction_images, spectrum_plot
-from ._diffusion import MODEL, STEPS, T, check_t_steps, pipeline, start
+from ._diffusion import (
+    DEVICE,
+    DTYPE,
+    GUIDANCE,
+    LAYER,
+    MODEL,
+    NEGATIVE_PROMPT,
+    PROMPT,
+    STEPS,
+    ModelChoice,
+    T,
+    check_t_steps,
+    model_choice,
+    pipeline,
+    start,
+)
 from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, progress_bar, status
 
 __all__ = ["directions_command", "run_directions", "run_global_directions", "default_cache"]
 
+MAX_COMPARE = 8  # prompts compared with --prompt in one run: one local basis each
+
 
 def run_directions(
-    pipe: FacePipeline,
+    pipe: Pipeline,
     out: str | Path,
     *,
     image: str | None = None,
@@ -36,17 +54,19 @@ def run_directions(
     t: float,
     k: int,
     steps: int,
+    choice: ModelChoice | None = None,
+    compare: list[str] | None = None,
     force: bool = False,
 ) -> dict:
     """Invert (or sample) to x_t, take the local basis there, and write its figures, basis and summary.
 
     Parameters
     ----------
-    pipe : FacePipeline
+    pipe : Pipeline
         The diffusion model.
     out : str or pathlib.Path
         The output folder: ``spectrum.png``, ``directions.png``, ``start.png``,
-        ``basis.safetensors`` and ``summary.json``.
+        ``basis.safetensors`` and ``summary.json``; with ``compare``, also ``prompts.png``.
     image : str, optional
         An image file, or ``builtin:N`` for the N-th built-in face, inverted to x_t.
         Give exactly one of ``image`` and ``seed``.
@@ -57,15 +77,21 @@ def run_directions(
     k : int
         How many singular triplets.
     steps : int
-        DDIM steps.
+        DDIM steps over the whole diffusion.
+    choice : ModelChoice, optional
+        The prompt, negative prompt, guidance and layer of the command line.
+    compare : list of str, optional
+        Other prompts: the basis at the same x_t under each, and the principal angles to the
+        first prompt's (:meth:`Pipeline.compare_prompts`).
     force : bool
         Replace files in ``out`` that svdlens did not write.
 
     Returns
     -------
     dict
-        The summary written to ``summary.json``: image or seed, t, k, the singular values
-        and residuals, whether they converged, the JVP and VJP counts, the JVP mode and seconds.
+        The summary written to ``summary.json``: image or seed, t, k, prompt, layer, the
+        singular values and residuals, whether they converged, the JVP and VJP counts, the JVP
+        mode, the principal angles to each compared prompt (degrees) and seconds.
 
     Raises
     ------
@@ -74,23 +100,45 @@ def run_directions(
         or an output folder in the way.
     """
     t0 = time.perf_counter()
-    img, xt = start(pipe, image, seed, t, steps)
-    basis = pipe.directions(xt=xt, t=t, k=k, steps=steps)
-    summary = {
+    choice = choice or ModelChoice("", "cpu", "float32", None, None, None, None)
+    if compare and not pipe.has_text:
+        raise InvalidParameterError("--compare-prompt needs a text model (a Stable Diffusion folder)")
+    img, xt = start(pipe, image, seed, t, steps, choice)
+    comparison = None
+    if compare:
+        prompts = [choice.prompt or "", *compare]
+        comparison = pipe.compare_prompts(xt=xt, prompts=prompts, t=t, k=k, steps=steps, layer=choice.layer)
+        basis = comparison.bases[0]
+    else:
+        basis = pipe.directions(xt=xt, t=t, k=k, steps=steps, prompt=choice.prompt, layer=choice.layer)
+    summary: dict[str, Any] = {
         "image": image,
         "seed": seed,
         "t": t,
         "k": k,
+        "prompt": choice.prompt,
+        "layer": basis.layer,
         "singular_values": basis.s.tolist(),
         "residuals": basis.residuals.tolist(),
         "converged": basis.converged,
         "n_jvp": basis.n_jvp,
         "n_vjp": basis.n_vjp,
         "jvp_mode": basis.jvp_mode,
-        "seconds": time.perf_counter() - t0,
     }
+    if comparison is not None:
+        summary["compared"] = {
+            prompt: {
+                "angles_v_degrees": np.degrees(comparison.angles_v[0, j]).tolist(),
+                "angles_u_degrees": np.degrees(comparison.angles_u[0, j]).tolist(),
+                "singular_values": comparison.bases[j].s.tolist(),
+            }
+            for j, prompt in enumerate(comparison.prompts[1:], start=1)
+        }
+    summary["seconds"] = time.perf_counter() - t0
     protect = [image] if image and not image.startswith("builtin:") else []
     with staged_output(out, protect=protect, force=force) as stage:
+        if comparison is not None:
+            save_figure(prompt_angles_figure(comparison), stage / "prompts.png")
         save_figure(spectrum_plot(basis), stage / "spectrum.png")
         save_figure(direction_images(basis), stage / "directions.png")
         save_figure(image_grid(np.asarray(img)[None, None], ["start"], ["image"]), stage / "start.png")
@@ -123,6 +171,7 @@ def run_global_directions(
     scheduler: str | None = None,
     timeout: float = 10.0,
     cache_dir: str | Path | None = None,
+    choice: ModelChoice | None = None,
     force: bool = False,
     progress: Progress = None,
 ) -> dict:
@@ -151,6 +200,8 @@ def run_global_directions(
         Seconds to wait for ``scheduler``.
     cache_dir : str or pathlib.Path, optional
         Where each image's basis is kept between runs, so a rerun computes only what is missing.
+    choice : ModelChoice, optional
+        The device, dtype, prompt, negative prompt and layer of the command line.
     force : bool
         Replace files in ``out`` that svdlens did not write.
     progress : callable, optional
@@ -172,6 +223,8 @@ def run_global_directions(
     from safetensors.torch import save_file
 
     t0 = time.perf_counter()
+    choice = choice or ModelChoice(model, "cpu", "float32", None, None, None, None)
+    options = {key: value for key, value in {**choice.text, "layer": choice.layer}.items() if value is not None}
     result = global_directions(
         model,
         images,
@@ -183,6 +236,9 @@ def run_global_directions(
         cache_dir=cache_dir,
         progress=progress,
         timeout=timeout,
+        device=None if choice.device == "cpu" else choice.device,
+        dtype=None if choice.dtype == "float32" else choice.dtype,
+        **options,
     )
     n = len(result.bases)
     summary = {
@@ -231,6 +287,18 @@ def directions_command(
     ),
     t: float = T,
     k: int = typer.Option(5, "--k", "-k", help=f"Number of directions (at most {MAX_K})."),
+    prompt: Optional[str] = PROMPT,
+    negative_prompt: Optional[str] = NEGATIVE_PROMPT,
+    guidance: Optional[float] = GUIDANCE,
+    layer: Optional[str] = LAYER,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    compare_prompt: Optional[list[str]] = typer.Option(
+        None,
+        "--compare-prompt",
+        help="Another prompt (repeatable; Stable Diffusion): the basis at the same x_t under it, and the principal "
+        "angles to the --prompt basis (prompts.png).",
+    ),
     k_local: Optional[int] = typer.Option(None, "--k-local", help="With --global: directions per image (default: -k)."),
     steps: int = STEPS,
     scheduler: Optional[str] = typer.Option(
@@ -262,6 +330,8 @@ def directions_command(
         svdlens directions --seed 7 --t 0.6 --out out/directions7
 
         svdlens directions --images faces/ --global -k 5 --scheduler tcp://10.0.0.5:8786 --out out/shared
+
+        svdlens directions --model ./sd-2-1-base --image photo.png --prompt "a photo of a person" --compare-prompt "a painting of a person" --device cuda
     """
     if shared:
         with handled():
@@ -276,6 +346,9 @@ def directions_command(
             k_local = check_optional_int("--k-local", k_local, high=MAX_K)
             timeout = check_float("--scheduler-timeout", scheduler_timeout, low=0.0, low_open=True)
             cache_dir = None if no_cache else cache or default_cache()
+            if compare_prompt:
+                fail("--compare-prompt compares the bases of one image; leave out --global")
+            choice = model_choice(model, device, dtype, prompt, negative_prompt, guidance, layer)
             with progress_bar(quiet or as_json, "local bases") as bar:
                 summary = run_global_directions(
                     model,
@@ -288,6 +361,7 @@ def directions_command(
                     scheduler=scheduler,
                     timeout=timeout,
                     cache_dir=cache_dir,
+                    choice=choice,
                     force=force,
                     progress=bar,
                 )
@@ -311,8 +385,24 @@ def directions_command(
             )
         t, steps = check_t_steps(t, steps)
         k = check_int("-k", k, high=MAX_K)
+        choice = model_choice(model, device, dtype, prompt, negative_prompt, guidance, layer)
+        if compare_prompt:
+            check_int("the number of --compare-prompt", len(compare_prompt), high=MAX_COMPARE)
+            for other in compare_prompt:
+                model_choice(prompt=other)  # the same checks as --prompt
         with status(quiet or as_json, "DDIM inversion, then the local basis..."):
-            summary = run_directions(pipeline(model), out, image=image, seed=seed, t=t, k=k, steps=steps, force=force)
+            summary = run_directions(
+                pipeline(choice),
+                out,
+                image=image,
+                seed=seed,
+                t=t,
+                k=k,
+                steps=steps,
+                choice=choice,
+                compare=list(compare_prompt or []),
+                force=force,
+            )
     text = [
         "σ: "
         + ", ".join(f"{s:.4g}" for s in summary["singular_values"])

@@ -7,7 +7,7 @@ from matplotlib.animation import FuncAnimation
 
 from .._plotting import subplots
 
-__all__ = ["image_grid", "grid_animation"]
+__all__ = ["image_grid", "grid_animation", "prompt_angles_figure"]
 
 
 def _show(ax, img):
@@ -52,3 +52,29 @@ def grid_animation(grid: np.ndarray, row_labels, col_labels):
 
     draw(0)
     return FuncAnimation(fig, draw, frames=cols)
+
+
+def prompt_angles_figure(comparison):
+    """How far each prompt turns the local basis from the first prompt's: principal angles, v side and u side.
+
+    ``comparison`` is a :class:`~svdlens.diffusion.PromptComparison`; one line per other prompt,
+    the i-th principal angle (degrees) against i. Near 0°: that direction is shared.
+    """
+    fig, axes = subplots(1, 2, figsize=(9, 3.4), squeeze=False)
+    first = comparison.prompts[0] or "(empty prompt)"
+    for ax, angles, side in zip(
+        axes[0], (comparison.angles_v, comparison.angles_u), ("v (directions in x_t)", "u (in h)")
+    ):
+        index = np.arange(1, angles.shape[2] + 1)
+        for j, prompt in enumerate(comparison.prompts[1:], start=1):
+            ax.plot(index, np.degrees(angles[0, j]), "o-", label=f"“{prompt[:40]}”")
+        ax.set_ylim(0, 92)
+        ax.set_xticks(index)
+        ax.set_xlabel("principal angle i")
+        ax.set_ylabel("degrees")
+        ax.set_title(side, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0, 1].legend(fontsize=7, title=f"against “{first[:40]}”", title_fontsize=7)
+    fig.suptitle("How the prompt turns the local basis (Park et al. 2023)", fontsize=10)
+    fig.tight_layout()
+    return fig
