@@ -352,3 +352,46 @@ def test_app_directions_tab_takes_a_prompt_for_stable_diffusion(sd_dir):
         ex.edit("seed", 2, 0.5, 1, 2.0, "x" * 1001, k=2)
     boxes = [b for b in build_app(str(sd_dir), ex).blocks.values() if getattr(b, "elem_id", None) == "prompt"]
     assert len(boxes) == 1 and boxes[0].visible
+
+
+def test_flat_ddpm_folders_and_hub_ids(tmp_path, sd_dir, monkeypatch):
+    """google/ddpm-* keep config.json and scheduler_config.json beside model_index.json; a hub id
+    fetches only configs, tokenizer files and the components' safetensors."""
+    import fnmatch
+
+    import huggingface_hub
+
+    nested = tiny_ddim(tmp_path / "nested")
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in [
+        nested / "model_index.json",
+        *(nested / "unet").iterdir(),
+        nested / "scheduler" / "scheduler_config.json",
+    ]:
+        shutil.copy(path, flat)
+    np.testing.assert_array_equal(
+        sl.diffusion.load(flat).sample(1, steps=3), sl.diffusion.load(nested).sample(1, steps=3)
+    )
+
+    asked = {}
+
+    def snapshot_download(repo, allow_patterns, ignore_patterns):
+        asked.update(repo=repo, allow=allow_patterns, ignore=ignore_patterns)
+        return str(sd_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert sl.diffusion.load("someone/tiny-sd").has_text and asked["repo"] == "someone/tiny-sd"
+
+    def fetched(name):
+        return any(fnmatch.fnmatch(name, p) for p in asked["allow"]) and not any(
+            fnmatch.fnmatch(name, p) for p in asked["ignore"]
+        )
+
+    for name in ("model_index.json", "unet/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors",
+                 "tokenizer/vocab.json", "tokenizer/merges.txt", "diffusion_pytorch_model.safetensors"):  # fmt: skip
+        assert fetched(name), name
+    for name in ("v1-5-pruned.safetensors", "unet/diffusion_pytorch_model.bin", "safety_checker/model.safetensors",
+                 "unet/diffusion_pytorch_model.fp16.safetensors"):  # fmt: skip
+        assert not fetched(name), name

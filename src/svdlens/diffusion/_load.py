@@ -40,6 +40,18 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 """The dtypes a model may be loaded in, by name."""
 
 PICKLES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+FLAT_FILES = {"unet": "config.json", "scheduler": "scheduler_config.json"}
+
+# What a hub download fetches: configs, tokenizer files and the components' safetensors, not the
+# single-file checkpoints, fp16/EMA variants or the safety checker that some repositories also hold.
+HUB_FILES = [
+    "*.json",
+    "*.txt",
+    "diffusion_pytorch_model.safetensors",
+    "*/diffusion_pytorch_model.safetensors",
+    "*/model.safetensors",
+]
+HUB_SKIPPED = ["safety_checker/*", "feature_extractor/*"]
 
 
 def load(
@@ -232,6 +244,8 @@ def _read_pipeline(folder: Path) -> dict:
             raise ModelLoadError(f"{folder}/model_index.json has no {component}; a {name} needs one")
         library, cls = entry
         sub = folder / component
+        if not sub.is_dir() and (folder / FLAT_FILES.get(component, "-")).exists():
+            sub = folder  # the older flat layout of google/ddpm-*: config.json and scheduler_config.json at the top
         if not sub.is_dir():
             raise ModelLoadError(f"{folder} has no {component}/ folder, which its model_index.json names")
         if component == "scheduler":
@@ -298,9 +312,7 @@ def _fetch(text: str) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        path = snapshot_download(
-            text, allow_patterns=["*.json", "*.txt", "*.safetensors"], ignore_patterns=["*fp16*", "*ema*", "*.ckpt"]
-        )
+        path = snapshot_download(text, allow_patterns=HUB_FILES, ignore_patterns=HUB_SKIPPED)
     except Exception as err:
         raise ModelLoadError(
             f"could not fetch {text!r} from the hub ({type(err).__name__}). If this machine is offline, "
