@@ -14,7 +14,12 @@ __all__ = ["app_command"]
 def app_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
     port: int = typer.Option(7860, "--port", help="Port to serve on."),
-    model: str = typer.Option("builtin", "--model", help="The diffusion model for the Directions tab."),
+    model: str = typer.Option(
+        "builtin",
+        "--model",
+        help="The diffusion model for the Directions tab: builtin, a diffusers folder or a hub id "
+        "(a Stable Diffusion folder adds a prompt box).",
+    ),
 ) -> None:
     """The interactive explorer in the browser (Gradio): Explain, Eigenfaces and Directions tabs.
 
@@ -26,6 +31,8 @@ def app_command(
         svdlens app
 
         svdlens app --port 8000
+
+        svdlens app --model ./stable-diffusion-v1-5
     """
     with handled():
         try:

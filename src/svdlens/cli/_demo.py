@@ -18,7 +18,9 @@ def demo_command(
     out: str = typer.Option("out/demo", "--out", help="Folder for index.html, its figures and summary.json."),
     fast: bool = typer.Option(False, "--fast", help="A reduced setting: fewer DDIM steps, directions and faces."),
     model: str = typer.Option(
-        "builtin", "--model", help="builtin, or a diffusers UNet2DModel folder (1-channel faces)."
+        "builtin",
+        "--model",
+        help="builtin, or a diffusers folder (DDPM/DDIM pipeline, Stable Diffusion, UNet2DModel) for the model's sections.",
     ),
     cache_dir: Optional[str] = typer.Option(
         None, "--cache-dir", help="Where local bases are kept between runs (default OUT/cache)."
