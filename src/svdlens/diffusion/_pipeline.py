@@ -611,9 +611,13 @@ class Pipeline:
         x = torch.as_tensor(xt).to(self.device, self.dtype)
         report(progress, 0, len(ts), "DDIM sampling")
         for i, s in enumerate(ts, start=1):
-            x = self.scheduler.step(self.model_output(x, s, cond), s, x, eta=0.0).prev_sample
+            x = self._down(x, s, cond)
             report(progress, i, len(ts), "DDIM sampling")
             yield s, x
+
+    def _down(self, x: torch.Tensor, timestep: int, cond: Conditioning | None) -> torch.Tensor:
+        """One sampling step from ``timestep``: ``DDIMScheduler.step`` with eta = 0 (after ``set_timesteps``)."""
+        return self.scheduler.step(self.model_output(x, timestep, cond), timestep, x, eta=0.0).prev_sample
 
     def invert(
         self,
@@ -859,10 +863,10 @@ class Pipeline:
         x = self.noise(1, seed)
         stop = self.t_index(t, steps)
         cond = self.conditioning(prompt, negative_prompt, self._guidance(guidance_scale))
-        for s, x_next in self.denoise_states(x, 1.0, steps, cond=cond):
+        for s in self.schedule(steps):
             if s <= stop:
                 break
-            x = x_next
+            x = self._down(x, s, cond)
         return x
 
     # --------------------------------------------------------------- h-space
