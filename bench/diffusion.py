@@ -5,7 +5,13 @@
    samples (resized to 25×25) inside it, against the share of the 100 non-face crops. For
    calibration, the same share for the model's own training set (the faces and their mirror
    images, through the same 32×32 round trip): what a perfect model of that set would score.
-2. Inversion round trip: DDIM inversion to t and back at 50 steps; mean PSNR over the 100 faces.
+   Memorisation: each sample's Pearson correlation with its nearest training image (the 100
+   faces and their mirror images at 32×32, made as training made them), as a median and the
+   share above 0.9, against the calibration of each training face with its nearest OTHER
+   training image (its own mirror image excluded).
+2. Inversion round trip: DDIM inversion to t and back with steps = 50 over the whole diffusion
+   (diffusers' num_inference_steps; the grid's steps at or below t·T are taken); mean PSNR over
+   the 100 faces.
 3. Edits do what the basis says: for small γ, cos(h(x + γvᵢ) − h(x), uᵢ); for a direction
    transported from another face, the same cosine on the target, against random x-directions
    of the same norm, at t = 0.6, 0.8, 0.9 and 1.0, for both transport methods ("project" onto
@@ -21,6 +27,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -67,18 +74,16 @@ def row(measure, target, value, met):
 
 # ----------------------------------------------------------------------------- 1. face-likeness
 def face_likeness(pipe, faces, nonfaces, n_samples, quick):
-    """Rows, and the samples, their time, the share inside for each draw, and the threshold."""
+    """Rows, the samples of each draw (seed 0 first), their time, the share inside for each draw, and the threshold."""
     t0 = time.perf_counter()
     samples = pipe.sample(n=n_samples, seed=0, steps=50)
     sample_s = time.perf_counter() - t0
     ef = sl.Eigenfaces().fit(faces)
     thr = float(np.percentile(ef.distance_from_face_space(faces), 95))
-    inside_samples = float((ef.distance_from_face_space(to25(samples)) <= thr).mean())
     # One draw of 64 has a standard error of about 0.04 at 0.9: report more draws beside it.
-    draws = [inside_samples] + [
-        float((ef.distance_from_face_space(to25(pipe.sample(n=n_samples, seed=s, steps=50))) <= thr).mean())
-        for s in range(1, 3 if quick else 6)
-    ]
+    drawn = [samples] + [pipe.sample(n=n_samples, seed=s, steps=50) for s in range(1, 3 if quick else 6)]
+    draws = [float((ef.distance_from_face_space(to25(d)) <= thr).mean()) for d in drawn]
+    inside_samples = draws[0]
     inside_nonfaces = float((ef.distance_from_face_space(nonfaces) <= thr).mean())
     rows = [
         row(
@@ -108,19 +113,100 @@ def face_likeness(pipe, faces, nonfaces, n_samples, quick):
         ),
         row("calibration: the 100 mirror images alone inside", "—", float(inside_train[len(faces) :].mean()), "—"),
     ]
-    return rows, samples, sample_s, draws, thr
+    return rows, drawn, sample_s, draws, thr
+
+
+# ----------------------------------------------------------------------------- 1b. memorisation
+def correlations(a, b):
+    """Pearson correlation of every image in ``a`` with every image in ``b``: (len(a), len(b))."""
+    a, b = (np.asarray(x, dtype=np.float64).reshape(len(x), -1) for x in (a, b))
+    a, b = (x - x.mean(1, keepdims=True) for x in (a, b))
+    a, b = (x / np.linalg.norm(x, axis=1, keepdims=True) for x in (a, b))
+    return a @ b.T
+
+
+ABOVE = 0.9  # "nearly the same image": no training face reaches it with another (the highest is 0.886)
+
+
+def memorisation(drawn):
+    """How closely samples reproduce training images, against two different training faces.
+
+    The training images are those the model was trained on (``face_images``: the 100 faces
+    resized to 32×32, then their mirror images; 200 in all). A sample's nearest training image
+    may be a mirror image. The calibration takes each of the 100 faces and its nearest other
+    training image, its own mirror image excluded (a face and its mirror are not two faces).
+    """
+    from svdlens.diffusion._builtin import face_images
+
+    train = face_images().numpy()[:, 0]
+    n = len(train) // 2
+    C = correlations(drawn[0], train)
+    nearest, which = C.max(1), C.argmax(1)
+    every = correlations(np.concatenate(drawn), train)
+    every_nearest, every_which = every.max(1), every.argmax(1) % n
+    others = correlations(train[:n], train)
+    others[np.arange(n), np.arange(n)] = others[np.arange(n), np.arange(n) + n] = -np.inf
+    calib = others.max(1)
+    reproduced = np.unique(every_which[every_nearest > ABOVE])
+    total = sum(len(d) for d in drawn)
+    rows = [
+        row(
+            f"memorisation: median Pearson correlation of a sample with its nearest training image "
+            f"({len(drawn[0])} samples, seed 0; the 100 faces and their mirror images at 32×32, as trained)",
+            "—",
+            float(np.median(nearest)),
+            "—",
+        ),
+        row(f"memorisation: share of those samples above {ABOVE}", "—", float((nearest > ABOVE).mean()), "—"),
+        row(
+            f"memorisation: the same over {len(drawn)} draws ({total} samples): median "
+            f"{np.median(every_nearest):.3f}; {len(reproduced)} distinct training faces reproduced above {ABOVE}",
+            "—",
+            float((every_nearest > ABOVE).mean()),
+            "—",
+        ),
+        row(
+            "calibration: median correlation of a training face with its nearest OTHER training image "
+            "(other faces and their mirrors; its own mirror excluded)",
+            "—",
+            float(np.median(calib)),
+            "—",
+        ),
+        row(
+            f"calibration: share of training faces above {ABOVE} with another (the highest: {calib.max():.3f})",
+            "—",
+            float((calib > ABOVE).mean()),
+            "—",
+        ),
+    ]
+    record = {
+        "threshold": ABOVE,
+        "nearest_corr": nearest.tolist(),
+        "nearest_index": which.tolist(),  # 0-99 a face, 100-199 its mirror image
+        "all_draws_nearest_corr": every_nearest.tolist(),
+        "faces_reproduced": reproduced.tolist(),
+        "calibration_nearest_other_corr": calib.tolist(),
+        "train_mean_pairwise_corr": float(others[np.isfinite(others)].mean()),
+    }
+    return rows, record, train[which]
 
 
 # ----------------------------------------------------------------------------- 2. inversion
 def inversion_round_trip(pipe, faces, n_invert, t):
-    """The PSNR row and the time of the round trip."""
+    """The PSNR row, the time of the round trip and each face's PSNR."""
     t0 = time.perf_counter()
     target = pipe.to_images(pipe.to_model(faces[:n_invert]))
     back = pipe.generate(pipe.invert(faces[:n_invert], t=t, steps=50), t=t, steps=50)
     invert_s = time.perf_counter() - t0
-    p = float(psnr(back, target).mean())
-    measure = f"inversion round trip, t = {t}, 50 steps: mean PSNR over {n_invert} faces (dB)"
-    return row(measure, "≥ 25", p, p >= 25), invert_s
+    each = psnr(back, target)
+    p = float(each.mean())
+    taken = len(pipe.timesteps(t, 50))
+    measure = (
+        f"inversion round trip, t = {t}, steps = 50 ({taken} DDIM steps each way, x_t at timestep "
+        f"{pipe.t_index(t, 50)}): mean PSNR over {n_invert} faces (dB) [min {each.min():.1f}, "
+        f"{int((each < 25).sum())} below 25]"
+    )
+    return row(measure, "≥ 25", p, p >= 25), invert_s, each.tolist()
 
 
 # ----------------------------------------------------------------------------- 3. edits and transport
@@ -255,7 +341,7 @@ def edit_grid(pipe, xa, ba, t):
 
 
 # ----------------------------------------------------------------------------- output
-def save_figures(name, samples, grid):
+def save_figures(name, samples, nearest, grid):
     from svdlens._plotting import save_figure
     from svdlens.diffusion._figures import image_grid
 
@@ -263,6 +349,15 @@ def save_figures(name, samples, grid):
     save_figure(
         image_grid(samples[:16].reshape(2, 8, *samples.shape[1:]), ["", ""], [""] * 8, "built-in DDPM samples"),
         results / f"{name}-samples.png",
+    )
+    save_figure(
+        image_grid(
+            np.stack([samples[:8], nearest[:8] / 2 + 0.5]),
+            ["sample", "nearest"],
+            [""] * 8,
+            "samples and their nearest training images (32×32, mirrors included)",
+        ),
+        results / f"{name}-nearest.png",
     )
     save_figure(
         image_grid(
@@ -282,8 +377,12 @@ def main(argv=None):
     faces, nonfaces = sl.faces.builtin(), sl.faces.builtin("nonfaces")
     n_samples, n_invert = (16, 20) if args.quick else (64, 100)
 
-    rows, samples, sample_s, draws, thr = face_likeness(pipe, faces, nonfaces, n_samples, args.quick)
-    inversion_row, invert_s = inversion_round_trip(pipe, faces, n_invert, args.t)
+    start, load = time.perf_counter(), os.getloadavg()[0]
+    rows, drawn, sample_s, draws, thr = face_likeness(pipe, faces, nonfaces, n_samples, args.quick)
+    samples = drawn[0]
+    memo_rows, memo_record, nearest = memorisation(drawn)
+    rows += memo_rows
+    inversion_row, invert_s, invert_psnr = inversion_round_trip(pipe, faces, n_invert, args.t)
     rows.append(inversion_row)
     bases = Bases(pipe, faces)
     xa, ba, basis_s, own, own_row = edits_follow_the_basis(pipe, bases, args.t)
@@ -299,20 +398,29 @@ def main(argv=None):
         sample_seconds=sample_s,
         face_draws=draws,
         invert_seconds=invert_s,
+        invert_psnr=invert_psnr,
         threshold=thr,
         singular_values=ba.s.tolist(),
         own_cos=own,
         transport=transport_records,
+        memorisation=memo_record,
+        total_seconds=time.perf_counter() - start,
+        load_average_at_start=load,
     )
 
     name = "diffusion" + ("-quick" if args.quick else "")  # a smoke run never overwrites the full run's files
-    save_figures(name, samples, grid)
+    save_figures(name, samples, nearest, grid)
     out = write_results(
         name,
         "python bench/diffusion.py" + (" --quick" if args.quick else ""),
         {"Measures": markdown_table(rows, ["measure", "target", "value", "met"])},
         records,
-        ["CPU only (no GPU was lent to this task).", f"Figures: results/{name}-samples.png, results/{name}-edits.png."],
+        [
+            "CPU only (no GPU was lent to this task).",
+            f"Whole run: {records['total_seconds'] / 60:.1f} min, {torch.get_num_threads()} torch thread(s); "
+            f"load average at the start {load:.1f} on {os.cpu_count()} cores (above 0: other work shared the cores).",
+            f"Figures: results/{name}-samples.png, results/{name}-nearest.png, results/{name}-edits.png.",
+        ],
     )
     print(markdown_table(rows, ["measure", "target", "value", "met"]))
     print(f"wrote {out}")
