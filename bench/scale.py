@@ -434,6 +434,8 @@ def main() -> None:
                 if key in old and "error" not in old[key]
             }
         )
+        if "products" not in parts:
+            rec["products"] = old.get("products", [])  # kept as measured
         base = {"model": model, "quick": args.quick}
         for b in BLOCKS if "products" in parts else ():
             for kind, mode in (("jvp", "forward"), ("jvp", "double_vjp"), ("vjp", None)):
@@ -449,7 +451,7 @@ def main() -> None:
                 rec[key] = run_child({**base, "kind": "basis", "mode": mode}, limit)
                 print("   ", json.dumps(rec[key])[:300], flush=True)
                 _save(partial, records, model, rec)
-        if "published" in parts and "published" not in rec:
+        if "published" in parts and ("published" not in rec or args.redo_published):
             rec["published"] = run_child({**base, "kind": "published", "minutes": args.published_minutes}, limit)
             print("   ", json.dumps({k: v for k, v in rec["published"].items() if k != "changes"})[:300], flush=True)
         _save(partial, records, model, rec)
