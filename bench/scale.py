@@ -421,7 +421,16 @@ def main() -> None:
         data = json.loads(source.read_text())
         report(name, args, data.get("models", data))
         return
-    records: dict = json.loads(partial.read_text()) if args.resume and partial.exists() else {}
+    records: dict = {}
+    if args.resume and partial.exists():
+        records = json.loads(partial.read_text())
+    elif args.resume and (RESULTS / f"{name}.json").exists():  # a finished run: add to it
+        records = json.loads((RESULTS / f"{name}.json").read_text()).get("models", {})
+    if args.redo_blocks:
+        redo = {int(b) for b in args.redo_blocks.split(",")}
+        for model in args.models.split(","):
+            kept = [p for p in records.get(model, {}).get("products", []) if p["block"] not in redo]
+            records.setdefault(model, {})["products"] = kept
     for model in args.models.split(","):
         print(f"{model}:", flush=True)
         old = records.get(model, {})
@@ -434,10 +443,11 @@ def main() -> None:
                 if key in old and "error" not in old[key]
             }
         )
-        if "products" not in parts:
-            rec["products"] = old.get("products", [])  # kept as measured
+        blocks = [int(b) for b in args.redo_blocks.split(",")] if args.redo_blocks else BLOCKS
+        # Products not measured in this run are kept as they were.
+        rec["products"] = [p for p in old.get("products", []) if "products" not in parts or p["block"] not in blocks]
         base = {"model": model, "quick": args.quick}
-        for b in BLOCKS if "products" in parts else ():
+        for b in blocks if "products" in parts else ():
             for kind, mode in (("jvp", "forward"), ("jvp", "double_vjp"), ("vjp", None)):
                 if (kind, mode, b) in done:
                     rec["products"].append(done[kind, mode, b])
