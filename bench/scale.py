@@ -394,6 +394,10 @@ def main() -> None:
         action="store_true",
         help="keep the measurements of an interrupted run (results/NAME.partial.json) and do the rest",
     )
+    ap.add_argument("--redo-published", action="store_true", help="with --resume: measure the published run again")
+    ap.add_argument(
+        "--redo-blocks", default="", help="with --resume: measure the products at these blocks again (e.g. 8)"
+    )
     ap.add_argument(
         "--report-only",
         action="store_true",
