@@ -68,6 +68,11 @@ class ModelChoice:
     layer: Optional[str]
 
     @property
+    def edit_guidance(self) -> float:
+        """The guidance of an edit's denoising: 1 unless given, so that strength 0 gives the image back."""
+        return 1.0 if self.guidance is None else self.guidance
+
+    @property
     def text(self) -> dict[str, Any]:
         """The prompt keywords of the library's calls."""
         return {"prompt": self.prompt, "negative_prompt": self.negative_prompt}

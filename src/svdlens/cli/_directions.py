@@ -100,7 +100,7 @@ def run_directions(
         or an output folder in the way.
     """
     t0 = time.perf_counter()
-    choice = choice or ModelChoice("", "cpu", "float32", None, None, None, None)
+    choice = choice or model_choice()
     if compare and not pipe.has_text:
         raise InvalidParameterError("--compare-prompt needs a text model (a Stable Diffusion folder)")
     img, xt = start(pipe, image, seed, t, steps, choice)
@@ -223,7 +223,7 @@ def run_global_directions(
     from safetensors.torch import save_file
 
     t0 = time.perf_counter()
-    choice = choice or ModelChoice(model, "cpu", "float32", None, None, None, None)
+    choice = choice or model_choice(model)
     options = {key: value for key, value in {**choice.text, "layer": choice.layer}.items() if value is not None}
     result = global_directions(
         model,

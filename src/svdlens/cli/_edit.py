@@ -98,7 +98,7 @@ def run_edit(
         steps, or an output folder in the way.
     """
     t0 = time.perf_counter()
-    choice = choice or ModelChoice("", "cpu", "float32", None, None, None, None)
+    choice = choice or model_choice()
     img, xt = start(pipe, image, seed, t, steps, choice)
     basis = pipe.directions(xt=xt, t=t, k=max(directions), steps=steps, prompt=choice.prompt, layer=choice.layer)
     rows = [
@@ -109,7 +109,7 @@ def run_edit(
             steps=steps,
             xt=xt,
             x_guidance=x_guidance,
-            guidance_scale=1.0 if choice.guidance is None else choice.guidance,
+            guidance_scale=choice.edit_guidance,
             **choice.text,
         )
         for d in directions

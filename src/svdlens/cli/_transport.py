@@ -102,10 +102,10 @@ def run_transport(
         An unreadable image, bad strengths, t, steps or k, or an output folder in the way.
     """
     t0 = time.perf_counter()
-    choice = choice or ModelChoice("", "cpu", "float32", None, None, None, None)
+    choice = choice or model_choice()
     where: dict[str, Any] = {"t": t, "steps": steps, "prompt": choice.prompt}
     edit: dict[str, Any] = {**where, "negative_prompt": choice.negative_prompt, "strengths": strengths}
-    edit["guidance_scale"] = 1.0 if choice.guidance is None else choice.guidance
+    edit["guidance_scale"] = choice.edit_guidance
     _, xt_src = start(pipe, source, None, t, steps, choice)
     b_src = pipe.directions(xt=xt_src, k=max(k, direction), layer=choice.layer, **where)
     rows = [pipe.edit(v=b_src.v[direction - 1], xt=xt_src, **edit)]

@@ -259,11 +259,10 @@ def _read_pipeline(folder: Path) -> dict:
             raise ModelLoadError(
                 f"{folder}: the {component} is a {library}.{cls}; svdlens supports {' or '.join(allowed)} there"
             )
-        if name != "StableDiffusionPipeline" and component == "unet" and cls != "UNet2DModel":
-            raise ModelLoadError(f"{folder}: a {name} must have a UNet2DModel; this one has a {cls}")
+        unet_class = "UNet2DConditionModel" if name == "StableDiffusionPipeline" else "UNet2DModel"
+        if component == "unet" and cls != unet_class:
+            raise ModelLoadError(f"{folder}: a {name} must have a {unet_class}; this one has a {cls}")
         parts[component] = _load_component(component, cls, sub)
-    if name == "StableDiffusionPipeline" and index.get("unet", [None, None])[1] != "UNet2DConditionModel":
-        raise ModelLoadError(f"{folder}: a StableDiffusionPipeline must have a UNet2DConditionModel")
     return parts
 
 

@@ -1066,9 +1066,8 @@ class Pipeline:
         for start in range(0, len(strengths), EDIT_BATCH):
             moved = []
             for g in strengths[start : start + EDIT_BATCH]:
-                x = xt + g * v
+                x = xt.clone() if x_guidance else xt + g * v
                 if x_guidance:
-                    x = xt.clone()
                     for _ in range(x_guidance):
                         x = x + x_guidance_scale * (
                             self.model_output(x + g * v, ti, cond1) - self.model_output(x, ti, cond1)
