@@ -52,6 +52,8 @@ from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
+from torch._C import _functorch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.overrides import TorchFunctionMode
 
 __all__ = [
@@ -70,6 +72,12 @@ ATTENTION_CHUNK_ELEMENTS = 1 << 22
 
 _GROUP_NORM = F.group_norm
 _SDPA = F.scaled_dot_product_attention
+_ALL_BACKENDS = [
+    SDPBackend.FLASH_ATTENTION,
+    SDPBackend.EFFICIENT_ATTENTION,
+    SDPBackend.CUDNN_ATTENTION,
+    SDPBackend.MATH,
+]
 
 
 # --------------------------------------------------------------------------- group norm
@@ -219,12 +227,10 @@ class ChunkedAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, chunk: int) -> torch.Tensor:
-        kt = k.transpose(-2, -1)
-        parts = []
-        for i in range(0, q.shape[-2], chunk):
-            p = _probabilities(q[..., i : i + chunk, :] * scale, kt)
-            parts.append(torch.matmul(p, v))
-        return torch.cat(parts, dim=-2)
+        # The values: torch's own fused kernel (flash attention on CPU), whatever backend the
+        # caller restricted SDPA to for the rest of the model; it keeps no map either.
+        with sdpa_kernel(_ALL_BACKENDS):
+            return _SDPA(q, k, v, scale=scale)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -236,33 +242,9 @@ class ChunkedAttention(torch.autograd.Function):
     @staticmethod
     def jvp(ctx, dq, dk, dv, _dscale, _dchunk) -> torch.Tensor:
         q, k, v, out = ctx.saved_tensors
-        scale, chunk = ctx.scale, ctx.chunk
-        kt = k.transpose(-2, -1)
-        dkt = dk.transpose(-2, -1) if dk is not None else None
-        parts = []
-        for i in range(0, q.shape[-2], chunk):
-            sl = slice(i, i + chunk)
-            qs = q[..., sl, :] * scale
-            p = _probabilities(qs, kt)
-            d_out = None
-            if dq is not None or dkt is not None:
-                ds = None
-                if dq is not None:
-                    ds = torch.matmul(dq[..., sl, :] * scale, kt)
-                if dkt is not None:
-                    term = torch.matmul(qs, dkt)
-                    ds = term if ds is None else ds + term
-                assert ds is not None
-                w = p * ds  # P ∘ dS
-                d_out = torch.matmul(w, v) - w.sum(-1, keepdim=True) * out[..., sl, :]
-                del w, ds
-            if dv is not None:
-                term = torch.matmul(p, dv)
-                d_out = term if d_out is None else d_out + term
-            if d_out is None:
-                d_out = torch.zeros_like(out[..., sl, :])
-            parts.append(d_out)
-        return torch.cat(parts, dim=-2)
+        if dq is None and dk is None and dv is None:
+            return torch.zeros_like(out)
+        return _AttentionTangent.apply(q, k, v, out, dq, dk, dv, ctx.scale, ctx.chunk)
 
     @staticmethod
     def backward(ctx, d_out):
@@ -292,6 +274,120 @@ class ChunkedAttention(torch.autograd.Function):
             del p
         dq = torch.cat(dq_parts, dim=-2) if need_q else None
         return dq, dk, dv, None, None
+
+
+def _heads_first(t: torch.Tensor, lead: tuple[int, ...], n: int) -> torch.Tensor:
+    """``(B, *t_lead, R, C)`` broadcast to ``(B, *lead, R, C)`` and laid out as ``(n_heads, B, R, C)``."""
+    b = t.shape[0]
+    t = t.expand((b,) + lead + tuple(t.shape[-2:])).reshape((b, n) + tuple(t.shape[-2:]))
+    return t.transpose(0, 1)
+
+
+def _bmm(a: torch.Tensor, b: torch.Tensor, buf: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
+    """``a @ b`` (batched), written into the front of ``buf`` when one is given."""
+    if buf is None:
+        return torch.bmm(a, b)
+    return torch.bmm(a, b, out=buf[: math.prod(shape)].view(shape))
+
+
+def _attention_jvp(q, k, v, out, dq, dk, dv, scale: float, chunk: int) -> torch.Tensor:
+    """Tangents of attention for B tangents at once: ``dq, dk, dv`` are ``(B, ...)`` or None.
+
+    ``dO = (P∘dS) V − rowsum(P∘dS)∘O + P dV`` with ``dS = scale·(dQ Kᵀ + Q dKᵀ)``, over chunks of
+    queries. The B tangents are laid out head-first, so that every product with a factor they
+    share (P, V, Q) is one batched matrix product over the heads with B folded into its rows or
+    columns, and nothing of the map's size is ever copied. ``dQ Kᵀ + Q dKᵀ`` is one product
+    ``[dQ, Q]·[K, dK]ᵀ``; ``rowsum`` rides along as a column of ones next to V; the chunk of the
+    map for all B tangents is written into one buffer, reused from chunk to chunk (fresh pages
+    of that size cost more than the arithmetic on them).
+    """
+    lead = tuple(torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
+    n = math.prod(lead)
+    L, E = q.shape[-2:]
+    S, Ev = v.shape[-2:]
+    b = next(t.shape[0] for t in (dq, dk, dv) if t is not None)
+
+    def heads(t: torch.Tensor) -> torch.Tensor:  # (*t_lead, R, C) -> (n, R, C)
+        return t.expand(lead + tuple(t.shape[-2:])).reshape((n,) + tuple(t.shape[-2:]))
+
+    qs, kf, vf, of = heads(q) * scale, heads(k), heads(v), heads(out)
+    kt = kf.transpose(-2, -1)
+    score_terms = dq is not None or dk is not None
+    if score_terms:
+        dqs = _heads_first(dq, lead, n) * scale if dq is not None else qs.new_zeros(n, b, L, E)
+        dkf = _heads_first(dk, lead, n) if dk is not None else kf.new_zeros(n, b, S, E)
+        lhs = torch.cat([dqs, qs[:, None].expand(n, b, L, E)], dim=-1)  # (n, b, L, 2E)
+        rhs_t = torch.cat([kf[:, None].expand(n, b, S, E), dkf], dim=-1).transpose(-2, -1).reshape(n * b, 2 * E, S)
+        v1 = torch.cat([vf, vf.new_ones(n, S, 1)], dim=-1)  # (n, S, Ev + 1)
+    if dv is not None:
+        dv_cols = _heads_first(dv, lead, n).permute(0, 2, 1, 3).reshape(n, S, b * Ev)
+    # Buffers reused from chunk to chunk: a fresh mapping of a map chunk's size costs more in
+    # page faults than the arithmetic on it. Under a further transform (a BatchedTensor from an
+    # outer vmap) out= has no batching rule, so each chunk then gets fresh tensors.
+    reuse = not any(_functorch.is_batchedtensor(t) for t in (q, k, v, out, dq, dk, dv) if t is not None)
+    rows = min(chunk, L)
+    p_buf = q.new_empty(n * rows * S) if reuse else None
+    w_buf = q.new_empty(n * b * rows * S) if reuse and score_terms else None
+    result = out.new_empty(n, b, L, Ev) if reuse else None
+    parts = []
+    for i in range(0, L, rows):
+        sl = slice(i, i + rows)
+        c = min(rows, L - i)
+        p = _bmm(qs[:, sl], kt, p_buf, (n, c, S))
+        p = torch.softmax(p, dim=-1)
+        d_out = None
+        if score_terms:
+            w = _bmm(lhs[:, :, sl].reshape(n * b, c, 2 * E), rhs_t, w_buf, (n * b, c, S))
+            w = w.view(n, b, c, S).mul_(p[:, None])  # P ∘ dS
+            wv = torch.bmm(w.view(n, b * c, S), v1).view(n, b, c, Ev + 1)
+            d_out = torch.addcmul(wv[..., :Ev], wv[..., Ev:], of[:, None, sl], value=-1)
+            del w, wv
+        if dv is not None:
+            term = torch.bmm(p, dv_cols).view(n, c, b, Ev).transpose(1, 2)
+            d_out = term if d_out is None else d_out + term
+        if result is not None:
+            result[:, :, sl] = d_out
+        else:
+            parts.append(d_out)
+    if result is None:
+        result = torch.cat(parts, dim=2)
+    return result.transpose(0, 1).reshape((b,) + lead + (L, Ev))
+
+
+class _AttentionTangent(torch.autograd.Function):
+    """The tangent map of attention as a function, so that ``vmap`` hands it all tangents at once.
+
+    Called from :meth:`ChunkedAttention.jvp`. Under ``torch.func.vmap`` its ``vmap`` rule gets
+    the batch of tangents with its batch dimension and runs :func:`_attention_jvp` on it once,
+    instead of letting vmap batch each operation (which copies the map once per tangent).
+    Not differentiable itself: products of products go through the double-VJP path.
+    """
+
+    @staticmethod
+    def forward(q, k, v, out, dq, dk, dv, scale: float, chunk: int) -> torch.Tensor:
+        one = [None if t is None else t.unsqueeze(0) for t in (dq, dk, dv)]
+        return _attention_jvp(q, k, v, out, *one, scale, chunk)[0]
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        pass
+
+    @staticmethod
+    def vmap(info, in_dims, q, k, v, out, dq, dk, dv, scale, chunk):
+        if any(d is not None for d in in_dims[:4]):  # batched primals: one call per batch entry
+            rows = []
+            for i in range(info.batch_size):
+                args = [
+                    t if d is None or t is None else t.select(d, i) for t, d in zip((q, k, v, out, dq, dk, dv), in_dims)
+                ]
+                rows.append(_AttentionTangent.apply(*args, scale, chunk))
+            return torch.stack(rows), 0
+        tangents = []
+        for t, d in zip((dq, dk, dv), in_dims[4:7]):
+            if t is not None:
+                t = t.movedim(d, 0) if d is not None else t.expand((info.batch_size,) + tuple(t.shape))
+            tangents.append(t)
+        return _attention_jvp(q, k, v, out, *tangents, scale, chunk), 0
 
 
 def _sdpa_args(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
