@@ -53,6 +53,7 @@ bench: install-bench
 	$(PYTHON) bench/svd.py
 	$(PYTHON) bench/faces.py
 	$(PYTHON) bench/jacobian.py
+	$(PYTHON) bench/attention.py
 	$(PYTHON) bench/explain.py
 	$(PYTHON) bench/diffusion.py
 	$(PYTHON) bench/demo.py

@@ -20,9 +20,10 @@ no ``view``, any layout, and a few passes per tangent where the native rule make
 AD, and the math kernel, which has, writes down the whole ``L × S`` attention map for the
 primal and once more per tangent: at Stable Diffusion's 64×64 latent (L = S = 4096, 8 heads)
 that is 512 MB a map, times the tangents in a block. :class:`ChunkedAttention` is an
-:class:`torch.autograd.Function` with its own forward, JVP and VJP rules, each run over
-chunks of queries, so that at most one chunk of the map (per tangent) exists at a time; only
-q, k, v and the output are kept. With ``S = scale·Q Kᵀ``, ``P = softmax(S)`` row-wise and
+:class:`torch.autograd.Function` whose forward is torch's fused kernel (the model's values, no
+map) and whose JVP and VJP rules run over chunks of queries, so that at most one chunk of the
+map (per tangent) exists at a time; only q, k, v and the output are kept. The JVP takes all the
+tangents of a ``vmap`` in one call (:func:`_attention_jvp`). With ``S = scale·Q Kᵀ``, ``P = softmax(S)`` row-wise and
 ``O = P V``:
 
 - JVP (differentiate each factor): ``dS = scale·(dQ Kᵀ + Q dKᵀ)``,
@@ -33,8 +34,11 @@ q, k, v and the output are kept. With ``S = scale·Q Kᵀ``, ``P = softmax(S)`` 
   ``dV = Pᵀ dO``, ``dP = dO Vᵀ``, ``dS = P ∘ (dP − rowsum(dO ∘ O))``, ``dQ = scale·dS K``,
   ``dK = scale·dSᵀ Q``.
 
-Both rules use only torch operations, so ``generate_vmap_rule = True`` lets ``torch.func.vmap``
-batch them over tangents (Extending torch.func with autograd.Function, PyTorch docs).
+The VJP rule uses only torch operations, so ``generate_vmap_rule = True`` lets ``torch.func.vmap``
+batch it over cotangents, and it is differentiable (the double-VJP path); the JVP rule hands its
+tangents to :class:`_AttentionTangent`, whose own ``vmap`` rule sees the whole batch (Extending
+torch.func with autograd.Function, PyTorch docs). Plain reverse mode does not need either rule:
+:func:`svdlens.jacobian` runs it through the fused kernel's own backward.
 
 Routing: :func:`friendly_products` pushes a :class:`torch.overrides.TorchFunctionMode` that
 answers calls of ``torch.nn.functional.group_norm`` and
@@ -72,12 +76,7 @@ ATTENTION_CHUNK_ELEMENTS = 1 << 22
 
 _GROUP_NORM = F.group_norm
 _SDPA = F.scaled_dot_product_attention
-_ALL_BACKENDS = [
-    SDPBackend.FLASH_ATTENTION,
-    SDPBackend.EFFICIENT_ATTENTION,
-    SDPBackend.CUDNN_ATTENTION,
-    SDPBackend.MATH,
-]
+_ALL_BACKENDS = [b for name, b in SDPBackend.__members__.items() if name != "ERROR"]  # as torch 2.4+ has them
 
 
 # --------------------------------------------------------------------------- group norm
