@@ -328,7 +328,7 @@ def _attention_jvp(q, k, v, out, dq, dk, dv, scale: float, chunk: int) -> torch.
     p_buf = q.new_empty(n * rows * S) if reuse else None
     w_buf = q.new_empty(n * b * rows * S) if reuse and score_terms else None
     result = out.new_empty(n, b, L, Ev) if reuse else None
-    parts = []
+    parts: list[torch.Tensor] = []
     for i in range(0, L, rows):
         sl = slice(i, i + rows)
         c = min(rows, L - i)
@@ -344,6 +344,7 @@ def _attention_jvp(q, k, v, out, dq, dk, dv, scale: float, chunk: int) -> torch.
         if dv is not None:
             term = torch.bmm(p, dv_cols).view(n, c, b, Ev).transpose(1, 2)
             d_out = term if d_out is None else d_out + term
+        assert d_out is not None  # at least one tangent is given
         if result is not None:
             result[:, :, sl] = d_out
         else:
@@ -364,8 +365,8 @@ class _AttentionTangent(torch.autograd.Function):
 
     @staticmethod
     def forward(q, k, v, out, dq, dk, dv, scale: float, chunk: int) -> torch.Tensor:
-        one = [None if t is None else t.unsqueeze(0) for t in (dq, dk, dv)]
-        return _attention_jvp(q, k, v, out, *one, scale, chunk)[0]
+        dq1, dk1, dv1 = (None if t is None else t.unsqueeze(0) for t in (dq, dk, dv))
+        return _attention_jvp(q, k, v, out, dq1, dk1, dv1, scale, chunk)[0]
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -381,12 +382,14 @@ class _AttentionTangent(torch.autograd.Function):
                 ]
                 rows.append(_AttentionTangent.apply(*args, scale, chunk))
             return torch.stack(rows), 0
-        tangents = []
-        for t, d in zip((dq, dk, dv), in_dims[4:7]):
-            if t is not None:
-                t = t.movedim(d, 0) if d is not None else t.expand((info.batch_size,) + tuple(t.shape))
-            tangents.append(t)
-        return _attention_jvp(q, k, v, out, *tangents, scale, chunk), 0
+
+        def batch_first(t, d):
+            if t is None:
+                return None
+            return t.movedim(d, 0) if d is not None else t.expand((info.batch_size,) + tuple(t.shape))
+
+        dq, dk, dv = (batch_first(t, d) for t, d in zip((dq, dk, dv), in_dims[4:7]))
+        return _attention_jvp(q, k, v, out, dq, dk, dv, scale, chunk), 0
 
 
 def _sdpa_args(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
