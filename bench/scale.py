@@ -447,15 +447,15 @@ def main() -> None:
         records = json.loads(partial.read_text())
     elif args.resume and (RESULTS / f"{name}.json").exists():  # a finished run: add to it
         records = json.loads((RESULTS / f"{name}.json").read_text()).get("models", {})
-    if args.redo_blocks:
-        redo = {int(b) for b in args.redo_blocks.split(",")}
-        for model in args.models.split(","):
-            kept = [p for p in records.get(model, {}).get("products", []) if p["block"] not in redo]
-            records.setdefault(model, {})["products"] = kept
+    redo = [int(b) for b in args.redo_blocks.split(",")] if args.redo_blocks else []
     for model in args.models.split(","):
         print(f"{model}:", flush=True)
         old = records.get(model, {})
-        done = {(p["kind"], p["mode"], p["block"]): p for p in old.get("products", []) if "error" not in p}
+        done = {
+            (p["kind"], p["mode"], p["block"]): p
+            for p in old.get("products", [])
+            if "error" not in p and p["block"] not in redo
+        }
         rec: dict = {"label": LABELS[model], "products": []}
         rec.update(
             {
@@ -467,7 +467,7 @@ def main() -> None:
                 and not (key == "published" and args.redo_published)
             }
         )
-        blocks = [int(b) for b in args.redo_blocks.split(",")] if args.redo_blocks else BLOCKS
+        blocks = redo or BLOCKS
         # Products not measured in this run are kept as they were.
         rec["products"] = [p for p in old.get("products", []) if "products" not in parts or p["block"] not in blocks]
         base = {"model": model, "quick": args.quick}
@@ -531,6 +531,11 @@ def _basis_row(model: str, method: str, b: dict) -> dict:
         "AD mode": b.get("jvp_mode"),
         "note": b.get("error") or f"{b.get('iterations')} Krylov steps",
     }
+
+
+def _max_relative(a: list[float], ref: list[float]) -> float:
+    """The largest |a − ref| / |ref| over paired entries (singular values of two runs)."""
+    return max(abs(x - y) / abs(y) for x, y in zip(a, ref))
 
 
 def _met(value, ok) -> bool | None:
@@ -611,7 +616,7 @@ def report(name: str, args, records: dict) -> None:
                 }
             )
         s_f, s_d = bs.get("s"), bd.get("s")
-        sig = max(abs(a - b) / abs(b) for a, b in zip(s_f, s_d)) if s_f and s_d else None
+        sig = _max_relative(s_f, s_d) if s_f and s_d else None
         target_rows.append(
             {
                 "model": model,
@@ -622,13 +627,13 @@ def report(name: str, args, records: dict) -> None:
         )
         rr_f, rr_d = bs.get("s_rayleigh_ritz_forward"), bs.get("s_rayleigh_ritz_double_vjp")
         if rr_f and rr_d and s_f:
-            rr = max(abs(a - b) / abs(b) for a, b in zip(s_f, rr_d))
+            rr = _max_relative(s_f, rr_d)
             target_rows.append(
                 {
                     "model": model,
                     "target": "top-5 σ of local_basis (forward) vs σ of J on its vectors by double-VJP "
                     f"(Rayleigh–Ritz), ≤ 1e-4 relative; paths alone on the same vectors: "
-                    f"{max(abs(a - b) / abs(b) for a, b in zip(rr_f, rr_d)):.1e}",
+                    f"{_max_relative(rr_f, rr_d):.1e}",
                     "value (wall)": rr,
                     "met (wall)": _met(rr, lambda v: v <= 1e-4),
                 }
