@@ -1,40 +1,64 @@
-"""``svdlens train-faces``: train the built-in DDPM on the built-in faces, reproducibly.
+"""``svdlens train-faces``: train a built-in DDPM, reproducibly and resumably.
 
-A small diffusers ``UNet2DModel`` (1 channel, 32×32) learns to denoise the 100 built-in faces,
-resized from 25×25 to 32×32 and mirrored (200 images), with the DDPM objective of Ho et al. (2020),
-"Denoising diffusion probabilistic models": predict the noise ε added at a random step t.
-An exponential moving average of the weights (decay 0.999) is what gets saved. The weights go
-out as safetensors with the model and scheduler configs, in the diffusers folder format.
+The DDPM objective of Ho et al. (2020), "Denoising diffusion probabilistic models": a diffusers
+``UNet2DModel`` learns to predict the noise ε added at a random step t. Two data sets:
+
+- ``"world"``: an endless stream of faces rendered by :mod:`svdlens.faces.world` (64×64). Batch
+  ``i`` is drawn from the seed ``(seed, i)``, so no image is seen twice and a resumed run sees
+  exactly the images an uninterrupted one would.
+- ``"lfw"``: the 100 built-in faces resized to 32×32 and mirrored (200 images).
+
+AdamW with a linear warm-up and a cosine decay to a tenth of ``lr``; an exponential moving
+average of the weights (decay 0.999) is what gets saved, in the diffusers folder format.
+
+Every ``checkpoint_every`` steps the whole training state (weights, EMA, the optimiser's moments,
+the step and the loss record) is written to the checkpoint folder (``<out>.checkpoint`` by
+default), safetensors and JSON only. ``resume=`` that folder goes on exactly where it stopped:
+the weights equal those of a run that never stopped.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from .._atomic import staged_output
 from .._progress import Progress, report
-from ..exceptions import MissingInputError
-from ._builtin import build_scheduler, build_unet, face_images
+from .._validation import check_choice, check_float, check_int
+from ..exceptions import MissingInputError, ModelLoadError
+from ._builtin import build_scheduler, build_unet, face_images, world_batch
 
-__all__ = ["train_faces"]
+__all__ = ["train_faces", "DATA_SETS"]
+
+DATA_SETS = ("world", "lfw")
+"""What a built-in model can be trained on."""
+
+WARMUP = 500  # optimiser steps of linear warm-up
+EMA_DECAY = 0.999
+LOSS_EVERY = 100  # the loss record keeps the mean of every this many steps
+CHECKPOINT = "checkpoint.json"
 
 
 def train_faces(
     out: str | Path = "out/builtin-ddpm",
     *,
-    steps: int = 20000,
+    data: str = "world",
+    steps: int = 12000,
     batch_size: int = 16,
-    lr: float = 5e-4,
+    lr: float = 3e-4,
     seed: int = 0,
     device: str | None = None,
     progress: Progress = None,
     time_limit_s: float | None = None,
     resume: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 500,
     force: bool = False,
 ) -> dict:
     """Train and write the diffusers folder ``out`` (model, scheduler, training.json).
@@ -45,12 +69,15 @@ def train_faces(
     ----------
     out : str or pathlib.Path
         The diffusers folder to write; :func:`svdlens.diffusion.load` reads it.
+    data : {"world", "lfw"}
+        The face world's endless stream (64×64, the ``"builtin"`` model) or the 100 built-in
+        real faces (32×32, ``"builtin-lfw"``).
     steps : int
-        Optimiser steps.
+        Optimiser steps in all (a resumed run counts the steps already done).
     batch_size : int
         Images per step.
     lr : float
-        AdamW's learning rate.
+        AdamW's peak learning rate.
     seed : int
         Seed of the weights, the batches, the noise and the timesteps.
     device : str, optional
@@ -58,86 +85,117 @@ def train_faces(
     progress : callable, optional
         ``progress(step, steps, label)`` after each step; the label holds the loss.
     time_limit_s : float, optional
-        Stop after this many seconds, and save what has been learned.
+        Stop after this many seconds of this run, and save what has been learned.
     resume : str or pathlib.Path, optional
-        A folder written by an earlier run; training goes on from its (EMA) weights, and its
-        training.json is carried into the new one as ``history``. The optimiser starts afresh,
-        so a resumed run is reproducible from the folder and the seed alone.
+        A checkpoint folder: training goes on exactly where it stopped (same data, schedule and
+        optimiser state). Or a finished model folder: training goes on from its (EMA) weights
+        with a fresh optimiser, and its training.json is carried into the new one as ``history``.
+    checkpoint : str or pathlib.Path, optional
+        Where the training state is saved every ``checkpoint_every`` steps and at the end
+        (default ``<out>.checkpoint``).
+    checkpoint_every : int
+        Steps between checkpoints.
     force : bool
         Replace files in ``out`` that svdlens did not write.
 
     Returns
     -------
     dict
-        What training.json records: steps done, settings, seconds, the mean loss of the last
-        200 steps, the parameter count, the torch version and the history.
+        What training.json records: data, steps done, settings, seconds, seconds per step, the
+        mean loss of the last 200 steps, the loss record, the parameter count, the torch version
+        and the history.
 
     Raises
     ------
     MissingInputError
-        ``resume`` holds no weights.
+        ``resume`` holds neither a checkpoint nor weights.
+    ModelLoadError
+        A checkpoint of another data set, seed or batch size than asked for.
     OutputError
         ``out`` is a file, or holds files svdlens did not write (without ``force``), or one
         of ``resume``'s files would be overwritten.
     """
+    data = check_choice("data", data, DATA_SETS)
+    steps = check_int("steps", steps, high=10_000_000)
+    batch_size = check_int("batch_size", batch_size, high=4096)
+    lr = check_float("lr", lr, low=0.0, low_open=True)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every)
+    seed = check_int("seed", seed, low=0)
     torch.manual_seed(seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    data = face_images().to(dev)
-    model = build_unet().to(dev)
-    history = []
-    if resume is not None:
-        from diffusers import UNet2DModel
-
-        resume = Path(resume)
-        if not (resume / "diffusion_pytorch_model.safetensors").exists():
-            raise MissingInputError(f"nothing to resume in {resume}: no diffusion_pytorch_model.safetensors")
-        model.load_state_dict(
-            UNet2DModel.from_pretrained(resume, use_safetensors=True, low_cpu_mem_usage=False).state_dict()
-        )
-        record = resume / "training.json"
-        if record.exists():
-            earlier = json.loads(record.read_text())
-            history = earlier.pop("history", []) + [earlier]
-    ema = build_unet().to(dev)
-    ema.load_state_dict(model.state_dict())
+    model, ema = build_unet(data).to(dev), build_unet(data).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    state = {"data": data, "seed": seed, "batch_size": batch_size, "lr": lr, "done": 0, "seconds": 0.0, "losses": []}
+    history: list[dict] = []
+    if resume is not None and (Path(resume) / CHECKPOINT).exists():
+        state = _load_checkpoint(Path(resume), model, ema, opt, dict(data=data, seed=seed, batch_size=batch_size))
+        history = state.pop("history", [])
+    else:
+        if resume is not None:
+            history = _load_weights(Path(resume), model)
+        ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     scheduler = build_scheduler()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    losses, start = [], time.perf_counter()
+    images = face_images().to(dev) if data == "lfw" else None
+    gen = torch.Generator(device="cpu")
+    ckpt = Path(checkpoint) if checkpoint is not None else Path(f"{Path(out)}.checkpoint")
+    losses: list[float] = []
+    start, first = time.perf_counter(), state["done"] + 1
     model.train()
-    done = 0
-    for step in range(1, steps + 1):
-        idx = torch.randint(0, len(data), (batch_size,), generator=gen)
-        x0 = data[idx.to(dev)]
+    for step in range(first, steps + 1):
+        gen.manual_seed(seed * 1_000_003 + step)  # every batch from its own seed: resumable, never repeated
+        if images is None:
+            x0 = world_batch(batch_size, seed, step).to(dev)
+        else:
+            x0 = images[torch.randint(0, len(images), (batch_size,), generator=gen).to(dev)]
         noise = torch.randn(x0.shape, generator=gen).to(dev)
         t = torch.randint(0, scheduler.config.num_train_timesteps, (batch_size,), generator=gen).to(dev)
-        xt = scheduler.add_noise(x0, noise, t)
-        loss = torch.nn.functional.mse_loss(model(xt, t).sample, noise)
+        for group in opt.param_groups:
+            group["lr"] = _learning_rate(step, steps, lr)
+        loss = torch.nn.functional.mse_loss(model(scheduler.add_noise(x0, noise, t), t).sample, noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         with torch.no_grad():
-            decay = 0.999 if history else min(0.999, (1 + step) / (10 + step))
+            decay = EMA_DECAY if history else min(EMA_DECAY, (1 + step) / (10 + step))
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
         losses.append(float(loss.detach()))
-        done = step
+        if not math.isfinite(losses[-1]):
+            raise ModelLoadError(f"training diverged at step {step} (loss {losses[-1]}); lower lr")
+        if step % LOSS_EVERY == 0:
+            state["losses"].append(float(np.mean(losses[-LOSS_EVERY:])))
+        state["done"] = step
         report(progress, step, steps, f"loss {losses[-1]:.4f}")
-        if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
+        out_of_time = time_limit_s is not None and time.perf_counter() - start > time_limit_s
+        if step % checkpoint_every == 0 or step == steps or out_of_time:
+            _save_checkpoint(
+                ckpt,
+                model,
+                ema,
+                opt,
+                {**state, "seconds": state["seconds"] + time.perf_counter() - start, "history": history},
+            )
+        if out_of_time:
             break
-    seconds = time.perf_counter() - start
+    seconds = state["seconds"] + time.perf_counter() - start
+    done_here = max(state["done"] - first + 1, 0)
     info = {
-        "steps": done,
+        "data": data,
+        "steps": state["done"],
         "batch_size": batch_size,
         "lr": lr,
         "seed": seed,
         "device": str(dev),
         "seconds": seconds,
-        "final_loss_mean_last_200": float(np.mean(losses[-200:])),
+        "seconds_per_step_this_run": (time.perf_counter() - start) / done_here if done_here else None,
+        "torch_threads": torch.get_num_threads(),
+        "final_loss_mean_last_200": float(np.mean(losses[-200:])) if losses else None,
+        "loss_every_100_steps": state["losses"],
         "parameters": sum(p.numel() for p in model.parameters()),
         "torch": torch.__version__,
         "resumed_from": str(resume) if resume is not None else None,
+        "checkpoint": str(ckpt),
         "history": history,
     }
     inputs = list(Path(resume).iterdir()) if resume is not None else []
@@ -146,3 +204,70 @@ def train_faces(
         scheduler.save_pretrained(stage)
         (stage / "training.json").write_text(json.dumps(info, indent=2))
     return info
+
+
+def _learning_rate(step: int, steps: int, lr: float) -> float:
+    """Linear warm-up over ``WARMUP`` steps, then a cosine decay to ``lr / 10`` at ``steps``."""
+    if step <= WARMUP:
+        return lr * step / WARMUP
+    frac = (step - WARMUP) / max(steps - WARMUP, 1)
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+
+
+def _load_weights(folder: Path, model: torch.nn.Module) -> list[dict]:
+    """Weights of a finished model folder into ``model``; its training record as history."""
+    from diffusers import UNet2DModel
+
+    if not (folder / "diffusion_pytorch_model.safetensors").exists():
+        raise MissingInputError(
+            f"nothing to resume in {folder}: no {CHECKPOINT} (a checkpoint) and no diffusion_pytorch_model.safetensors"
+        )
+    model.load_state_dict(
+        UNet2DModel.from_pretrained(folder, use_safetensors=True, low_cpu_mem_usage=False).state_dict()
+    )
+    record = folder / "training.json"
+    if not record.exists():
+        return []
+    earlier = json.loads(record.read_text())
+    return earlier.pop("history", []) + [earlier]
+
+
+def _save_checkpoint(
+    folder: Path, model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer, state: dict
+) -> None:
+    """The whole training state, safetensors and JSON only, replaced as one folder."""
+    from safetensors.torch import save_file
+
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors |= {f"ema.{k}": v for k, v in ema.state_dict().items()}
+    saved = opt.state_dict()
+    for index, moments in saved["state"].items():
+        tensors |= {f"adam.{index}.{key}": torch.as_tensor(value) for key, value in moments.items()}
+    with staged_output(folder, force=True) as stage:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(stage / "state.safetensors"))
+        (stage / CHECKPOINT).write_text(json.dumps({**state, "param_groups": saved["param_groups"]}, indent=1))
+
+
+def _load_checkpoint(
+    folder: Path, model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer, asked: dict[str, Any]
+) -> dict:
+    """The state :func:`_save_checkpoint` wrote, into ``model``, ``ema`` and ``opt``; the JSON state back."""
+    from safetensors.torch import load_file
+
+    state = json.loads((folder / CHECKPOINT).read_text())
+    for key, value in asked.items():
+        if state.get(key) != value:
+            raise ModelLoadError(
+                f"the checkpoint in {folder} was trained with {key}={state.get(key)!r}, not {value!r}; "
+                f"resume it with the same {key}"
+            )
+    tensors = load_file(str(folder / "state.safetensors"))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    moments: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("adam."):
+            _, index, name = key.split(".", 2)
+            moments.setdefault(int(index), {})[name] = value
+    opt.load_state_dict({"state": moments, "param_groups": state.pop("param_groups")})
+    return state
