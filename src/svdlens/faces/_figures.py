@@ -20,6 +20,8 @@ __all__ = [
     "distance_histogram",
     "compression_plot",
     "image_row",
+    "world_sweep_figure",
+    "named_faces_figure",
 ]
 
 
@@ -138,5 +140,40 @@ def compression_plot(curve: CompressionCurve):
     ax.set_xlabel("compression ratio (pixels stored / numbers stored)")
     ax.set_ylabel("relative reconstruction error")
     ax.set_title("Fewer pieces, more compression, more error")
+    fig.tight_layout()
+    return fig
+
+
+def world_sweep_figure(images: np.ndarray, steps: int):
+    """The face world, one row per factor swept alone from its low end to its high end.
+
+    ``images`` is ``render(world.sweep(steps).reshape(-1, F))``: ``(F·steps, h, w)``.
+    """
+    from . import world
+
+    n = len(world.FACTORS)
+    grid = np.asarray(images).reshape(n, steps, *np.shape(images)[1:])
+    fig, axes = subplots(n, steps, figsize=(0.95 * steps + 2.2, 0.98 * n + 0.6), squeeze=False)
+    for r, factor in enumerate(world.FACTORS):
+        for c in range(steps):
+            axes[r, c].imshow(grid[r, c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel(
+            f"{factor.name}\n{factor.low:g} … {factor.high:g}", fontsize=7, rotation=0, ha="right", va="center"
+        )
+        axes[r, -1].yaxis.set_label_position("right")
+        axes[r, -1].set_ylabel(factor.meaning, fontsize=6, rotation=0, ha="left", va="center")
+    fig.suptitle("The face world: each factor alone, from its low end to its high end", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def named_faces_figure(images: np.ndarray, names: list[str]):
+    """The world's named faces side by side (the seeds' scary face and friendly puppet)."""
+    fig, axes = subplots(1, len(names), figsize=(2.2 * len(names), 2.5), squeeze=False)
+    for ax, img, name in zip(axes[0], images, names):
+        image_panel(ax, img, name)
+        ax.images[0].set_clim(0, 1)
     fig.tight_layout()
     return fig

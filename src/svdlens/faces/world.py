@@ -47,6 +47,7 @@ __all__ = [
     "NAMED",
     "named",
     "sweep",
+    "oracle",
 ]
 
 SIZE = 64
@@ -376,3 +377,16 @@ def _draw(f: np.ndarray, size: int) -> np.ndarray:
     d_mouth = np.where(outside, ends, d_mouth)
     img = img + (0.12 - img) * _cover(d_mouth - 0.035, pxh) * head
     return np.clip(img, 0.0, 1.0)
+
+
+def oracle():
+    """The shipped factor oracle (:class:`svdlens.faces.FactorOracle`): reads the factors back from images.
+
+    Returns
+    -------
+    FactorOracle
+        Loaded once per process.
+    """
+    from ._oracle import oracle as shipped
+
+    return shipped()

@@ -1,0 +1,106 @@
+"""The face world: deterministic renders, independent factors, and named points that differ as claimed."""
+
+import numpy as np
+import pytest
+
+from svdlens.exceptions import InvalidParameterError
+from svdlens.faces import world
+
+
+def test_factors_have_names_ranges_and_at_least_eight_entries():
+    assert len(world.FACTORS) >= 8 and len(set(world.NAMES)) == len(world.NAMES)
+    assert all(f.low < f.high and f.meaning for f in world.FACTORS)
+    f = world.sample_factors(5000, seed=3)
+    lows, highs = np.array([x.low for x in world.FACTORS]), np.array([x.high for x in world.FACTORS])
+    assert f.shape == (5000, len(world.FACTORS))
+    assert (f >= lows).all() and (f <= highs).all()
+    # uniform in each range: the sample spread matches (high - low)/sqrt(12)
+    np.testing.assert_allclose(f.std(0), world.spread(), rtol=0.05)
+
+
+def test_sampling_and_rendering_are_deterministic():
+    a, b = world.sample_factors(8, seed=11), world.sample_factors(8, seed=11)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, world.sample_factors(8, seed=12))
+    assert not np.array_equal(world.sample_factors(8, seed=(11, 1)), world.sample_factors(8, seed=(11, 2)))
+    np.testing.assert_array_equal(world.render(a), world.render(b))
+    images = world.render(a)
+    assert images.shape == (8, 64, 64) and images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 1
+
+
+def test_rendering_in_chunks_equals_one_by_one():
+    f = world.sample_factors(600, seed=4)  # more than one chunk
+    whole = world.render(f)
+    np.testing.assert_array_equal(whole[[0, 511, 512, 599]], world.render(f[[0, 511, 512, 599]]))
+
+
+def test_sampled_factors_are_uncorrelated():
+    f = world.sample_factors(20000, seed=0)
+    c = np.corrcoef(f.T)
+    off = np.abs(c[~np.eye(len(c), dtype=bool)])
+    assert off.max() < 0.03
+
+
+def test_each_factor_changes_the_image_in_its_own_way():
+    """On renders: every factor moves pixels, and no two factors move them alike (full rank, no aliasing)."""
+    base = world.sample_factors(6, seed=7)
+    step = 0.1 * (np.array([f.high - f.low for f in world.FACTORS]))
+    for x in base:
+        diffs = []
+        for i in range(len(world.FACTORS)):
+            hi, lo = x.copy(), x.copy()
+            hi[i] += step[i] / 2
+            lo[i] -= step[i] / 2
+            diffs.append((world.render(hi) - world.render(lo)).ravel())
+        D = np.array(diffs)
+        norms = np.linalg.norm(D, axis=1)
+        assert norms.min() > 0.05, dict(zip(world.NAMES, norms.round(3)))
+        cos = (D @ D.T) / np.outer(norms, norms)
+        np.fill_diagonal(cos, 0)
+        assert np.abs(cos).max() < 0.9
+        s = np.linalg.svd(D / norms[:, None], compute_uv=False)
+        assert s[-1] / s[0] > 0.05  # the ten changes span ten dimensions
+
+
+def test_anti_aliased_edges_have_intermediate_values():
+    img = world.render(world.named("scary face"))[0]
+    levels = np.unique(np.round(img, 3))
+    assert len(levels) > 100  # not a handful of flat colours: edges are blended
+
+
+def test_named_points_differ_in_expression_brows_and_eyes_only():
+    scary, friendly = world.named("scary face")[0], world.named("friendly puppet")[0]
+    differ = {name for name, a, b in zip(world.NAMES, scary, friendly) if a != b}
+    assert differ == {"expression", "brow_angle", "eye_open"}
+    assert scary[world.NAMES.index("expression")] == -1 and friendly[world.NAMES.index("expression")] == 1
+    with pytest.raises(InvalidParameterError, match="no named face"):
+        world.named("wolf")
+
+
+def test_sweep_moves_one_factor_per_row():
+    sw = world.sweep(5)
+    assert sw.shape == (len(world.FACTORS), 5, len(world.FACTORS))
+    for i, f in enumerate(world.FACTORS):
+        moved = np.ptp(sw[i], axis=0)
+        assert moved[i] == pytest.approx(f.high - f.low) and np.delete(moved, i).max() == 0
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((2, 3)), r"factors must be \(n, 10\)"),
+        (np.full((1, 10), np.nan), "finite"),
+        ({"smile": 1.0}, "unknown factor"),
+    ],
+)
+def test_bad_factors_are_refused(bad, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        world.render(bad)
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(InvalidParameterError, match="size"):
+        world.render(world.sample_factors(1), size=8)
+    with pytest.raises(InvalidParameterError, match="n must be"):
+        world.sample_factors(world.MAX_RENDER + 1)
