@@ -77,6 +77,21 @@ def test_low_rank_errors_are_the_next_singular_values():
     np.testing.assert_allclose(sc.frobenius[0], np.sqrt(s[1] ** 2 + s[2] ** 2))
 
 
+def test_low_rank_picture_error_against_k_is_eckart_young():
+    img = np.random.default_rng(1).random((12, 9))
+    sc = S.low_rank_picture(img, ks=(1, 3, 9, 40))
+    assert sc.ks == [1, 3, 9]  # k beyond the rank is dropped
+    s = np.linalg.svd(img, compute_uv=False)
+    for k, Ak in zip(sc.ks, sc.approximations):
+        assert np.linalg.matrix_rank(Ak) == k
+        err = np.linalg.norm(img - Ak) / np.linalg.norm(img)
+        assert err == pytest.approx(np.sqrt((s[k:] ** 2).sum() / (s**2).sum()), abs=1e-12)
+        assert sc.relative_error[k - 1] == pytest.approx(err, abs=1e-12)
+    assert sc.relative_error[-1] == pytest.approx(0, abs=1e-12)
+    with pytest.raises(sl.SvdlensError, match="picture"):
+        S.low_rank_picture(np.ones(5))
+
+
 def test_superposition_interference():
     assert S.superposition(2).interference == pytest.approx(0, abs=1e-12)
     five = S.superposition(5)

@@ -17,6 +17,7 @@ from ._scenes import (
     EigenvectorsScene,
     InputsWithInputsScene,
     LeastSquaresScene,
+    LowRankPictureScene,
     LowRankScene,
     MaxVarianceScene,
     ProjectionScene,
@@ -194,7 +195,8 @@ def eigenvectors_animation(scene: EigenvectorsScene, frames: int = 20):
     (curve,) = ax.plot([], [], color=COLORS["output"])
     arrows = [ax.plot([], [], color=COLORS["singular"], lw=2)[0] for _ in range(2)]
     labels = [ax.text(0, 0, "", color=COLORS["singular"], fontsize=9) for _ in range(2)]
-    title = ax.set_title("")
+    title = ax.set_title("", fontsize=10)
+    fig.subplots_adjust(top=0.86)  # room for the two-line title: the GIF is saved without a tight box
 
     def draw(f):
         s = f / (frames - 1)
@@ -206,7 +208,7 @@ def eigenvectors_animation(scene: EigenvectorsScene, frames: int = 20):
             line.set_data([0, v[0]], [0, v[1]])
             labels[k].set_position((1.05 * v[0], 1.05 * v[1]))
             labels[k].set_text(f"λ{k + 1} = {scene.eigenvalues[k]:.3g}")
-        title.set_text(f"(1−s)I + s·AᵀA,  s = {s:.2f}: eigenvectors stay on their lines")
+        title.set_text(f"(1−s)I + s·AᵀA,  s = {s:.2f}\neigenvectors stay on their lines")
         return [curve, *arrows, *labels, title]
 
     draw(0)
@@ -332,7 +334,7 @@ def least_squares(scene: LeastSquaresScene):
     _vec(ax, b, COLORS["input"], "b")
     _vec(ax, p, COLORS["output"], "p")
     ax.plot(*np.stack([b, p]).T, ls="--", color="black")
-    ax.text(*((b + p) / 2), " e is perpendicular to C(A)", fontsize=9)
+    ax.text(*((b + p) / 2), " e ⊥ C(A)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -346,6 +348,31 @@ def low_rank(scene: LowRankScene):
         ax.set_title(f"A_{k}: ‖A−A_{k}‖₂ = {scene.spectral[k - 1]:.3g}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def low_rank_picture(scene: LowRankPictureScene):
+    """The picture, its rank-k approximations, and the share left out against k."""
+    n = len(scene.ks) + 1
+    fig = new_figure(figsize=(1.6 * n + 3.2, 2.3))
+    grid = fig.add_gridspec(1, n + 2)
+    for c, (img, title) in enumerate(
+        [(scene.image, "the picture")] + [(a, f"k = {k}") for k, a in zip(scene.ks, scene.approximations)]
+    ):
+        ax = fig.add_subplot(grid[0, c])
+        ax.imshow(img, cmap="gray", vmin=float(scene.image.min()), vmax=float(scene.image.max()))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=9)
+    ax = fig.add_subplot(grid[0, n:])
+    k = np.arange(1, len(scene.relative_error) + 1)
+    ax.plot(k, scene.relative_error, "o-", ms=3, color=COLORS["singular"])
+    ax.set_xlabel("k, triplets kept", fontsize=8)
+    ax.set_ylabel("‖A − A_k‖_F / ‖A‖_F", fontsize=8)
+    ax.set_ylim(0, None)
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelsize=7)
     fig.tight_layout()
     return fig
 

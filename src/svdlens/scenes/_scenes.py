@@ -484,6 +484,43 @@ def low_rank(A: np.ndarray) -> Scene:
     )
 
 
+@dataclass(kw_only=True)
+class LowRankPictureScene(Scene):
+    """A picture as a matrix, rebuilt from its k largest singular triplets, and the error against k."""
+
+    name: ClassVar[str] = "low_rank_picture"
+    title: ClassVar[str] = "Low rank on a picture"
+    image: np.ndarray
+    ks: list
+    approximations: list
+    S: np.ndarray
+    relative_error: np.ndarray
+
+
+def low_rank_picture(image: np.ndarray, ks=(1, 2, 5, 10, 20)) -> LowRankPictureScene:
+    """A grayscale picture A as a matrix: A_k for each k in ``ks`` and ``‖A − A_k‖_F/‖A‖_F`` for every k.
+
+    The relative error after k triplets is ``sqrt(Σ_{i>k} σᵢ²) / sqrt(Σ σᵢ²)`` (Eckart–Young:
+    no rank-k matrix is closer). On a 2×2 matrix k = 2 is already exact; a picture shows how
+    few of its triplets carry most of it.
+    """
+    A = np.asarray(image, float)
+    if A.ndim != 2 or min(A.shape) < 2 or not np.isfinite(A).all():
+        raise SvdlensError(f"a picture must be a finite 2-D array of at least 2×2; got shape {A.shape}")
+    U, S, Vt = _svd(A)
+    ks = sorted({int(k) for k in ks if 1 <= int(k) <= len(S)})
+    approx = [(U[:, :k] * S[:k]) @ Vt[:k] for k in ks]
+    energy = np.cumsum(S[::-1] ** 2)[::-1]  # Σ_{i≥k} σᵢ², k = 0..r−1
+    total = energy[0] if energy[0] > 0 else 1.0
+    relative = np.sqrt(np.append(energy[1:], 0.0) / total)  # after k = 1..r triplets
+    lines = [
+        f"A {A.shape[0]}×{A.shape[1]} picture is a matrix of rank {int(np.sum(S > S[0] * max(A.shape) * np.finfo(float).eps))}.",
+        "Kept triplets and the share of the picture left out (‖A − A_k‖_F/‖A‖_F): "
+        + ", ".join(f"k = {k}: {relative[k - 1]:.1%}" for k in ks),
+    ]
+    return LowRankPictureScene(image=A, ks=ks, approximations=approx, S=S, relative_error=relative, lines=lines)
+
+
 # ----------------------------------------------------------------------- 9. superposition
 def superposition(n_features: int = 5) -> Scene:
     """n feature directions packed into 2 dimensions: WᵀW shows the interference between features.
