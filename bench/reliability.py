@@ -6,11 +6,18 @@ child). Side by side: an edit grid of 8 strengths and one of the maximum (64), a
 largest image the default pixel cap admits (4096×4096) against a small one.
 
     python bench/reliability.py            # writes bench/results/reliability.md and .json
+    python bench/reliability.py --folders-only   # only the broken model folders: reliability-folders.md
+
+The broken model folders (the cases of ``tests/test_load_hardening.py``) are a block of their
+own at the end of this file: each through ``svdlens sample --model FOLDER`` in its own process,
+with the seconds to the error, the peak RSS, the exit code and the lines printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,7 +36,11 @@ LIMIT_GB = 4.0  # the documented bound each case must stay under
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Fewer DDIM steps (a smoke run).")
+    parser.add_argument("--folders-only", action="store_true", help="Only the broken model folders.")
     opts = parser.parse_args()
+    if opts.folders_only:
+        broken_folders_main()
+        return
     steps = "2" if opts.quick else "10"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,6 +102,100 @@ def main() -> None:
         command,
         {"Peak memory of the largest allowed work": markdown_table(rows, columns)},
         {"rows": rows, "limit_gb": LIMIT_GB},
+        notes,
+    )
+    print(path.read_text())
+    broken_folders_main()
+
+
+# ----------------------------------------------------------------------------- broken model folders (issue 22: loading)
+FOLDER_SECONDS = 10  # the target: every broken folder refused within 10 s
+FOLDER_CHILD = """
+import json, resource, sys, time
+from svdlens.cli import app
+import diffusers, transformers  # the imports (lazy in both libraries) are not the load's time
+for name in ("UNet2DModel", "UNet2DConditionModel", "AutoencoderKL", "DDIMScheduler", "DDIMInverseScheduler"):
+    getattr(diffusers, name)
+for name in ("CLIPTextModel", "CLIPTextConfig", "CLIPTokenizer"):
+    getattr(transformers, name)
+vm = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmSize"))
+cap, hard = vm + 4 * 2**30, resource.getrlimit(resource.RLIMIT_AS)[1]
+resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+t0 = time.perf_counter()
+try:
+    app(sys.argv[1:], prog_name="svdlens")
+    code = 0
+except SystemExit as stop:
+    code = stop.code
+except MemoryError:
+    code = "MemoryError"
+print(json.dumps({"code": code, "seconds": time.perf_counter() - t0,
+                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def broken_folder_rows(tmp: Path) -> list[dict]:
+    """Each case of ``tests/test_load_hardening.py`` through ``svdlens sample --model`` in a fresh process.
+
+    The child imports svdlens first (Python's start and the imports are not counted), caps
+    its address space at 4 GiB above that, then runs the command: the seconds are those of
+    the command, the peak RSS that of the whole process.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from test_load_hardening import CASES
+    from tiny_pipelines import broken_copy, tiny_ddim, tiny_stable_diffusion
+
+    originals = {"sd": tiny_stable_diffusion(tmp / "sd"), "ddim": tiny_ddim(tmp / "ddim")}
+    rows = []
+    for i, (case, (base, breaks, _)) in enumerate(CASES.items()):
+        folder = broken_copy(originals[base], tmp / f"case{i}")
+        breaks(folder)
+        out = tmp / f"out{i}"
+        args = ["sample", "--model", str(folder), "--steps", "2", "--quiet", "--out", str(out)]
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", FOLDER_CHILD, *args], capture_output=True, text=True, timeout=120,
+                env={**os.environ, "COLUMNS": "10000"},
+            )  # fmt: skip
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+        except subprocess.TimeoutExpired:
+            result, lines = {"code": "timed out", "seconds": 120.0, "rss_kb": None}, []
+        rows.append(
+            {
+                "case": case,
+                "exit code": result["code"],
+                "seconds": result["seconds"],
+                "peak RSS (GB)": None if result["rss_kb"] is None else result["rss_kb"] / 2**20,
+                "lines printed": len(lines),
+                "wrote nothing": not out.exists(),
+                f"within {FOLDER_SECONDS} s": result["seconds"] < FOLDER_SECONDS,
+                "message": lines[0].removeprefix("error: ").replace(str(tmp), "…")[:100] if lines else "",
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def broken_folders_main() -> None:
+    """The broken model folders' table: bench/results/reliability-folders.md and .json."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = broken_folder_rows(Path(tmp))
+    columns = ["case", "exit code", "seconds", "peak RSS (GB)", "lines printed", "wrote nothing",
+               f"within {FOLDER_SECONDS} s", "message"]  # fmt: skip
+    notes = [
+        "Each case is a copy of a tiny random diffusers folder (tests/tiny_pipelines.py) broken in one way, "
+        "given to `svdlens sample --model FOLDER` in a fresh process; seconds from the command's start, after the "
+        "imports of svdlens, diffusers and transformers (their model classes included: both libraries import lazily).",
+        "Peak RSS is the whole process's (Python, torch, diffusers and transformers take most of it).",
+        "The child's address space is capped at 4 GiB above its imports, so that a regression fails instead of "
+        "taking the machine: the 10^8-timestep schedule took 6.9 GB before it was capped.",
+    ]
+    path = write_results(
+        "reliability-folders",
+        "python bench/reliability.py --folders-only",
+        {"Broken model folders: refused, fast, in one line": markdown_table(rows, columns)},
+        {"rows": rows, "target_seconds": FOLDER_SECONDS},
         notes,
     )
     print(path.read_text())

@@ -34,6 +34,15 @@ def write_clip_tokenizer(folder: Path) -> Path:
     from transformers import CLIPTokenizer
 
     folder.mkdir(parents=True, exist_ok=True)
+    raw = write_vocab_and_merges(folder / "raw")
+    tok = CLIPTokenizer(str(raw / "vocab.json"), str(raw / "merges.txt"), model_max_length=PROMPT_LENGTH)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def write_vocab_and_merges(folder: Path) -> Path:
+    """The two files of a CLIP tokenizer as Stable Diffusion 1.5 ships it: ``vocab.json`` and ``merges.txt``."""
+    folder.mkdir(parents=True, exist_ok=True)
     chars = _byte_alphabet()
     vocab = {c: i for i, c in enumerate(chars)}
     vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
@@ -43,12 +52,8 @@ def write_clip_tokenizer(folder: Path) -> Path:
         vocab[a + b] = len(vocab)
     vocab["<|startoftext|>"] = len(vocab)
     vocab["<|endoftext|>"] = len(vocab)
-    raw = folder / "raw"
-    raw.mkdir(exist_ok=True)
-    (raw / "vocab.json").write_text(json.dumps(vocab))
-    (raw / "merges.txt").write_text("\n".join(merges) + "\n")
-    tok = CLIPTokenizer(str(raw / "vocab.json"), str(raw / "merges.txt"), model_max_length=PROMPT_LENGTH)
-    tok.save_pretrained(folder)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("\n".join(merges) + "\n")
     return folder
 
 
@@ -144,3 +149,48 @@ def tiny_ddim(folder: Path, *, seed: int = 0, **scheduler_settings) -> Path:
         folder, safe_serialization=True
     )
     return folder
+
+
+# ----------------------------------------------------------------------------- broken copies
+def broken_copy(folder: Path, to: Path) -> Path:
+    """A copy of a model folder to break (the original stays as it was)."""
+    import shutil
+
+    shutil.copytree(folder, to, symlinks=True)
+    return to
+
+
+def edit_config(path: Path, **changes) -> None:
+    """Set keys of a JSON config file (NaN and Infinity are written as Python's json writes them)."""
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+def edit_weights(path: Path, change) -> str:
+    """Rewrite a safetensors file through ``change(tensors, key)``, with ``key`` its fourth tensor; returns the key."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(path))
+    key = sorted(tensors)[3]
+    change(tensors, key)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={"format": "pt"})
+    return key
+
+
+def hub_snapshot(folder: Path, cache: Path) -> Path:
+    """``folder`` laid out as a Hugging Face cache: ``snapshots/<rev>/...`` links into ``blobs/``."""
+    import hashlib
+    import os
+
+    snapshot = cache / "snapshots" / "0123abc"
+    (cache / "blobs").mkdir(parents=True)
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            blob = cache / "blobs" / hashlib.sha256(data).hexdigest()
+            blob.write_bytes(data)
+            link = snapshot / path.relative_to(folder)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(os.path.relpath(blob, link.parent), link)
+    return snapshot

@@ -14,6 +14,11 @@ __all__ = [
     "MAX_K",
     "MAX_EXPLAIN_SIZE",
     "MAX_EXPLAIN_ENTRY",
+    "MAX_TRAIN_TIMESTEPS",
+    "MAX_SAMPLE_SIZE",
+    "MAX_MODEL_PARAMETERS",
+    "MAX_CONFIG_BYTES",
+    "MAX_JSON_DEPTH",
 ]
 
 DEFAULT_T = 0.6
@@ -48,3 +53,18 @@ MAX_EXPLAIN_SIZE = 32
 
 MAX_EXPLAIN_ENTRY = 1e100
 """The largest entry ``explain`` takes: AᵀA squares the entries, and 1e300² overflows."""
+
+MAX_TRAIN_TIMESTEPS = 10_000
+"""The longest diffusion schedule a model's scheduler config may declare (1000 is usual)."""
+
+MAX_SAMPLE_SIZE = 4096
+"""The largest image side a model may declare: a pixel U-Net's ``sample_size``, a latent one's times the VAE's factor."""
+
+MAX_MODEL_PARAMETERS = 4_000_000_000
+"""The most parameters one model component may have (16 GB in float32; the SD 1.5 U-Net has 0.86 billion)."""
+
+MAX_CONFIG_BYTES = 64 * 2**20
+"""The largest config or tokenizer file (JSON or text) read from a model folder."""
+
+MAX_JSON_DEPTH = 32
+"""The deepest nesting of lists and objects taken in a model folder's JSON files (real ones nest about 6 deep)."""

@@ -44,7 +44,7 @@ def _pipeline(model: str, device: str | None, dtype: str | None) -> Any:
         key = (model, device, dtype)
         if key not in _LOADED:
             _LOADED.clear()
-            _LOADED[key] = load(model, device=device, **({} if dtype is None else {"dtype": dtype}))
+            _LOADED[key] = load(model, device=device, dtype=dtype)
         return _LOADED[key]
 
 

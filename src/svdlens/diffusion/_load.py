@@ -17,7 +17,22 @@ from typing import Any
 import torch
 
 from ..exceptions import InputNote, InvalidParameterError, MissingDependencyError, ModelLoadError
+from ._config import (
+    check_folder_files,
+    check_schedule,
+    check_scheduler_config,
+    check_together,
+    check_tokenizer,
+    check_tokenizer_files,
+    check_unet_config,
+    check_vae_config,
+    class_name,
+    one_line,
+    read_json,
+    text_config,
+)
 from ._pipeline import Pipeline, check_scheduler, quiet_loading
+from ._weights import build_on_meta, check_finite, check_header, check_loading_report, weights_files
 
 __all__ = ["load", "SUPPORTED_PIPELINES", "DTYPES"]
 
@@ -39,7 +54,6 @@ IGNORED_COMPONENTS = ("safety_checker", "feature_extractor", "image_encoder")  #
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 """The dtypes a model may be loaded in, by name."""
 
-PICKLES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 FLAT_FILES = {"unet": "config.json", "scheduler": "scheduler_config.json"}
 
 # What a hub download fetches: configs, tokenizer files and the components' safetensors, not the
@@ -59,6 +73,7 @@ def load(
     *,
     device: torch.device | str | None = None,
     dtype: torch.dtype | str | None = None,
+    strict: bool = True,
 ) -> Pipeline:
     """The built-in face DDPM, a diffusers folder, or a hub id (when online), ready for the method.
 
@@ -72,6 +87,16 @@ def load(
     Sampling is always DDIM with eta = 0, built from the folder's scheduler config as
     diffusers' ``DDIMPipeline`` does (``DDIMScheduler.from_config``).
 
+    Nothing loads into silent wrong output (docs/real-models.md, "What is checked at load"):
+    the folder's config and tokenizer files must be regular files (links to them are
+    followed) under ``MAX_CONFIG_BYTES``, JSON nested at most ``MAX_JSON_DEPTH`` deep; every
+    config number that sizes an allocation is checked against its cap, and the settings that
+    would give wrong numbers (a VAE ``scaling_factor`` ≤ 0, NaN or decreasing betas, a text
+    encoder of another width than the U-Net's cross-attention) are refused, all before any
+    model is built. Each component's weights must match its config exactly (no tensor missing,
+    unexpected or of another shape; shapes are checked from the safetensors header before
+    anything is allocated) and be finite.
+
     Parameters
     ----------
     source : str or pathlib.Path
@@ -83,6 +108,12 @@ def load(
     dtype : torch.dtype or str, optional
         The weights' dtype: ``float32`` (default), ``float16`` or ``bfloat16``. Jacobian
         products always run in float32 (see :meth:`Pipeline.h_map`).
+    strict : bool, optional
+        ``True`` (default): weights with a tensor missing or one the model does not have are
+        refused. ``False``: they load with a warning listing them, as torch's
+        ``load_state_dict(strict=False)`` does; the missing tensors are then initialised at
+        random (seed 0, the same every time), so the model is not the trained one. Tensors of
+        another shape and non-finite weights are refused either way.
 
     Returns
     -------
@@ -92,16 +123,21 @@ def load(
     Raises
     ------
     ModelLoadError
-        Missing or pickle-only weights, invalid JSON, an unsupported pipeline class or
-        component (the message names the supported ones), a scheduler setting diffusers' DDIM
-        cannot honour, a device that is not there, or a hub id while offline.
+        Missing or pickle-only weights, weights that do not match the config or are not
+        finite, a config or tokenizer file that is not a regular file, too large, not JSON or
+        malformed, a config number out of range, components that do not fit each other, an
+        unsupported pipeline class or component (the message names the supported ones), a
+        scheduler setting diffusers' DDIM cannot honour, a device that is not there, or a hub
+        id while offline.
     InvalidParameterError
-        A dtype that is not one of ``DTYPES``.
+        A dtype that is not one of ``DTYPES``, or a ``strict`` that is not a bool.
 
     Warns
     -----
     InputNote
         A bare UNet folder without a scheduler config: a 1000-step linear schedule is used.
+    SvdlensWarning
+        With ``strict=False``: the tensors missing from the weights, or not in the model.
 
     Examples
     --------
@@ -112,6 +148,8 @@ def load(
     """
     torch_device = _device(device)
     torch_dtype = _dtype(dtype)
+    if not isinstance(strict, bool):
+        raise InvalidParameterError(f"strict must be True or False; got {strict!r}")
     if source == "builtin":
         from ._builtin import BUILTIN_DIR
 
@@ -129,7 +167,8 @@ def load(
         raise ModelLoadError(
             f"{folder} is a file; give the diffusers model folder (with model_index.json or config.json)"
         )
-    parts = _read_pipeline(folder) if (folder / "model_index.json").exists() else _read_bare_unet(folder)
+    read = _read_pipeline if (folder / "model_index.json").exists() else _read_bare_unet
+    parts = read(folder, torch_dtype, strict)
     return Pipeline(**parts, device=torch_device, dtype=torch_dtype, source=str(source))
 
 
@@ -164,129 +203,178 @@ def _dtype(dtype: torch.dtype | str | None) -> torch.dtype:
     return DTYPES[name]
 
 
-def _json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (ValueError, OSError) as err:
-        raise ModelLoadError(f"{path} is not valid JSON ({err}); fix or replace the model's config") from None
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"{path} holds {type(data).__name__}, not a JSON object; fix or replace it")
-    return data
-
-
-def _check_safetensors(folder: Path) -> None:
-    """Refuse a weights folder without safetensors, naming the pickles it has instead."""
-    if list(folder.glob("*.safetensors")):
-        return
-    pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLES)
-    found = f" (only the pickle files {', '.join(pickles)})" if pickles else ""
-    raise ModelLoadError(
-        f"{folder} has no safetensors weights{found}; pickles can run code when loaded, so they are refused. "
-        "Convert them to safetensors first."
-    )
-
-
-def _scheduler(folder: Path | None, config: dict | None = None) -> Any:
-    """A ``DDIMScheduler`` from the folder's scheduler config (whatever scheduler class saved it)."""
+def _scheduler(folder: Path) -> Any:
+    """A ``DDIMScheduler`` from the folder's scheduler config (whatever scheduler class saved it), checked."""
     from diffusers import DDIMScheduler
 
-    if config is None:
-        if folder is None or not (folder / "scheduler_config.json").exists():
-            return None
-        config = _json(folder / "scheduler_config.json")
+    path = folder / "scheduler_config.json"
+    if not path.exists():
+        return None
+    config = read_json(path)
+    class_name(config, path)
     check_scheduler(config)
+    check_scheduler_config(config, path)
     try:
-        return DDIMScheduler.from_config(config)
+        scheduler = DDIMScheduler.from_config(config)
     except Exception as err:  # diffusers raises NotImplementedError, ValueError, ... on a bad config
-        raise ModelLoadError(f"diffusers' DDIMScheduler cannot take the scheduler config of {folder}: {err}") from None
+        raise ModelLoadError(
+            f"diffusers' DDIMScheduler cannot take the scheduler config of {folder}: {one_line(err)}"
+        ) from None
+    check_schedule(scheduler, path)
+    return scheduler
 
 
-def _read_bare_unet(folder: Path) -> dict:
+def _read_bare_unet(folder: Path, dtype: torch.dtype, strict: bool) -> dict:
     """A bare ``UNet2DModel`` folder (``config.json`` here or in ``unet/``) and its scheduler, if any."""
+    from diffusers import DDIMScheduler, UNet2DModel
+
+    check_folder_files(folder)
     unet_dir = folder / "unet" if (folder / "unet" / "config.json").exists() else folder
     if not (unet_dir / "config.json").exists():
         raise ModelLoadError(
             f"{folder} is not a diffusers model folder: no model_index.json (a pipeline) and no config.json (a UNet)"
         )
-    config = _json(unet_dir / "config.json")
-    if config.get("_class_name", "UNet2DModel") != "UNet2DModel":
+    config = read_json(unet_dir / "config.json")
+    cls = class_name(config, unet_dir / "config.json", "UNet2DModel")
+    if cls != "UNet2DModel":
         raise ModelLoadError(
-            f"{unet_dir} holds a {config['_class_name']}; a folder without model_index.json must hold a "
+            f"{unet_dir} holds a {cls}; a folder without model_index.json must hold a "
             "UNet2DModel. For Stable Diffusion, give the whole pipeline folder."
         )
-    _check_safetensors(unet_dir)
+    check_unet_config(config, unet_dir / "config.json", UNet2DModel)
+    if unet_dir != folder:
+        check_folder_files(unet_dir)
     scheduler = None
     for where in (folder / "scheduler", folder):
-        scheduler = scheduler or _scheduler(where)
+        if where.is_dir() and scheduler is None:
+            if where != folder:
+                check_folder_files(where)
+            scheduler = _scheduler(where)
     if scheduler is None:
-        from diffusers import DDIMScheduler
-
         warnings.warn(
             f"no scheduler config in {folder}: using a 1000-step linear DDIM schedule", InputNote, stacklevel=3
         )
         scheduler = DDIMScheduler(num_train_timesteps=1000)
-    return {"unet": _load_component("unet", "UNet2DModel", unet_dir), "scheduler": scheduler}
+    return {"unet": _load_component("unet", "UNet2DModel", unet_dir, config, dtype, strict), "scheduler": scheduler}
 
 
-def _read_pipeline(folder: Path) -> dict:
-    """The components of a pipeline folder that the method uses, after checking every class by name."""
-    index = _json(folder / "model_index.json")
-    name = index.get("_class_name")
+def _read_pipeline(folder: Path, dtype: torch.dtype, strict: bool) -> dict:
+    """The components of a pipeline folder that the method uses.
+
+    Every class is checked by name, every file read safely and every config checked (alone
+    and against the others) before anything is built; then the scheduler and tokenizer, and
+    last the weights.
+    """
+    import diffusers
+
+    check_folder_files(folder)
+    index = read_json(folder / "model_index.json")
+    name = class_name(index, folder / "model_index.json")
     if name not in SUPPORTED_PIPELINES:
         raise ModelLoadError(
             f"{folder} is a {name or 'pipeline of unknown class'}; svdlens supports "
             f"{', '.join(SUPPORTED_PIPELINES)} (pixel DDPMs and Stable Diffusion 1.x/2.x)"
         )
-    parts: dict[str, Any] = {}
+    dirs: dict[str, Path] = {}
+    classes: dict[str, str] = {}
     for component in SUPPORTED_PIPELINES[name]:
         entry = index.get(component)
         if not isinstance(entry, list) or len(entry) != 2 or entry[1] is None:
             raise ModelLoadError(f"{folder}/model_index.json has no {component}; a {name} needs one")
+        if not all(isinstance(e, str) for e in entry):
+            raise ModelLoadError(
+                f"{folder}/model_index.json: the {component} entry must be [library, class name], two strings; "
+                f"got {json.dumps(entry)[:80]}"
+            )
         library, cls = entry
         sub = folder / component
         if not sub.is_dir() and (folder / FLAT_FILES.get(component, "-")).exists():
             sub = folder  # the older flat layout of google/ddpm-*: config.json and scheduler_config.json at the top
         if not sub.is_dir():
             raise ModelLoadError(f"{folder} has no {component}/ folder, which its model_index.json names")
-        if component == "scheduler":
-            files = list(sub.glob("scheduler_config.json"))
-            if not files:
-                raise ModelLoadError(f"{sub} has no scheduler_config.json")
-            parts["scheduler"] = _scheduler(sub)
-            continue
-        allowed = SUPPORTED_COMPONENTS[component]
-        if cls not in allowed:
-            raise ModelLoadError(
-                f"{folder}: the {component} is a {library}.{cls}; svdlens supports {' or '.join(allowed)} there"
-            )
+        if component != "scheduler":
+            allowed = SUPPORTED_COMPONENTS[component]
+            if cls not in allowed:
+                raise ModelLoadError(
+                    f"{folder}: the {component} is a {library}.{cls}; svdlens supports {' or '.join(allowed)} there"
+                )
         unet_class = "UNet2DConditionModel" if name == "StableDiffusionPipeline" else "UNet2DModel"
         if component == "unet" and cls != unet_class:
             raise ModelLoadError(f"{folder}: a {name} must have a {unet_class}; this one has a {cls}")
-        parts[component] = _load_component(component, cls, sub)
+        if sub != folder:
+            check_folder_files(sub)
+        dirs[component], classes[component] = sub, cls
+    if not (dirs["scheduler"] / "scheduler_config.json").exists():
+        raise ModelLoadError(f"{dirs['scheduler']} has no scheduler_config.json")
+
+    # Every config, alone and together, before anything is built.
+    configs: dict[str, dict] = {
+        c: read_json(dirs[c] / "config.json") for c in ("unet", "vae", "text_encoder") if c in dirs
+    }
+    unet = check_unet_config(configs["unet"], dirs["unet"] / "config.json", getattr(diffusers, classes["unet"]))
+    vae = check_vae_config(configs["vae"], dirs["vae"] / "config.json") if "vae" in dirs else None
+    text = (
+        text_config(configs["text_encoder"], dirs["text_encoder"] / "config.json") if "text_encoder" in dirs else None
+    )
+    check_together(unet, vae, text, folder)
+
+    parts: dict[str, Any] = {"scheduler": _scheduler(dirs["scheduler"])}
+    if "tokenizer" in dirs:
+        parts["tokenizer"] = _tokenizer(classes["tokenizer"], dirs["tokenizer"], text)
+    for component in ("unet", "vae", "text_encoder"):
+        if component in dirs:
+            built_from = text if component == "text_encoder" else configs[component]
+            parts[component] = _load_component(
+                component, classes[component], dirs[component], built_from, dtype, strict
+            )
     return parts
 
 
-def _load_component(component: str, cls: str, folder: Path) -> Any:
-    """One component from its folder: safetensors only, errors as ModelLoadError."""
-    if component == "tokenizer":
-        transformers = _transformers()
-        try:
-            return getattr(transformers, cls).from_pretrained(folder)
-        except Exception as err:
-            raise ModelLoadError(f"cannot load the {cls} from {folder}: {err}") from None
-    _check_safetensors(folder)
-    if component == "text_encoder":
-        module = _transformers()
-        kwargs = {}
-    else:
-        import diffusers as module
-
-        kwargs = {"low_cpu_mem_usage": False}  # accelerate is not a dependency
+def _tokenizer(cls: str, folder: Path, text: Any) -> Any:
+    """The tokenizer, its files checked first and its lengths against the text encoder's after."""
+    check_tokenizer_files(folder)
+    transformers = _transformers()
     try:
         with quiet_loading():
-            return getattr(module, cls).from_pretrained(folder, use_safetensors=True, **kwargs)
+            tokenizer = getattr(transformers, cls).from_pretrained(folder)
     except Exception as err:
-        raise ModelLoadError(f"cannot load a {cls} from {folder}: {err}") from None
+        raise ModelLoadError(f"cannot load the {cls} from {folder}: {one_line(err)}") from None
+    if text is not None:
+        check_tokenizer(tokenizer, text, folder)
+    return tokenizer
+
+
+def _load_component(component: str, cls: str, folder: Path, config: Any, dtype: torch.dtype, strict: bool) -> Any:
+    """One model component: its weights' header checked against its config, loaded, then checked.
+
+    ``config`` is the parsed config (diffusers) or the ``CLIPTextConfig`` (transformers, which
+    then does not read the file again). Weights are safetensors only. Any tensor the library
+    initialises (missing ones, with ``strict=False``) is drawn with torch's generator seeded 0
+    and the caller's random state left as it was, so that a model loads the same every time.
+    """
+    if component == "text_encoder":
+        module: Any = getattr(_transformers(), cls)
+        build, stem, kwargs = (lambda: module(config)), "model", {"config": config}
+    else:
+        import diffusers
+
+        module = getattr(diffusers, cls)
+        build, stem, kwargs = (
+            (lambda: module.from_config(config)),
+            "diffusion_pytorch_model",
+            {"low_cpu_mem_usage": False},
+        )
+    files = weights_files(folder, stem)
+    check_header(component, folder, files, build_on_meta(component, folder / "config.json", build), strict=strict)
+    try:
+        with quiet_loading(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model, report = module.from_pretrained(folder, use_safetensors=True, output_loading_info=True, **kwargs)
+    except Exception as err:  # accelerate-free loading raises RuntimeError, OSError, ... on bad weights
+        raise ModelLoadError(f"cannot load a {cls} from {folder}: {one_line(err)}") from None
+    check_loading_report(component, folder, report, strict=strict)
+    check_finite(component, folder, model, dtype)
+    return model
 
 
 def _transformers():
