@@ -17,7 +17,9 @@ from typing import Any
 import torch
 
 from ..exceptions import InputNote, InvalidParameterError, MissingDependencyError, ModelLoadError
-from ._pipeline import Pipeline, check_scheduler, quiet_loading
+from ._modules import quiet_loading
+from ._pipeline import Pipeline
+from ._schedule import check_scheduler
 
 __all__ = ["load", "SUPPORTED_PIPELINES", "DTYPES"]
 
