@@ -22,12 +22,14 @@ from ._schedule import Grid, Schedule
 from ._space import ModelSpace
 from ._text import Conditioning, Text
 
-__all__ = ["DDIM", "SAMPLE_MARGIN"]
+__all__ = ["DDIM", "SAMPLE_FIXED", "SAMPLE_PER_IMAGE"]
 
-SAMPLE_MARGIN = 1.25
-"""Resident memory of a no-grad batch of b samples, in units of one sample's :func:`peak_bytes`:
-at most ``b · SAMPLE_MARGIN``. Measured on the google/ddpm-celebahq-256 U-Net (CPU, peak RSS
-above the weights): 1.07 per sample, plus about 0.6 once for the kernels' scratch space."""
+#: Working memory of a no-grad batch of b samples, in units of one sample's :func:`peak_bytes`:
+#: at most ``SAMPLE_FIXED + b · SAMPLE_PER_IMAGE``. Measured on the google/ddpm-celebahq-256
+#: U-Net (CPU, peak RSS above the weights, batches of 1 and 4): 0.6 once (the kernels' scratch
+#: space) plus 1.07 per sample; these constants keep a margin.
+SAMPLE_FIXED = 1.0
+SAMPLE_PER_IMAGE = 1.25
 
 
 class DDIM:
@@ -183,8 +185,9 @@ class DDIM:
         """How many of the samples ``x`` go through the U-Net and the VAE together within ``max_memory`` bytes.
 
         One sample's need is measured once per shape and guidance (:func:`peak_bytes` of a
-        U-Net call, guided as sampling is, and of a VAE decode), then ``SAMPLE_MARGIN`` times
-        that per sample of a batch; at least 1. Without a budget, or for one sample, all go together.
+        U-Net call, guided as sampling is, and of a VAE decode, whichever is larger); a batch
+        of b needs ``SAMPLE_FIXED + b · SAMPLE_PER_IMAGE`` times that. The largest b within
+        the budget, at least 1. Without a budget, or for one sample, all go together.
         """
         if max_memory is None or len(x) <= 1:
             return max(1, len(x))
@@ -198,4 +201,5 @@ class DDIM:
                 vae = [*self.space.vae.parameters(), *self.space.vae.buffers()]
                 need = max(need, peak_bytes(lambda: self.space.to_images(one), [*vae, one]))
             self._sample_bytes[key] = need
-        return max(1, min(len(x), math.floor(max_memory / (SAMPLE_MARGIN * self._sample_bytes[key]))))
+        room = max_memory / self._sample_bytes[key] - SAMPLE_FIXED
+        return max(1, min(len(x), math.floor(room / SAMPLE_PER_IMAGE)))

@@ -53,8 +53,9 @@ class StartPoint:
     xt : torch.Tensor
         ``(n, channels, size, size)`` x_t in model space (n = 1 for a seed).
     image : numpy.ndarray or None
-        The image as given, or the seed's sample (generated in the same walk as x_t, when it
-        was asked for); None for a start from x_t.
+        ``(n, h, w)`` or ``(n, c, h, w)`` in [0, 1], one per x_t, as :meth:`Pipeline.generate`
+        returns images: the images as given (not resized), or the seed's sample (generated in
+        the same walk as x_t, when it was asked for); None for a start from x_t.
     t : float
         Where x_t is in the diffusion.
     steps : int
@@ -149,12 +150,12 @@ class HSpace:
         elif image is not None:
             scale = 1.0 if guidance_scale is None else guidance_scale
             x = self.ddim.invert(image, grid, prompt=prompt, negative_prompt=negative_prompt, guidance_scale=scale)
-            picture = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+            picture = self.ddim.space.as_batch(image)
         else:
             cond = self.ddim.sampling_conditioning(prompt, negative_prompt, guidance_scale)
-            x = self.ddim.walk(self.ddim.noise(1, check_int("seed", seed, low=0)), grid.above, grid, cond)
+            x = self.ddim.walk(self.ddim.noise(1, seed), grid.above, grid, cond)  # type: ignore[arg-type]  # seed is given
             if with_image:  # the rest of the same walk, down to the image
-                picture = self.ddim.space.to_images(self.ddim.walk(x, grid.timesteps, grid, cond))[0]
+                picture = self.ddim.space.to_images(self.ddim.walk(x, grid.timesteps, grid, cond))
         return StartPoint(x, picture, grid.t, grid.steps, seed, prompt, negative_prompt, guidance_scale)
 
     # ------------------------------------------------------------------ the map and its basis

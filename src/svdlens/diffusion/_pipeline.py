@@ -705,7 +705,7 @@ class Pipeline:
         >>> pipe = sl.diffusion.load("builtin")
         >>> p = pipe.start_point(seed=3, t=0.6, steps=2)
         >>> p.xt.shape, p.image.shape, p.t
-        (torch.Size([1, 1, 32, 32]), (32, 32), 0.6)
+        (torch.Size([1, 1, 32, 32]), (1, 32, 32), 0.6)
         """
         grid = self._schedule.grid(t, steps)
         return self._hspace.start_point(
@@ -805,7 +805,8 @@ class Pipeline:
         prompt, negative_prompt : str, optional
             For a text model: the conditioning of the map (and of the inversion or sampling).
         guidance_scale : float, optional
-            Guidance of the sampling that makes x_t from a ``seed``.
+            Guidance of the sampling that makes x_t from a ``seed`` (an image is inverted
+            without guidance).
         layer : str, optional
             The U-Net block whose output is h (default ``"mid_block"``).
         method : str
@@ -847,7 +848,7 @@ class Pipeline:
             xt=xt,
             prompt=prompt,
             negative_prompt=negative_prompt,
-            guidance_scale=guidance_scale,
+            guidance_scale=None if seed is None else guidance_scale,
             with_image=False,
         )
         return self._hspace.directions(

@@ -8,6 +8,7 @@ with the VAE's ``scaling_factor`` and ``shift_factor`` read once, here.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
@@ -66,14 +67,10 @@ class ModelSpace:
 
     def to_model(self, images: ArrayLike | torch.Tensor) -> torch.Tensor:
         """Images (n, h, w) or (n, c, h, w) in [0, 1] → pixels (n, c, S, S) in [−1, 1], with notes (see ``Pipeline``)."""
-        x = torch.as_tensor(
-            np.asarray(images, dtype=np.float32) if not isinstance(images, torch.Tensor) else images
+        x = self._batched(
+            torch.as_tensor(np.asarray(images, dtype=np.float32) if not isinstance(images, torch.Tensor) else images)
         ).float()
         channels, size = self.image_channels, self.image_size
-        if x.ndim == 2:
-            x = x[None, None]
-        elif x.ndim == 3:
-            x = x[:, None] if channels == 1 or x.shape[0] not in (1, 3) else x[None]
         if x.ndim != 4:
             raise SvdlensError(f"images must be (n, h, w) or (n, c, h, w); got shape {tuple(x.shape)}")
         if x.shape[1] != channels:
@@ -99,6 +96,19 @@ class ModelSpace:
         if not bool(torch.isfinite(x).all()):
             raise SvdlensError("images contain NaN or Inf")
         return (x * 2 - 1).to(self.device, self.dtype)
+
+    def _batched(self, x: Any) -> Any:
+        """An array or tensor of images as (n, c, h, w): one (h, w), (n, h, w) or one (c, h, w) by the channels."""
+        if x.ndim == 2:
+            return x[None, None]
+        if x.ndim == 3:
+            return x[:, None] if self.image_channels == 1 or x.shape[0] not in (1, 3) else x[None]
+        return x
+
+    def as_batch(self, images: ArrayLike | torch.Tensor) -> np.ndarray:
+        """Images as given, read as :meth:`to_model` reads them, in the layout of :meth:`to_images` (not resized)."""
+        a = self._batched(images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images))
+        return a[:, 0] if a.ndim == 4 and a.shape[1] == 1 else a
 
     def encode(self, images: ArrayLike | torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] → x_0 in model space: pixels in [−1, 1], or the VAE's scaled latent means."""
