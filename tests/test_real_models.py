@@ -40,7 +40,7 @@ def face():
 
 
 def _diffusers_pipeline(cls, folder):
-    from svdlens.diffusion._pipeline import quiet_loading
+    from svdlens.diffusion._modules import quiet_loading
 
     with quiet_loading():
         pipe = (

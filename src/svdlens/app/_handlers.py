@@ -150,7 +150,9 @@ class Explorer:
     # ----------------------------------------------------------------- Directions
     @property
     def pipe(self):
-        return _pipeline(self.model)
+        from ..diffusion import load_cached
+
+        return load_cached(self.model)
 
     @property
     def has_text(self) -> bool:
@@ -225,25 +227,17 @@ class Explorer:
             raise AppInputError(f"t must be in (0, 1]; got {t}")
 
 
-@lru_cache(maxsize=2)
-def _pipeline(model: str):
-    from ..diffusion import load
-
-    return load(model)
-
-
 @lru_cache(maxsize=64)
 def _start(model: str, source: str, index: int, t: float, prompt: str | None = None):
+    from ..diffusion import load_cached
     from ..exceptions import InputNote
 
-    pipe = _pipeline(model)
-    if source == "seed":
-        xt = pipe.noisy_sample(index, t, APP_STEPS, prompt=prompt)
-        return pipe.generate(xt, t, APP_STEPS, prompt=prompt)[0], xt
-    face = _builtin_face(index)
+    where = {"seed": index} if source == "seed" else {"image": _builtin_face(index)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InputNote)  # 25×25 faces resized to the model's size
-        return face, pipe.invert(face, t, APP_STEPS, prompt=prompt)
+        point = load_cached(model).start_point(**where, t=t, steps=APP_STEPS, prompt=prompt)
+    assert point.image is not None  # a start from an image or a seed has its image
+    return point.image[0], point.xt
 
 
 @lru_cache(maxsize=1)
@@ -265,5 +259,7 @@ def _builtin_face(index: int) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def _basis(model: str, source: str, index: int, t: float, k: int, prompt: str | None = None):
+    from ..diffusion import load_cached
+
     _, xt = _start(model, source, index, t, prompt)
-    return _pipeline(model).directions(xt=xt, t=t, k=k, steps=APP_STEPS, prompt=prompt)
+    return load_cached(model).directions(xt=xt, t=t, k=k, steps=APP_STEPS, prompt=prompt)

@@ -1,8 +1,12 @@
-"""What the diffusion commands share: the model, the starting image, strengths, and the grid they write."""
+"""What the diffusion commands share: the model flags, the starting image, strengths, and the grid they write."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -10,10 +14,13 @@ from typing import Any, Optional
 import numpy as np
 import typer
 
-from .._defaults import DEFAULT_STEPS, DEFAULT_T, MAX_GUIDANCE, MAX_STEPS, MAX_STRENGTHS
+from .._defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_T, MAX_GUIDANCE, MAX_STEPS, MAX_STRENGTHS
 from .._validation import check_choice, check_float, check_fraction, check_int
-from ..diffusion import DTYPES, Pipeline, load
+from ..diffusion import DTYPES, Pipeline, StartPoint, load
+from ..diffusion._hspace import LOCAL_BASIS_DEFAULTS
 from ..exceptions import InvalidParameterError
+from ..nets._jacobian import parse_memory
+from ._main import handled
 
 __all__ = [
     "MODEL",
@@ -25,8 +32,13 @@ __all__ = [
     "LAYER",
     "DEVICE",
     "DTYPE",
+    "TOL",
+    "MAX_MEMORY",
+    "MODEL_FLAGS",
     "ModelChoice",
     "model_choice",
+    "model_flags",
+    "check_basis_options",
     "pipeline",
     "read_start_image",
     "parse_strengths",
@@ -47,12 +59,36 @@ NEGATIVE_PROMPT = typer.Option(None, "--negative-prompt", help="What guidance st
 GUIDANCE = typer.Option(
     None,
     "--guidance",
-    help=f"Classifier-free guidance scale, 0 to {MAX_GUIDANCE:g} (Stable Diffusion; default 7.5 for sampling, "
-    "1 for edits so that strength 0 gives the image back).",
+    help=f"Classifier-free guidance scale, 0 to {MAX_GUIDANCE:g} (Stable Diffusion; default {DEFAULT_GUIDANCE:g} for "
+    "sampling, 1 for edits so that strength 0 gives the image back).",
 )
 LAYER = typer.Option(None, "--layer", help="The U-Net block whose output is h: mid_block (default), up_blocks.0, ...")
 DEVICE = typer.Option("cpu", "--device", help="Where the model runs: cpu, cuda, cuda:N or mps.")
 DTYPE = typer.Option("float32", "--dtype", help="The weights' dtype: float32, float16 or bfloat16.")
+TOL = typer.Option(
+    LOCAL_BASIS_DEFAULTS["tol"],
+    "--tol",
+    help="Residual tolerance of each local basis: stop when every ‖Jv − σu‖, ‖Jᵀu − σv‖ is at most this times σ₁.",
+)
+MAX_MEMORY = typer.Option(
+    LOCAL_BASIS_DEFAULTS["max_memory"],
+    "--max-memory",
+    help="Working-memory budget above the model (a local basis's Jacobian products, sample's batches): "
+    "a size such as 4GB or 512MiB.",
+)
+
+# The model flags, declared once: name -> (type, typer option). model_flags() puts them on a command.
+_MODEL_FLAGS: dict[str, tuple[Any, Any]] = {
+    "model": (str, MODEL),
+    "prompt": (Optional[str], PROMPT),
+    "negative_prompt": (Optional[str], NEGATIVE_PROMPT),
+    "guidance": (Optional[float], GUIDANCE),
+    "layer": (Optional[str], LAYER),
+    "device": (str, DEVICE),
+    "dtype": (str, DTYPE),
+}
+MODEL_FLAGS: Any = None
+"""The default of a command's ``choice`` parameter: where :func:`model_flags` puts the model flags."""
 
 
 @dataclass
@@ -95,6 +131,50 @@ def model_choice(
         if text is not None and (not text.strip() or len(text) > 10_000):
             raise InvalidParameterError(f"{flag} must be a non-empty text of at most 10000 characters")
     return ModelChoice(model, device, dtype, prompt, negative_prompt, guidance, layer)
+
+
+def model_flags(*, layer: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the model flags, declared once here: it takes them as one checked ``choice``.
+
+    The command declares ``choice: ModelChoice = MODEL_FLAGS``; in the signature typer reads,
+    that parameter becomes ``--model``, ``--prompt``, ``--negative-prompt``, ``--guidance``,
+    ``--layer`` (unless ``layer=False``), ``--device`` and ``--dtype``, in that place of
+    ``--help``. Their values are checked by :func:`model_choice` (a bad one ends the command
+    with its message) and handed to the command as a :class:`ModelChoice`.
+    """
+    names = [name for name in _MODEL_FLAGS if layer or name != "layer"]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        hints = typing.get_type_hints(command)
+        params: list[inspect.Parameter] = []
+        for p in inspect.signature(command).parameters.values():
+            if p.name == "choice":
+                kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+                params += [
+                    inspect.Parameter(n, kind, default=_MODEL_FLAGS[n][1], annotation=_MODEL_FLAGS[n][0]) for n in names
+                ]
+            else:
+                params.append(p.replace(annotation=hints.get(p.name, p.annotation)))
+
+        @functools.wraps(command)
+        def with_model_flags(**kwargs: Any) -> Any:
+            flags = {name: kwargs.pop(name) for name in names}
+            with handled():
+                choice = model_choice(**flags)
+            return command(choice=choice, **kwargs)
+
+        with_model_flags.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        with_model_flags.__annotations__ = {p.name: p.annotation for p in params}
+        return with_model_flags
+
+    return decorate
+
+
+def check_basis_options(tol: float, max_memory: str) -> dict[str, Any]:
+    """``--tol`` and ``--max-memory``, checked by their flags' names: the basis options of the library's calls."""
+    tol = check_float("--tol", tol, low=0.0, high=1.0, low_open=True)
+    parse_memory("--max-memory", max_memory)
+    return {"tol": tol, "max_memory": max_memory}
 
 
 def pipeline(choice: ModelChoice | str) -> Pipeline:
@@ -172,17 +252,20 @@ def start(
     t: float,
     steps: int,
     choice: ModelChoice | None = None,
-):
-    """The starting image and its x_t: an image inverted by DDIM, or a generated sample stopped at t."""
+    *,
+    with_image: bool = True,
+) -> StartPoint:
+    """Where the command starts (:meth:`Pipeline.start_point`): ``--image`` inverted by DDIM, or ``--seed``'s sample stopped at t.
+
+    ``--guidance`` is the sampling's for a seed; an image is inverted without guidance. A
+    seed's image is generated in the same walk as its x_t, once per command.
+    """
     if (image is None) == (seed is None):
         raise InvalidParameterError("give --image FILE (or builtin:N) or --seed N")
-    text = choice.text if choice else {}
-    if seed is None:
-        img = read_start_image(str(image))
-        return img, pipe.invert(img[None], t, steps, **text)
-    guidance = choice.guidance if choice else None
-    xt = pipe.noisy_sample(seed, t, steps, guidance_scale=guidance, **text)
-    return pipe.generate(xt, t, steps, guidance_scale=guidance, **text)[0], xt
+    choice = choice or model_choice()
+    where: dict[str, Any] = {"seed": seed} if image is None else {"image": read_start_image(str(image))[None]}
+    guidance = choice.guidance if image is None else None
+    return pipe.start_point(**where, t=t, steps=steps, guidance_scale=guidance, with_image=with_image, **choice.text)
 
 
 def label(spec: str) -> str:

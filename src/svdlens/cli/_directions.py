@@ -13,28 +13,27 @@ import numpy as np
 import typer
 
 from .._atomic import staged_output
-from .._defaults import MAX_K
+from .._defaults import DEFAULT_K, MAX_K
 from .._plotting import save_figure
 from .._progress import Progress
 from .._validation import check_float, check_int, check_optional_int
 from ..diffusion import Pipeline, global_directions
 from ..diffusion._figures import image_grid, prompt_angles_figure
 from ..diffusion._global import _image_items, global_figure
+from ..diffusion._hspace import LOCAL_BASIS_DEFAULTS
 from ..exceptions import InvalidParameterError
 from ..nets._figures import direction_images, spectrum_plot
 from ._diffusion import (
-    DEVICE,
-    DTYPE,
-    GUIDANCE,
-    LAYER,
-    MODEL,
-    NEGATIVE_PROMPT,
-    PROMPT,
+    MAX_MEMORY,
+    MODEL_FLAGS,
     STEPS,
+    TOL,
     ModelChoice,
     T,
+    check_basis_options,
     check_t_steps,
     model_choice,
+    model_flags,
     pipeline,
     start,
 )
@@ -56,6 +55,8 @@ def run_directions(
     steps: int,
     choice: ModelChoice | None = None,
     compare: list[str] | None = None,
+    tol: float = LOCAL_BASIS_DEFAULTS["tol"],
+    max_memory: str = LOCAL_BASIS_DEFAULTS["max_memory"],
     force: bool = False,
 ) -> dict:
     """Invert (or sample) to x_t, take the local basis there, and write its figures, basis and summary.
@@ -83,15 +84,19 @@ def run_directions(
     compare : list of str, optional
         Other prompts: the basis at the same x_t under each, and the principal angles to the
         first prompt's (:meth:`Pipeline.compare_prompts`).
+    tol : float
+        The residual tolerance of each basis.
+    max_memory : str
+        The working-memory budget of the Jacobian products (``"4GB"``, say).
     force : bool
         Replace files in ``out`` that svdlens did not write.
 
     Returns
     -------
     dict
-        The summary written to ``summary.json``: image or seed, t, k, prompt, layer, the
-        singular values and residuals, whether they converged, the JVP and VJP counts, the JVP
-        mode, the principal angles to each compared prompt (degrees) and seconds.
+        The summary written to ``summary.json``: image or seed, t, k, prompt, layer, tol,
+        max_memory, the singular values and residuals, whether they converged, the JVP and VJP
+        counts, the JVP mode, the principal angles to each compared prompt (degrees) and seconds.
 
     Raises
     ------
@@ -103,14 +108,15 @@ def run_directions(
     choice = choice or model_choice()
     if compare and not pipe.has_text:
         raise InvalidParameterError("--compare-prompt needs a text model (a Stable Diffusion folder)")
-    img, xt = start(pipe, image, seed, t, steps, choice)
+    point = start(pipe, image, seed, t, steps, choice)
+    options: dict[str, Any] = {"layer": choice.layer, "tol": tol, "max_memory": max_memory}
     comparison = None
     if compare:
         prompts = [choice.prompt or "", *compare]
-        comparison = pipe.compare_prompts(xt=xt, prompts=prompts, t=t, k=k, steps=steps, layer=choice.layer)
+        comparison = pipe.compare_prompts(xt=point.xt, prompts=prompts, t=t, k=k, steps=steps, **options)
         basis = comparison.bases[0]
     else:
-        basis = pipe.directions(xt=xt, t=t, k=k, steps=steps, prompt=choice.prompt, layer=choice.layer)
+        basis = pipe.directions(xt=point.xt, t=t, k=k, steps=steps, prompt=choice.prompt, **options)
     summary: dict[str, Any] = {
         "image": image,
         "seed": seed,
@@ -118,6 +124,8 @@ def run_directions(
         "k": k,
         "prompt": choice.prompt,
         "layer": basis.layer,
+        "tol": tol,
+        "max_memory": max_memory,
         "singular_values": basis.s.tolist(),
         "residuals": basis.residuals.tolist(),
         "converged": basis.converged,
@@ -141,7 +149,7 @@ def run_directions(
             save_figure(prompt_angles_figure(comparison), stage / "prompts.png")
         save_figure(spectrum_plot(basis), stage / "spectrum.png")
         save_figure(direction_images(basis), stage / "directions.png")
-        save_figure(image_grid(np.asarray(img)[None, None], ["start"], ["image"]), stage / "start.png")
+        save_figure(image_grid(np.asarray(point.image)[None, :1], ["start"], ["image"]), stage / "start.png")
         basis.save(stage / "basis.safetensors")
         (stage / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -172,6 +180,8 @@ def run_global_directions(
     timeout: float = 10.0,
     cache_dir: str | Path | None = None,
     choice: ModelChoice | None = None,
+    tol: float = LOCAL_BASIS_DEFAULTS["tol"],
+    max_memory: str = LOCAL_BASIS_DEFAULTS["max_memory"],
     force: bool = False,
     progress: Progress = None,
 ) -> dict:
@@ -202,6 +212,10 @@ def run_global_directions(
         Where each image's basis is kept between runs, so a rerun computes only what is missing.
     choice : ModelChoice, optional
         The device, dtype, prompt, negative prompt and layer of the command line.
+    tol : float
+        The residual tolerance of each image's basis.
+    max_memory : str
+        The working-memory budget of each basis's Jacobian products (``"4GB"``, say).
     force : bool
         Replace files in ``out`` that svdlens did not write.
     progress : callable, optional
@@ -211,8 +225,8 @@ def run_global_directions(
     -------
     dict
         The summary written to ``summary.json``: model, images, k, k_local, t, steps, the
-        scheduler, each direction's agreement, how many bases were computed and how many came
-        from the cache, how many converged, the cache folder and seconds.
+        scheduler, tol, max_memory, each direction's agreement, how many bases were computed and
+        how many came from the cache, how many converged, the cache folder and seconds.
 
     Raises
     ------
@@ -225,6 +239,9 @@ def run_global_directions(
     t0 = time.perf_counter()
     choice = choice or model_choice(model)
     options = {key: value for key, value in {**choice.text, "layer": choice.layer}.items() if value is not None}
+    # Options at the library's defaults stay out, so that the cached bases of earlier runs still match.
+    basis = {"tol": tol, "max_memory": max_memory}
+    options.update({key: value for key, value in basis.items() if value != LOCAL_BASIS_DEFAULTS[key]})
     result = global_directions(
         model,
         images,
@@ -250,6 +267,8 @@ def run_global_directions(
         "t": result.t,
         "steps": result.steps,
         "scheduler": scheduler,
+        "tol": tol,
+        "max_memory": max_memory,
         "agreement": result.agreement.tolist(),
         "computed": len(result.computed),
         "from_cache": n - len(result.computed),
@@ -273,8 +292,9 @@ def run_global_directions(
 
 
 @app.command("directions")
+@model_flags()
 def directions_command(
-    model: str = MODEL,
+    choice: ModelChoice = MODEL_FLAGS,
     image: Optional[str] = typer.Option(
         None, "--image", help="An image file, or builtin:N for the N-th built-in face."
     ),
@@ -286,13 +306,9 @@ def directions_command(
         False, "--global", help="The directions all of --images share (Park et al.'s global basis)."
     ),
     t: float = T,
-    k: int = typer.Option(5, "--k", "-k", help=f"Number of directions (at most {MAX_K})."),
-    prompt: Optional[str] = PROMPT,
-    negative_prompt: Optional[str] = NEGATIVE_PROMPT,
-    guidance: Optional[float] = GUIDANCE,
-    layer: Optional[str] = LAYER,
-    device: str = DEVICE,
-    dtype: str = DTYPE,
+    k: int = typer.Option(DEFAULT_K, "--k", "-k", help=f"Number of directions (at most {MAX_K})."),
+    tol: float = TOL,
+    max_memory: str = MAX_MEMORY,
     compare_prompt: Optional[list[str]] = typer.Option(
         None,
         "--compare-prompt",
@@ -307,9 +323,10 @@ def directions_command(
     scheduler_timeout: float = typer.Option(10.0, "--scheduler-timeout", help="Seconds to wait for --scheduler."),
     cache: Optional[str] = typer.Option(
         None,
-        "--cache",
+        "--cache-dir",
         help="With --global: where each image's basis is kept between runs (default: ~/.cache/svdlens/bases).",
     ),
+    cache_alias: Optional[str] = typer.Option(None, "--cache", hidden=True, help="The earlier name of --cache-dir."),
     no_cache: bool = typer.Option(False, "--no-cache", help="With --global: keep no bases between runs."),
     out: str = typer.Option(
         "out/directions", "--out", help="Folder for spectrum.png, directions.png, start.png, basis and summary."
@@ -333,6 +350,9 @@ def directions_command(
 
         svdlens directions --model ./sd-2-1-base --image photo.png --prompt "a photo of a person" --compare-prompt "a painting of a person" --device cuda
     """
+    if cache_alias is not None and cache not in (None, cache_alias):
+        fail("give the folder once: --cache is the earlier name of --cache-dir")
+    cache = cache or cache_alias
     if shared:
         with handled():
             if images is None:
@@ -340,18 +360,18 @@ def directions_command(
             if image is not None or seed is not None:
                 fail("--global takes its images from --images; leave out --image and --seed")
             if cache is not None and no_cache:
-                fail("give --cache DIR or --no-cache, not both")
+                fail("give --cache-dir DIR or --no-cache, not both")
             t, steps = check_t_steps(t, steps)
             k = check_int("-k", k, high=MAX_K)
             k_local = check_optional_int("--k-local", k_local, high=MAX_K)
             timeout = check_float("--scheduler-timeout", scheduler_timeout, low=0.0, low_open=True)
+            basis = check_basis_options(tol, max_memory)
             cache_dir = None if no_cache else cache or default_cache()
             if compare_prompt:
                 fail("--compare-prompt compares the bases of one image; leave out --global")
-            choice = model_choice(model, device, dtype, prompt, negative_prompt, guidance, layer)
             with progress_bar(quiet or as_json, "local bases") as bar:
                 summary = run_global_directions(
-                    model,
+                    choice.model,
                     images,
                     out,
                     k=k,
@@ -362,6 +382,7 @@ def directions_command(
                     timeout=timeout,
                     cache_dir=cache_dir,
                     choice=choice,
+                    **basis,
                     force=force,
                     progress=bar,
                 )
@@ -375,7 +396,12 @@ def directions_command(
         return
     extra = [
         flag
-        for flag, given in (("--images", images), ("--scheduler", scheduler), ("--k-local", k_local))
+        for flag, given in (
+            ("--images", images),
+            ("--scheduler", scheduler),
+            ("--k-local", k_local),
+            ("--cache-dir", cache),
+        )
         if given is not None
     ]
     with handled():
@@ -385,7 +411,7 @@ def directions_command(
             )
         t, steps = check_t_steps(t, steps)
         k = check_int("-k", k, high=MAX_K)
-        choice = model_choice(model, device, dtype, prompt, negative_prompt, guidance, layer)
+        basis = check_basis_options(tol, max_memory)
         if compare_prompt:
             check_int("the number of --compare-prompt", len(compare_prompt), high=MAX_COMPARE)
             for other in compare_prompt:
@@ -401,6 +427,7 @@ def directions_command(
                 steps=steps,
                 choice=choice,
                 compare=list(compare_prompt or []),
+                **basis,
                 force=force,
             )
     text = [

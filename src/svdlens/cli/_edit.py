@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import typer
@@ -16,19 +16,18 @@ from .._plotting import save_animation, save_figure
 from .._validation import check_int
 from ..diffusion import Pipeline
 from ..diffusion._figures import grid_animation, image_grid
+from ..diffusion._hspace import LOCAL_BASIS_DEFAULTS
 from ._diffusion import (
-    DEVICE,
-    DTYPE,
-    GUIDANCE,
-    LAYER,
-    MODEL,
-    NEGATIVE_PROMPT,
-    PROMPT,
+    MAX_MEMORY,
+    MODEL_FLAGS,
     STEPS,
+    TOL,
     ModelChoice,
     T,
+    check_basis_options,
     check_t_steps,
     model_choice,
+    model_flags,
     parse_strengths,
     pipeline,
     start,
@@ -53,6 +52,8 @@ def run_edit(
     steps: int,
     x_guidance: int = 0,
     choice: ModelChoice | None = None,
+    tol: float = LOCAL_BASIS_DEFAULTS["tol"],
+    max_memory: str = LOCAL_BASIS_DEFAULTS["max_memory"],
     force: bool = False,
 ) -> dict:
     """Edit along each direction at each strength; write the grid as PNG, GIF and .npy with a summary.
@@ -82,6 +83,10 @@ def run_edit(
         :meth:`Pipeline.edit`).
     choice : ModelChoice, optional
         The prompt, negative prompt, guidance scale and layer of the command line.
+    tol : float
+        The residual tolerance of the local basis.
+    max_memory : str
+        The working-memory budget of its Jacobian products (``"4GB"``, say).
     force : bool
         Replace files in ``out`` that svdlens did not write.
 
@@ -89,7 +94,7 @@ def run_edit(
     -------
     dict
         The summary written to ``summary.json``: image or seed, t, directions, strengths,
-        prompt, guidance, x-space guidance, the singular values and seconds.
+        prompt, guidance, x-space guidance, tol, max_memory, the singular values and seconds.
 
     Raises
     ------
@@ -99,8 +104,9 @@ def run_edit(
     """
     t0 = time.perf_counter()
     choice = choice or model_choice()
-    img, xt = start(pipe, image, seed, t, steps, choice)
-    basis = pipe.directions(xt=xt, t=t, k=max(directions), steps=steps, prompt=choice.prompt, layer=choice.layer)
+    xt = start(pipe, image, seed, t, steps, choice, with_image=False).xt  # strength 0 is the image
+    options: dict[str, Any] = {"layer": choice.layer, "tol": tol, "max_memory": max_memory}
+    basis = pipe.directions(xt=xt, t=t, k=max(directions), steps=steps, prompt=choice.prompt, **options)
     rows = [
         pipe.edit(
             v=basis.v[d - 1],
@@ -128,6 +134,8 @@ def run_edit(
         "guidance": choice.guidance,
         "layer": basis.layer,
         "x_guidance": x_guidance,
+        "tol": tol,
+        "max_memory": max_memory,
         "singular_values": basis.s.tolist(),
         "seconds": time.perf_counter() - t0,
     }
@@ -141,8 +149,9 @@ def run_edit(
 
 
 @app.command("edit")
+@model_flags()
 def edit_command(
-    model: str = MODEL,
+    choice: ModelChoice = MODEL_FLAGS,
     image: Optional[str] = typer.Option(None, "--image", help="An image file, or builtin:N."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Start from a generated sample instead."),
     direction: list[int] = typer.Option([1], "--direction", help="Which singular direction (1 = the top); repeatable."),
@@ -151,12 +160,8 @@ def edit_command(
     ),
     t: float = T,
     steps: int = STEPS,
-    prompt: Optional[str] = PROMPT,
-    negative_prompt: Optional[str] = NEGATIVE_PROMPT,
-    guidance: Optional[float] = GUIDANCE,
-    layer: Optional[str] = LAYER,
-    device: str = DEVICE,
-    dtype: str = DTYPE,
+    tol: float = TOL,
+    max_memory: str = MAX_MEMORY,
     x_guidance: int = typer.Option(
         0,
         "--x-guidance",
@@ -184,7 +189,7 @@ def edit_command(
             check_int("the number of --direction", len(direction), high=MAX_DIRECTIONS)
         directions = tuple(check_int("--direction", d, high=64) for d in direction)
         x_guidance = check_int("--x-guidance", x_guidance, low=0, high=MAX_X_GUIDANCE)
-        choice = model_choice(model, device, dtype, prompt, negative_prompt, guidance, layer)
+        basis = check_basis_options(tol, max_memory)
         with status(quiet or as_json, "DDIM inversion, local basis, denoising..."):
             summary = run_edit(
                 pipeline(choice),
@@ -197,6 +202,7 @@ def edit_command(
                 steps=steps,
                 x_guidance=x_guidance,
                 choice=choice,
+                **basis,
                 force=force,
             )
     text = [f"{len(direction)}×{len(strengths)} edits in {summary['seconds']:.1f} s; wrote {out}/edit.png and edit.gif"]

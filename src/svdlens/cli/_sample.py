@@ -6,29 +6,20 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import typer
 
 from .._atomic import staged_output
+from .._defaults import MAX_STEPS
 from .._plotting import save_figure
 from .._progress import Progress
 from .._validation import check_int
 from ..diffusion import Pipeline
 from ..diffusion._figures import image_grid
-from ._diffusion import (
-    DEVICE,
-    DTYPE,
-    GUIDANCE,
-    MODEL,
-    NEGATIVE_PROMPT,
-    PROMPT,
-    STEPS,
-    ModelChoice,
-    model_choice,
-    pipeline,
-)
+from ..diffusion._hspace import LOCAL_BASIS_DEFAULTS
+from ..nets._jacobian import parse_memory
+from ._diffusion import MAX_MEMORY, MODEL_FLAGS, STEPS, ModelChoice, model_flags, pipeline
 from ._main import FORCE, JSON, QUIET, app, emit, handled, progress_bar
 
 __all__ = ["sample_command", "run_sample", "MAX_SAMPLES"]
@@ -44,6 +35,7 @@ def run_sample(
     seed: int,
     steps: int,
     choice: ModelChoice,
+    max_memory: str = LOCAL_BASIS_DEFAULTS["max_memory"],
     force: bool = False,
     progress: Progress = None,
 ) -> dict:
@@ -64,6 +56,8 @@ def run_sample(
         DDIM steps from t = 1 to 0.
     choice : ModelChoice
         The prompt, negative prompt and guidance of the command line.
+    max_memory : str
+        The working-memory budget of each batch of samples (``"4GB"``, say).
     force : bool
         Replace files in ``out`` that svdlens did not write.
     progress : callable, optional
@@ -73,10 +67,12 @@ def run_sample(
     -------
     dict
         The summary written to ``summary.json``: model, n, seed, steps, prompt, negative prompt,
-        guidance, image shape and seconds.
+        guidance, max_memory, image shape and seconds.
     """
     t0 = time.perf_counter()
-    images = pipe.sample(n, seed, steps, guidance_scale=choice.guidance, progress=progress, **choice.text)
+    images = pipe.sample(
+        n, seed, steps, guidance_scale=choice.guidance, progress=progress, max_memory=max_memory, **choice.text
+    )
     cols = min(n, 8)
     rows = math.ceil(n / cols)
     padded = np.concatenate([images, np.ones((rows * cols - n, *images.shape[1:]), images.dtype)])
@@ -90,6 +86,7 @@ def run_sample(
         "prompt": choice.prompt,
         "negative_prompt": choice.negative_prompt,
         "guidance": pipe._guidance(choice.guidance),
+        "max_memory": max_memory,
         "shape": list(images.shape),
         "seconds": time.perf_counter() - t0,
     }
@@ -101,16 +98,13 @@ def run_sample(
 
 
 @app.command("sample")
+@model_flags(layer=False)
 def sample_command(
-    model: str = MODEL,
+    choice: ModelChoice = MODEL_FLAGS,
     n: int = typer.Option(8, "--n", "-n", help=f"How many images (at most {MAX_SAMPLES})."),
     seed: int = typer.Option(0, "--seed", help="Seed of the starting noise; the same seed gives the same images."),
     steps: int = STEPS,
-    prompt: Optional[str] = PROMPT,
-    negative_prompt: Optional[str] = NEGATIVE_PROMPT,
-    guidance: Optional[float] = GUIDANCE,
-    device: str = DEVICE,
-    dtype: str = DTYPE,
+    max_memory: str = MAX_MEMORY,
     out: str = typer.Option("out/sample", "--out", help="Folder for samples.png, samples.npy and summary.json."),
     force: bool = FORCE,
     as_json: bool = JSON,
@@ -129,9 +123,11 @@ def sample_command(
     with handled():
         n = check_int("--n", n, high=MAX_SAMPLES)
         seed = check_int("--seed", seed, low=0)
-        steps = check_int("--steps", steps, high=1000)
-        choice = model_choice(model, device, dtype, prompt, negative_prompt, guidance)
+        steps = check_int("--steps", steps, high=MAX_STEPS)
+        parse_memory("--max-memory", max_memory)
         pipe = pipeline(choice)
         with progress_bar(quiet or as_json, "DDIM sampling") as bar:
-            summary = run_sample(pipe, out, n=n, seed=seed, steps=steps, choice=choice, force=force, progress=bar)
+            summary = run_sample(
+                pipe, out, n=n, seed=seed, steps=steps, choice=choice, max_memory=max_memory, force=force, progress=bar
+            )
     emit(summary, as_json=as_json, text=[f"{n} images in {summary['seconds']:.1f} s; wrote {out}/samples.png"])

@@ -17,21 +17,20 @@ from .._plotting import save_animation, save_figure
 from .._validation import check_choice, check_float, check_int
 from ..diffusion import Pipeline
 from ..diffusion._figures import grid_animation, image_grid
+from ..diffusion._hspace import LOCAL_BASIS_DEFAULTS
 from ..nets import TRANSPORT_METHODS
 from ._diffusion import (
-    DEVICE,
-    DTYPE,
-    GUIDANCE,
-    LAYER,
-    MODEL,
-    NEGATIVE_PROMPT,
-    PROMPT,
+    MAX_MEMORY,
+    MODEL_FLAGS,
     STEPS,
+    TOL,
     ModelChoice,
     T,
+    check_basis_options,
     check_t_steps,
     label,
     model_choice,
+    model_flags,
     parse_strengths,
     pipeline,
     start,
@@ -57,6 +56,8 @@ def run_transport(
     method: str = "project",
     damp: float | None = None,
     choice: ModelChoice | None = None,
+    tol: float = LOCAL_BASIS_DEFAULTS["tol"],
+    max_memory: str = LOCAL_BASIS_DEFAULTS["max_memory"],
     force: bool = False,
 ) -> dict:
     """Carry direction ``direction`` of ``source`` to each target; write the edit grid and a summary.
@@ -87,6 +88,10 @@ def run_transport(
         As for :func:`svdlens.transport`.
     choice : ModelChoice, optional
         The prompt, negative prompt, guidance scale and layer of the command line.
+    tol : float
+        The residual tolerance of each local basis.
+    max_memory : str
+        The working-memory budget of their Jacobian products (``"4GB"``, say).
     force : bool
         Replace files in ``out`` that svdlens did not write.
 
@@ -94,7 +99,7 @@ def run_transport(
     -------
     dict
         The summary written to ``summary.json``: source, targets, direction, strengths, t,
-        method, damp, ``kept`` and ``gain`` per target, the source's σ and seconds.
+        method, damp, tol, max_memory, ``kept`` and ``gain`` per target, the source's σ and seconds.
 
     Raises
     ------
@@ -106,13 +111,14 @@ def run_transport(
     where: dict[str, Any] = {"t": t, "steps": steps, "prompt": choice.prompt}
     edit: dict[str, Any] = {**where, "negative_prompt": choice.negative_prompt, "strengths": strengths}
     edit["guidance_scale"] = choice.edit_guidance
-    _, xt_src = start(pipe, source, None, t, steps, choice)
-    b_src = pipe.directions(xt=xt_src, k=max(k, direction), layer=choice.layer, **where)
+    basis: dict[str, Any] = {"layer": choice.layer, "tol": tol, "max_memory": max_memory}
+    xt_src = start(pipe, source, None, t, steps, choice).xt
+    b_src = pipe.directions(xt=xt_src, k=max(k, direction), **basis, **where)
     rows = [pipe.edit(v=b_src.v[direction - 1], xt=xt_src, **edit)]
     kept, gains = [], []
     for target in targets:
-        _, xt = start(pipe, target, None, t, steps, choice)
-        b = pipe.directions(xt=xt, k=k, layer=choice.layer, **where)
+        xt = start(pipe, target, None, t, steps, choice).xt
+        b = pipe.directions(xt=xt, k=k, **basis, **where)
         moved = pipe.transport(b_src, direction - 1, [b], method=method, damp=damp)[0]
         kept.append(moved.kept)
         gains.append(moved.gain)
@@ -128,6 +134,8 @@ def run_transport(
         "t": t,
         "method": method,
         "damp": damp,
+        "tol": tol,
+        "max_memory": max_memory,
         "prompt": choice.prompt,
         "layer": b_src.layer,
         "kept": kept,
@@ -146,12 +154,13 @@ def run_transport(
 
 
 @app.command("transport")
+@model_flags()
 def transport_command(
     source: str = typer.Option(..., "--from", help="The image whose direction is carried (file or builtin:N)."),
     targets: list[str] = typer.Option(
         ..., "--to", help=f"Target images (repeat --to for each; at most {MAX_TARGETS})."
     ),
-    model: str = MODEL,
+    choice: ModelChoice = MODEL_FLAGS,
     direction: int = typer.Option(1, "--direction", help="Which singular direction of the source (1 = the top)."),
     strength: str = typer.Option(
         "-3:3:5", "--strength", help="Signed strengths: start:stop:count, or a list like -2,0,2."
@@ -159,12 +168,8 @@ def transport_command(
     t: float = T,
     k: int = typer.Option(DEFAULT_K, "--k", "-k", help="Size of each target's local basis."),
     steps: int = STEPS,
-    prompt: Optional[str] = PROMPT,
-    negative_prompt: Optional[str] = NEGATIVE_PROMPT,
-    guidance: Optional[float] = GUIDANCE,
-    layer: Optional[str] = LAYER,
-    device: str = DEVICE,
-    dtype: str = DTYPE,
+    tol: float = TOL,
+    max_memory: str = MAX_MEMORY,
     method: str = typer.Option(
         "project",
         "--method",
@@ -201,7 +206,7 @@ def transport_command(
         direction = check_int("--direction", direction, high=MAX_K)
         check_int("the number of --to", len(targets), high=MAX_TARGETS)
         strengths = parse_strengths(strength)
-        choice = model_choice(model, device, dtype, prompt, negative_prompt, guidance, layer)
+        basis = check_basis_options(tol, max_memory)
         with status(quiet or as_json, "DDIM inversion, local bases, transport, denoising..."):
             summary = run_transport(
                 pipeline(choice),
@@ -216,6 +221,7 @@ def transport_command(
                 method=method,
                 damp=damp,
                 choice=choice,
+                **basis,
                 force=force,
             )
     per_target = ", ".join(f"{kp:.2f} (gain {g:.1f})" for kp, g in zip(summary["kept"], summary["gain"]))

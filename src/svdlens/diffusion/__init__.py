@@ -1,17 +1,23 @@
 """Diffusion models for the method: the built-in DDPM, diffusers pipelines (pixel DDPMs, Stable Diffusion), DDIM both ways, h-space edits."""
 
 from ._builtin import BUILTIN_DIR
+from ._cached import load_cached
 from ._global import GlobalDirections, ImageBasis, global_directions
+from ._hspace import PromptComparison, StartPoint
 from ._load import DTYPES, SUPPORTED_PIPELINES, load
-from ._pipeline import Conditioning, FacePipeline, Pipeline, PromptComparison, check_scheduler
+from ._pipeline import FacePipeline, Pipeline
+from ._schedule import check_scheduler
+from ._text import Conditioning
 from ._train import train_faces
 
 __all__ = [
     "load",
+    "load_cached",
     "Pipeline",
     "FacePipeline",
     "Conditioning",
     "PromptComparison",
+    "StartPoint",
     "check_scheduler",
     "SUPPORTED_PIPELINES",
     "DTYPES",

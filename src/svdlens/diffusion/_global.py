@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,25 +26,11 @@ from .._validation import check_fraction, check_int, check_optional_int
 from ..exceptions import MissingInputError, SkippedFilesWarning, SvdlensError
 from ..nets import LocalBasis, local_bases, transport
 from ..nets import global_directions as stacked_directions
+from ._cached import forget_cached, is_cached, load_cached
 
 __all__ = ["ImageBasis", "GlobalDirections", "global_directions", "global_figure"]
 
 CACHE_FORMAT = 1  # bump when what ImageBasis computes changes, so old cached bases are not reused
-
-_LOADED: dict[tuple[str, str | None, str | None], Any] = {}
-_LOCK = threading.Lock()
-
-
-def _pipeline(model: str, device: str | None, dtype: str | None) -> Any:
-    """The model, loaded once per process (a dask worker keeps it between tasks); only the last one is kept."""
-    from . import load
-
-    with _LOCK:
-        key = (model, device, dtype)
-        if key not in _LOADED:
-            _LOADED.clear()
-            _LOADED[key] = load(model, device=device, dtype=dtype)
-        return _LOADED[key]
 
 
 def _model_name(model: str | Path) -> str:
@@ -101,9 +86,9 @@ class ImageBasis:
     dtype : str, optional
         The weights' dtype, as :func:`svdlens.diffusion.load` takes it (default: float32).
     **options
-        Passed to the pipeline's ``directions`` (``prompt``, ``negative_prompt``,
-        ``layer``, ...), and from there to :func:`svdlens.local_basis` (``tol``, ``method``,
-        ``seed``, ...). Their values must be JSON-like: they are part of :attr:`cache_token`.
+        Passed to the pipeline's ``directions``: ``prompt``, ``negative_prompt``, ``layer``,
+        and its basis options (``tol``, ``method``, ``max_memory``, ...). Their values must be
+        JSON-like: they are part of :attr:`cache_token`.
 
     Attributes
     ----------
@@ -181,7 +166,7 @@ class ImageBasis:
         LocalBasis
             As the pipeline's ``directions`` makes it.
         """
-        pipe = _pipeline(self.model, self.device, self.dtype)
+        pipe = load_cached(self.model, device=self.device, dtype=self.dtype)
         one = image[None] if isinstance(image, torch.Tensor) else np.asarray(image)[None]
         return pipe.directions(one, t=self.t, k=self.k, steps=self.steps, **self.options)
 
@@ -393,14 +378,17 @@ def global_directions(
             f"k={k} shared directions need at least k local ones in all: {len(items)} images × k_local={k_local} "
             f"give {k_local * len(items)}; ask for fewer, or give more images or a larger k_local"
         )
+    where = {"device": task.device, "dtype": task.dtype}
+    # Run here, the model is let go at the end (unless it was held before): a long-lived process
+    # (the app) should not keep a model of gigabytes for nothing.
+    release = client is None and not is_cached(task.model, **where)
     try:
         run = local_bases(
             items, task, client=client, cache_dir=cache_dir, progress=progress, timeout=timeout, names=names
         )
     finally:
-        if client is None:
-            with _LOCK:  # a long-lived process (the app) should not keep a model of gigabytes for nothing
-                _LOADED.clear()
+        if release:
+            forget_cached(task.model, **where)
     D = stacked_directions(run.bases, k)
     Df = D.reshape(k, -1)
     share = torch.stack([((b.u.reshape(b.k, -1).to(Df.dtype) @ Df.T) ** 2).sum(0) for b in run.bases])

@@ -31,7 +31,9 @@ from ._config import (
     read_json,
     text_config,
 )
-from ._pipeline import Pipeline, check_scheduler, quiet_loading
+from ._modules import quiet_loading
+from ._pipeline import Pipeline
+from ._schedule import check_scheduler
 from ._weights import build_on_meta, check_finite, check_header, check_loading_report, weights_files
 
 __all__ = ["load", "SUPPORTED_PIPELINES", "DTYPES"]

@@ -1,142 +1,45 @@
-"""A diffusion model for the method: DDIM both ways with the model's own scheduler, h-space tools.
+"""A diffusion model for the method: the face over its composed parts.
 
-Park et al. (2023), "Understanding the Latent Space of Diffusion Models through the Lens of
-Riemannian Geometry": invert an image to x_t with deterministic DDIM (Song et al. 2021, eta = 0),
-take the local basis of f: x_t ↦ h (the U-Net's mid-block, its "semantic space"), move along a
-right singular vector v and denoise.
+:class:`Pipeline` holds a model's modules and delegates each job to the part that owns it:
 
-Every DDIM step is a step of diffusers' own ``DDIMScheduler`` (sampling) or
-``DDIMInverseScheduler`` (inversion), built from the model's scheduler config, so that
-``prediction_type``, ``clip_sample``, thresholding, ``timestep_spacing`` and ``steps_offset``
-are those of diffusers. A latent model (Stable Diffusion) works on VAE latents, scaled by the
-VAE's ``scaling_factor``; its prompts go through diffusers' ``encode_prompt`` and classifier-free
-guidance is combined as diffusers' ``StableDiffusionPipeline`` does.
+- ``_schedule``: the scheduler checks, and one frozen DDIM :class:`~._schedule.Grid` per call;
+- ``_space``: images ↔ the model space (pixels, or the VAE's scaled latents);
+- ``_text``: prompts, and classifier-free guidance as diffusers combines it;
+- ``_ddim``: noise, inversion, generation and sampling, with diffusers' own schedulers;
+- ``_hspace``: where a call starts (:class:`~._hspace.StartPoint`), the map x_t ↦ h, its local
+  basis, edits, transport and prompt comparisons (Park et al. 2023);
+- ``_modules``: where the modules are placed, and how they load quietly.
+
+Each public method checks t and steps once, makes the call's grid, and hands both on.
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
-import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from .._defaults import DEFAULT_GUIDANCE, DEFAULT_K, DEFAULT_STEPS, DEFAULT_T, MAX_GUIDANCE, MAX_STEPS, MAX_STRENGTHS
-from .._progress import Progress, report
-from .._validation import check_float, check_fraction, check_int
-from ..exceptions import InputNote, InvalidParameterError, ModelLoadError, SvdlensError
-from ..linalg import principal_angles
-from ..nets import LayerMap, LocalBasis, Transported, jacobian, layer_map, local_basis, transport
+from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T
+from .._progress import Progress
+from ..exceptions import InvalidParameterError
+from ..nets import LayerMap, LocalBasis, Transported
+from ..nets._basis import DEFAULT_MAX_MEMORY
+from ..nets._jacobian import parse_memory
+from ._ddim import DDIM
+from ._hspace import LOCAL_BASIS_DEFAULTS, HSpace, PromptComparison, StartPoint
+from ._modules import DiffusersModel, placed
+from ._schedule import Schedule
+from ._space import ModelSpace
+from ._text import Conditioning, Text
 
-__all__ = ["Pipeline", "FacePipeline", "Conditioning", "PromptComparison", "check_scheduler", "EDIT_BATCH"]
+__all__ = ["Pipeline", "FacePipeline"]
 
-DiffusersModel = Any
-"""A diffusers or transformers model (typed loosely: their own annotations do not type-check)."""
-
-EDIT_BATCH = 8  # strengths denoised together in edit(): memory stays that of 8 images
-
-PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
-TIMESTEP_SPACINGS = ("leading", "trailing", "linspace")
-# Settings of other schedulers that change the noise levels; diffusers' DDIM would silently drop them.
-NOT_DDIM = ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "use_dynamic_shifting")
-
-
-def check_scheduler(config: Any) -> None:
-    """Refuse, by name, a scheduler config that diffusers' DDIM cannot run as the model was trained.
-
-    Parameters
-    ----------
-    config : mapping
-        The scheduler's config (``scheduler.config`` or the parsed ``scheduler_config.json``).
-
-    Raises
-    ------
-    ModelLoadError
-        A flow-matching scheduler, a ``prediction_type`` other than epsilon, v_prediction or
-        sample, an unknown ``timestep_spacing``, or a sigma schedule (Karras, exponential, beta)
-        that DDIM would ignore.
-
-    Examples
-    --------
-    >>> check_scheduler({"prediction_type": "v_prediction", "timestep_spacing": "trailing"})
-    >>> check_scheduler({"prediction_type": "flow"})
-    Traceback (most recent call last):
-    ...
-    svdlens.exceptions.ModelLoadError: the model's scheduler has prediction_type='flow'; diffusers' DDIM supports epsilon, v_prediction, sample
-    """
-    name = str(config.get("_class_name") or "")
-    if "FlowMatch" in name or config.get("shift") is not None and "Flow" in name:
-        raise ModelLoadError(f"the model's scheduler is a {name} (flow matching); svdlens runs DDIM only")
-    settings = {
-        "prediction_type": (config.get("prediction_type", "epsilon"), PREDICTION_TYPES),
-        "timestep_spacing": (config.get("timestep_spacing", "leading"), TIMESTEP_SPACINGS),
-    }
-    for key, (value, allowed) in settings.items():
-        if value not in allowed:
-            raise ModelLoadError(
-                f"the model's scheduler has {key}={value!r}; diffusers' DDIM supports {', '.join(allowed)}"
-            )
-    for key in NOT_DDIM:
-        if config.get(key):
-            raise ModelLoadError(
-                f"the model's scheduler has {key}=True, a sigma schedule diffusers' DDIM does not follow; "
-                f"set {key} to false in scheduler_config.json to sample with the plain DDIM schedule"
-            )
-
-
-@dataclass
-class Conditioning:
-    """Text embeddings for a batch: the prompt's, the negative prompt's, and the guidance scale.
-
-    Made by :meth:`Pipeline.conditioning`.
-
-    Attributes
-    ----------
-    cond : torch.Tensor
-        ``(n, L, D)`` the prompt's embeddings.
-    uncond : torch.Tensor or None
-        ``(n, L, D)`` the negative (or empty) prompt's embeddings; None without guidance.
-    scale : float
-        The classifier-free guidance scale; it is applied only when above 1, as in diffusers.
-    prompt : str
-        The prompt.
-    """
-
-    cond: torch.Tensor
-    uncond: torch.Tensor | None
-    scale: float
-    prompt: str
-
-
-@dataclass
-class PromptComparison:
-    """Local bases at one x_t under several prompts, and the principal angles between them.
-
-    Made by :meth:`Pipeline.compare_prompts`.
-
-    Attributes
-    ----------
-    prompts : list of str
-        The prompts, in order.
-    bases : list of LocalBasis
-        The local basis of x_t ↦ h under each prompt.
-    angles_v : numpy.ndarray
-        ``(P, P, k)`` principal angles (radians, ascending) between the span of the bases' v
-        (directions in x_t) for each pair of prompts.
-    angles_u : numpy.ndarray
-        ``(P, P, k)`` the same between the span of their u (directions in h).
-    """
-
-    prompts: list[str]
-    bases: list[LocalBasis]
-    angles_v: np.ndarray
-    angles_u: np.ndarray
+_METHOD = LOCAL_BASIS_DEFAULTS["method"]
+_TOL = LOCAL_BASIS_DEFAULTS["tol"]
+_JVP_MODE = LOCAL_BASIS_DEFAULTS["jvp_mode"]
 
 
 class Pipeline:
@@ -180,6 +83,9 @@ class Pipeline:
         Whether x_t lives in a VAE's latent space.
     has_text : bool
         Whether the U-Net is conditioned on a prompt.
+    scheduler, inverse_scheduler : diffusers.DDIMScheduler, diffusers.DDIMInverseScheduler
+        Made from the model's scheduler config. Calls never set their timesteps: each call
+        walks a grid of its own, so calls with different ``steps`` do not disturb each other.
 
     Raises
     ------
@@ -200,40 +106,39 @@ class Pipeline:
         dtype: torch.dtype | None = None,
         source: str = "",
     ) -> None:
-        from diffusers import DDIMInverseScheduler, DDIMScheduler
-
         self.device = torch.device(device or "cpu")
         self.dtype = dtype or torch.float32
         self.source = source
-        self.unet = _placed(unet, self.device, self.dtype)
-        check_scheduler(scheduler.config)
-        self.scheduler = DDIMScheduler.from_config(scheduler.config)
-        self.inverse_scheduler = DDIMInverseScheduler.from_config(
-            {key: value for key, value in scheduler.config.items() if key in _init_keys(DDIMInverseScheduler)}
-        )
-        self.vae = None if vae is None else _placed(vae, self.device, self.dtype)
-        self.text_encoder = None if text_encoder is None else _placed(text_encoder, self.device, self.dtype)
+        self.unet = placed(unet, self.device, self.dtype)
+        self.vae = None if vae is None else placed(vae, self.device, self.dtype)
+        self.text_encoder = None if text_encoder is None else placed(text_encoder, self.device, self.dtype)
         self.tokenizer = tokenizer
+        self._schedule = Schedule(scheduler)
+        self._space = ModelSpace(self.unet, self.vae, self.device, self.dtype)
+        self._text = Text(
+            self.unet,
+            self._schedule.sampler,
+            vae=self.vae,
+            text_encoder=self.text_encoder,
+            tokenizer=tokenizer,
+            device=self.device,
+        )
+        self._ddim = DDIM(self._schedule, self._space, self._text, device=self.device, dtype=self.dtype)
+        self._hspace = HSpace(self.unet, self._schedule, self._text, self._ddim, dtype=self.dtype)
+        self.scheduler = self._schedule.sampler
+        self.inverse_scheduler = self._schedule.inverse
+        self.T, self.alphas = self._schedule.T, self._schedule.alphas
         self.is_latent = self.vae is not None
-        self.has_text = getattr(unet.config, "cross_attention_dim", None) is not None
-        if self.has_text and (self.text_encoder is None or self.tokenizer is None):
-            raise ModelLoadError("this U-Net is conditioned on text, but no text encoder and tokenizer came with it")
-        self.T = int(self.scheduler.config.num_train_timesteps)
-        self.alphas = self.scheduler.alphas_cumprod.to(torch.float64)
-        cfg = unet.config
-        self.channels = int(cfg.in_channels)
-        self.size = int(cfg.sample_size if isinstance(cfg.sample_size, int) else cfg.sample_size[0])
-        self.vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1) if self.vae is not None else 1
-        self.image_size = self.size * self.vae_scale
-        self.image_channels = int(self.vae.config.in_channels) if self.vae is not None else self.channels
-        self._sd: Any = None  # a diffusers StableDiffusionPipeline over the same modules, for encode_prompt
-        self._unet32: Any = None  # a float32 copy for Jacobian products when the weights are half precision
+        self.has_text = self._text.has_text
+        self.channels, self.size = self._space.channels, self._space.size
+        self.vae_scale = self._space.vae_scale
+        self.image_channels, self.image_size = self._space.image_channels, self._space.image_size
 
     def __repr__(self) -> str:
         kind = "latent, text" if self.has_text else "latent" if self.is_latent else "pixel"
         return f"Pipeline({self.source or type(self.unet).__name__!r}, {kind}, x_t {self.channels}×{self.size}×{self.size})"
 
-    # ---------------------------------------------------------------- images in/out
+    # ---------------------------------------------------------------- images in/out (_space)
     def to_model(self, images: ArrayLike | torch.Tensor) -> torch.Tensor:
         """Images (n, h, w) or (n, c, h, w) in [0, 1] → pixels (n, c, S, S) in [−1, 1], with notes.
 
@@ -267,39 +172,7 @@ class Pipeline:
         >>> sl.diffusion.load("builtin").to_model(np.ones((2, 32, 32))).shape
         torch.Size([2, 1, 32, 32])
         """
-        x = torch.as_tensor(
-            np.asarray(images, dtype=np.float32) if not isinstance(images, torch.Tensor) else images
-        ).float()
-        channels, size = self.image_channels, self.image_size
-        if x.ndim == 2:
-            x = x[None, None]
-        elif x.ndim == 3:
-            x = x[:, None] if channels == 1 or x.shape[0] not in (1, 3) else x[None]
-        if x.ndim != 4:
-            raise SvdlensError(f"images must be (n, h, w) or (n, c, h, w); got shape {tuple(x.shape)}")
-        if x.shape[1] != channels:
-            if channels == 1 and x.shape[1] in (3, 4):
-                warnings.warn("colour images converted to grayscale for this 1-channel model", InputNote, stacklevel=3)
-                x = (x[:, :3] * torch.tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(1, keepdim=True)
-            elif channels == 3 and x.shape[1] in (1, 4):
-                what = "grayscale images repeated to" if x.shape[1] == 1 else "the alpha channel dropped for"
-                warnings.warn(f"{what} 3 channels for this colour model", InputNote, stacklevel=3)
-                x = x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x[:, :3]
-            else:
-                raise SvdlensError(f"images have {x.shape[1]} channels; the model takes {channels}")
-        if x.shape[-2:] != (size, size):
-            fit = f" (the VAE takes {size}×{size})" if self.is_latent else ""
-            warnings.warn(
-                f"images of {x.shape[-2]}×{x.shape[-1]} resized to the model's {size}×{size}{fit}",
-                InputNote,
-                stacklevel=3,
-            )
-            x = torch.nn.functional.interpolate(
-                x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-            )
-        if not bool(torch.isfinite(x).all()):
-            raise SvdlensError("images contain NaN or Inf")
-        return (x * 2 - 1).to(self.device, self.dtype)
+        return self._space.to_model(images)
 
     def encode(self, images: ArrayLike | torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] → x_0 in model space: pixels in [−1, 1], or the VAE's scaled latent means.
@@ -320,24 +193,18 @@ class Pipeline:
         >>> sl.diffusion.load("builtin").encode(np.zeros((1, 32, 32))).unique().tolist()
         [-1.0]
         """
-        x = self.to_model(images)
-        if self.vae is None:
-            return x
-        with torch.no_grad():
-            latents = self.vae.encode(x).latent_dist.mean
-        shift = getattr(self.vae.config, "shift_factor", None) or 0.0
-        return (latents - shift) * self.vae.config.scaling_factor
+        return self._space.encode(images)
 
     def to_images(self, x: torch.Tensor) -> np.ndarray:
         """Model space → images in [0, 1]: (n, h, w) for one channel, else (n, c, h, w).
 
-        A latent model decodes with its VAE (latents divided by the scaling factor), as
-        diffusers' pipelines do.
+        A latent model decodes with its VAE (latents divided by the scaling factor, plus the
+        shift factor), as diffusers' pipelines do.
 
         Parameters
         ----------
         x : torch.Tensor
-            ``(n, channels, size, size)`` in model space; pixel values outside [−1, 1] are clipped.
+            ``(n, channels, h, w)`` in model space; pixel values outside [−1, 1] are clipped.
 
         Returns
         -------
@@ -350,17 +217,9 @@ class Pipeline:
         >>> sl.diffusion.load("builtin").to_images(torch.zeros(2, 1, 32, 32)).shape
         (2, 32, 32)
         """
-        x = x.detach()
-        if self.vae is not None:
-            shift = getattr(self.vae.config, "shift_factor", None) or 0.0
-            with torch.no_grad():
-                x = self.vae.decode(
-                    x.to(self.device, self.dtype) / self.vae.config.scaling_factor + shift, return_dict=False
-                )[0]
-        img = (x.float().cpu() / 2 + 0.5).clamp(0, 1).numpy()
-        return img[:, 0] if img.shape[1] == 1 else img
+        return self._space.to_images(x)
 
-    # ------------------------------------------------------------------- text
+    # ------------------------------------------------------------------- text (_text)
     def conditioning(
         self,
         prompt: str | None = None,
@@ -398,50 +257,7 @@ class Pipeline:
         >>> sl.diffusion.load("builtin").conditioning() is None
         True
         """
-        for name, value in (("prompt", prompt), ("negative_prompt", negative_prompt)):
-            if value is not None and not isinstance(value, str):
-                raise InvalidParameterError(f"{name} must be a string; got {type(value).__name__}")
-        scale = (
-            1.0 if guidance_scale is None else check_float("guidance_scale", guidance_scale, low=0.0, high=MAX_GUIDANCE)
-        )
-        if not self.has_text:
-            if prompt is not None or negative_prompt is not None or scale != 1.0:
-                asked = (
-                    "prompt"
-                    if prompt is not None
-                    else "negative_prompt"
-                    if negative_prompt is not None
-                    else "guidance_scale"
-                )
-                raise InvalidParameterError(
-                    f"{asked} applies only to text-conditioned models (Stable Diffusion); this model takes no text"
-                )
-            return None
-        guided = scale > 1 and getattr(self.unet.config, "time_cond_proj_dim", None) is None
-        with torch.no_grad():
-            cond, uncond = self._stable_diffusion().encode_prompt(
-                prompt or "", self.device, n, guided, negative_prompt=negative_prompt
-            )
-        return Conditioning(cond, uncond if guided else None, scale, prompt or "")
-
-    def _stable_diffusion(self):
-        """diffusers' StableDiffusionPipeline over the same modules (no copies), for ``encode_prompt``."""
-        if self._sd is None:
-            with quiet_loading():  # importing it logs notes about image processors the method never uses
-                from diffusers import StableDiffusionPipeline
-
-            self._sd = StableDiffusionPipeline(
-                vae=self.vae,
-                text_encoder=self.text_encoder,
-                tokenizer=self.tokenizer,
-                unet=self.unet,
-                scheduler=self.scheduler,
-                safety_checker=None,
-                feature_extractor=None,
-                requires_safety_checker=False,
-            )
-            self._sd.set_progress_bar_config(disable=True)
-        return self._sd
+        return self._text.conditioning(prompt, negative_prompt, guidance_scale, n)
 
     def model_output(self, x: torch.Tensor, timestep: int, cond: Conditioning | None = None) -> torch.Tensor:
         """The U-Net's prediction at ``timestep`` (ε, v or x₀, as the scheduler says), with guidance.
@@ -463,40 +279,13 @@ class Pipeline:
         torch.Tensor
             ``(n, channels, size, size)``.
         """
-        with torch.no_grad():
-            if cond is None:
-                return self.unet(x, timestep).sample
-            if cond.uncond is None:
-                return self.unet(x, timestep, encoder_hidden_states=_batch(cond.cond, len(x))).sample
-            both = torch.cat([_batch(cond.uncond, len(x)), _batch(cond.cond, len(x))])
-            uncond, text = self.unet(torch.cat([x, x]), timestep, encoder_hidden_states=both).sample.chunk(2)
-            return uncond + cond.scale * (text - uncond)
+        return self._text.model_output(x, timestep, cond)
 
-    def eps(self, x: torch.Tensor, timestep: int) -> torch.Tensor:
-        """The model's noise prediction at ``timestep`` (unconditional), whatever its ``prediction_type``.
+    def _guidance(self, guidance_scale: float | None) -> float | None:
+        """The sampling guidance: the default for a text model, none for others."""
+        return self._text.guidance(guidance_scale)
 
-        Parameters
-        ----------
-        x : torch.Tensor
-            ``(n, channels, size, size)`` noisy samples in model space.
-        timestep : int
-            The integer timestep, in ``[0, T)``.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(n, channels, size, size)`` the predicted noise ε.
-        """
-        out = self.model_output(x, timestep, self.conditioning() if self.has_text else None)
-        a = self.alphas[timestep].to(out.dtype)
-        kind = self.scheduler.config.prediction_type
-        if kind == "v_prediction":
-            return a.sqrt() * out + (1 - a).sqrt() * x
-        if kind == "sample":
-            return (x - a.sqrt() * out) / (1 - a).sqrt()
-        return out
-
-    # ------------------------------------------------------------------- DDIM
+    # --------------------------------------------------------------- the grid (_schedule)
     def schedule(self, steps: int) -> list[int]:
         """All ``steps`` sampling timesteps, descending, as the scheduler's ``set_timesteps`` makes them.
 
@@ -516,9 +305,7 @@ class Pipeline:
         >>> sl.diffusion.load("builtin").schedule(5)
         [800, 600, 400, 200, 0]
         """
-        steps = check_int("steps", steps, high=min(MAX_STEPS, self.T))
-        self.scheduler.set_timesteps(steps)
-        return [int(s) for s in self.scheduler.timesteps]
+        return list(self._schedule.grid(1.0, steps).schedule)
 
     def timesteps(self, t: float, steps: int) -> list[int]:
         """The sampling timesteps from x_t down to the image: those of :meth:`schedule` at or below t·T.
@@ -549,9 +336,7 @@ class Pipeline:
         >>> sl.diffusion.load("builtin").timesteps(0.6, 5)
         [600, 400, 200, 0]
         """
-        top = check_fraction("t", t) * self.T
-        full = self.schedule(steps)
-        return [s for s in full if s <= top] or full[-1:]
+        return list(self._schedule.grid(t, steps).timesteps)
 
     def t_index(self, t: float, steps: int = DEFAULT_STEPS) -> int:
         """The timestep where x_t is: the first of :meth:`timesteps`.
@@ -574,8 +359,9 @@ class Pipeline:
         >>> sl.diffusion.load("builtin").t_index(0.6, steps=30)  # the grid 0, 33, 66, ...
         594
         """
-        return self.timesteps(t, steps)[0]
+        return self._schedule.grid(t, steps).t_index
 
+    # ------------------------------------------------------------------- DDIM (_ddim)
     def denoise_states(
         self,
         xt: torch.Tensor,
@@ -607,17 +393,8 @@ class Pipeline:
         tuple of (int, torch.Tensor)
             The timestep just taken and the sample after it.
         """
-        ts = self.timesteps(t, steps)
-        x = torch.as_tensor(xt).to(self.device, self.dtype)
-        report(progress, 0, len(ts), "DDIM sampling")
-        for i, s in enumerate(ts, start=1):
-            x = self._down(x, s, cond)
-            report(progress, i, len(ts), "DDIM sampling")
-            yield s, x
-
-    def _down(self, x: torch.Tensor, timestep: int, cond: Conditioning | None) -> torch.Tensor:
-        """One sampling step from ``timestep``: ``DDIMScheduler.step`` with eta = 0 (after ``set_timesteps``)."""
-        return self.scheduler.step(self.model_output(x, timestep, cond), timestep, x, eta=0.0).prev_sample
+        grid = self._schedule.grid(t, steps)
+        yield from self._ddim.states(xt, grid.timesteps, grid, cond, progress)
 
     def invert(
         self,
@@ -663,17 +440,15 @@ class Pipeline:
         >>> pipe.invert(pipe.sample(n=2, steps=2), t=0.6, steps=2).shape
         torch.Size([2, 1, 32, 32])
         """
-        ts = self.timesteps(t, steps)[::-1]
-        x = self.encode(images)
-        cond = self.conditioning(prompt, negative_prompt, guidance_scale, n=len(x))
-        inverse = self.inverse_scheduler
-        inverse.num_inference_steps = len(self.scheduler.timesteps)
-        inverse.timesteps = self.scheduler.timesteps.flip(0)
-        report(progress, 0, len(ts), "DDIM inversion")
-        for i, s in enumerate(ts, start=1):
-            x = inverse.step(self.model_output(x, s, cond), s, x).prev_sample
-            report(progress, i, len(ts), "DDIM inversion")
-        return x
+        grid = self._schedule.grid(t, steps)
+        return self._ddim.invert(
+            images,
+            grid,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            guidance_scale=guidance_scale,
+            progress=progress,
+        )
 
     def generate(
         self,
@@ -719,15 +494,15 @@ class Pipeline:
         >>> pipe.generate(xt, t=0.6, steps=2).shape
         (1, 32, 32)
         """
-        x = torch.as_tensor(xt)
-        cond = self.conditioning(prompt, negative_prompt, self._guidance(guidance_scale), n=len(x))
-        for _, state in self.denoise_states(x, t, steps, cond=cond, progress=progress):
-            x = state
-        return self.to_images(x)
-
-    def _guidance(self, guidance_scale: float | None) -> float | None:
-        """The sampling guidance: the default for a text model, none for others."""
-        return (DEFAULT_GUIDANCE if self.has_text else None) if guidance_scale is None else guidance_scale
+        grid = self._schedule.grid(t, steps)
+        return self._ddim.generate(
+            xt,
+            grid,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            guidance_scale=guidance_scale,
+            progress=progress,
+        )
 
     def noise(self, n: int = 1, seed: int = 0) -> torch.Tensor:
         """Starting noise x_T for ``n`` samples, drawn on the CPU from ``seed`` as diffusers' ``randn_tensor`` does.
@@ -750,10 +525,7 @@ class Pipeline:
         >>> sl.diffusion.load("builtin").noise(2, seed=0).shape
         torch.Size([2, 1, 32, 32])
         """
-        n = check_int("n", n)
-        g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
-        shape = (n, self.channels, self.size, self.size)
-        return torch.randn(shape, generator=g, dtype=self.dtype).to(self.device) * self.scheduler.init_noise_sigma
+        return self._ddim.noise(n, seed)
 
     def sample(
         self,
@@ -766,8 +538,13 @@ class Pipeline:
         guidance_scale: float | None = None,
         latents: torch.Tensor | None = None,
         progress: Progress = None,
+        max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
     ) -> np.ndarray:
-        """New images from pure noise at t = 1.
+        """New images from pure noise at t = 1, in batches that keep within a memory budget.
+
+        The batch size comes from the model: one sample's working memory is measured once
+        (its U-Net call, guided as sampling is, and its VAE decode), and as many samples go
+        together as fit in ``max_memory``. Each image is the one a single big batch would give.
 
         Parameters
         ----------
@@ -782,10 +559,17 @@ class Pipeline:
         guidance_scale : float, optional
             Classifier-free guidance; default ``DEFAULT_GUIDANCE`` (7.5) for a text model.
         latents : torch.Tensor, optional
-            The starting noise x_T itself, ``(n, channels, size, size)``, to compare with
-            other tools.
+            The starting noise x_T itself, ``(n, channels, h, w)``, to compare with other
+            tools. As in diffusers' pipelines, h and w may differ from the model's ``size``
+            (the images are then ``vae_scale`` times as large), as long as the U-Net takes
+            them: any size for a Stable Diffusion U-Net, multiples of 2 to the number of
+            downsamplings for a pixel ``UNet2DModel``.
         progress : callable, optional
             ``progress(done, total, label)`` after each step.
+        max_memory : int, float, str or None
+            The budget for the working memory of a batch, as :func:`svdlens.local_basis`
+            takes it (bytes, or ``"4GB"``, ``"512MiB"``); the default is the same.
+            None: all samples in one batch.
 
         Returns
         -------
@@ -795,7 +579,8 @@ class Pipeline:
         Raises
         ------
         SvdlensError
-            ``latents`` of another shape than x_T's.
+            ``latents`` not ``(n, channels, h, w)``, of a size the U-Net cannot take, non-finite,
+            or making images above ``MAX_PIXELS``; a bad ``max_memory``.
 
         Examples
         --------
@@ -804,21 +589,16 @@ class Pipeline:
         >>> images.shape, bool(images.min() >= 0 and images.max() <= 1)
         ((2, 32, 32), True)
         """
-        if latents is None:
-            x = self.noise(n, seed)
-        else:
-            x = torch.as_tensor(latents).to(self.device, self.dtype)
-            if x.ndim != 4 or tuple(x.shape[1:]) != (self.channels, self.size, self.size):
-                raise SvdlensError(
-                    f"latents must be (n, {self.channels}, {self.size}, {self.size}); got {tuple(x.shape)}"
-                )
-        return self.generate(
+        budget = None if max_memory is None else parse_memory("max_memory", max_memory)
+        grid = self._schedule.grid(1.0, steps)
+        x = self.noise(n, seed) if latents is None else self._space.checked_latents(latents)
+        return self._ddim.sample(
             x,
-            1.0,
-            steps,
+            grid,
             prompt=prompt,
             negative_prompt=negative_prompt,
             guidance_scale=guidance_scale,
+            max_memory=budget,
             progress=progress,
         )
 
@@ -860,16 +640,85 @@ class Pipeline:
         >>> sl.diffusion.load("builtin").noisy_sample(0, t=0.6, steps=2).shape
         torch.Size([1, 1, 32, 32])
         """
-        x = self.noise(1, seed)
-        stop = self.t_index(t, steps)
-        cond = self.conditioning(prompt, negative_prompt, self._guidance(guidance_scale))
-        for s in self.schedule(steps):
-            if s <= stop:
-                break
-            x = self._down(x, s, cond)
-        return x
+        grid = self._schedule.grid(t, steps)
+        return self._ddim.noisy_sample(
+            seed, grid, prompt=prompt, negative_prompt=negative_prompt, guidance_scale=guidance_scale
+        )
 
-    # --------------------------------------------------------------- h-space
+    # --------------------------------------------------------------- h-space (_hspace)
+    def start_point(
+        self,
+        image: ArrayLike | torch.Tensor | None = None,
+        *,
+        seed: int | None = None,
+        xt: torch.Tensor | None = None,
+        t: float = DEFAULT_T,
+        steps: int = DEFAULT_STEPS,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        guidance_scale: float | None = None,
+        with_image: bool = True,
+    ) -> StartPoint:
+        """Where the method starts: x_t from an image, a seed or x_t itself, and the image it stands for.
+
+        The one way to say "start from an image, a seed or x_t", used by :meth:`directions`,
+        :meth:`edit` and :meth:`compare_prompts`, the command line, the app and the demo. An
+        image is inverted by DDIM; a seed's sample is generated down to t, and (with
+        ``with_image``) on down to its image in the same walk, so that it is generated once.
+
+        Parameters
+        ----------
+        image : array_like or torch.Tensor, optional
+            An image in [0, 1] (as :meth:`to_model` takes it), inverted to x_t. Give exactly
+            one of ``image``, ``seed`` and ``xt``.
+        seed : int, optional
+            Start where the sample generated from this seed passes at t.
+        xt : torch.Tensor, optional
+            x_t itself, ``(n, channels, h, w)``.
+        t : float
+            Where x_t is in the diffusion, in (0, 1].
+        steps : int
+            DDIM steps over the whole diffusion.
+        prompt, negative_prompt : str, optional
+            For a text model: the inversion's or the sampling's prompt.
+        guidance_scale : float, optional
+            The guidance of the inversion (default 1, none) or of the seed's sampling
+            (default ``DEFAULT_GUIDANCE`` for a text model).
+        with_image : bool
+            For a seed, also finish the walk to its image (``StartPoint.image``); without it
+            the image is None and only the steps above t are taken.
+
+        Returns
+        -------
+        StartPoint
+            x_t, the image (given, generated, or None for ``xt``), t, steps and the text.
+
+        Raises
+        ------
+        SvdlensError
+            Not exactly one of ``image``, ``seed`` and ``xt``; an ``xt`` that is not 4-D with
+            the model's channels; what :meth:`invert` and :meth:`noisy_sample` refuse.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> pipe = sl.diffusion.load("builtin")
+        >>> p = pipe.start_point(seed=3, t=0.6, steps=2)
+        >>> p.xt.shape, p.image.shape, p.t
+        (torch.Size([1, 1, 32, 32]), (1, 32, 32), 0.6)
+        """
+        grid = self._schedule.grid(t, steps)
+        return self._hspace.start_point(
+            grid,
+            image=image,
+            seed=seed,
+            xt=xt,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            guidance_scale=guidance_scale,
+            with_image=with_image,
+        )
+
     def h_map(
         self, t: float = DEFAULT_T, steps: int = DEFAULT_STEPS, *, prompt: str | None = None, layer: str | None = None
     ) -> LayerMap:
@@ -907,19 +756,7 @@ class Pipeline:
         >>> sl.diffusion.load("builtin").h_map(0.6)
         layer_map(UNet2DModel, 'mid_block', timestep=600)
         """
-        unet = self.unet
-        kwargs: dict[str, Any] = {"timestep": self.t_index(t, steps)}
-        if self.has_text:
-            cond = self.conditioning(prompt)
-            assert cond is not None  # a text model always has its conditioning
-            kwargs["encoder_hidden_states"] = cond.cond.float()
-        else:
-            self.conditioning(prompt)  # refuses a prompt for a model without text
-        if self.dtype != torch.float32:
-            if self._unet32 is None:
-                self._unet32 = copy.deepcopy(self.unet).float()
-            unet = self._unet32
-        return layer_map(unet, layer or "mid_block", **kwargs)
+        return self._hspace.h_map(self._schedule.grid(t, steps), prompt=prompt, layer=layer)
 
     def directions(
         self,
@@ -934,15 +771,27 @@ class Pipeline:
         negative_prompt: str | None = None,
         guidance_scale: float | None = None,
         layer: str | None = None,
-        **basis_options: Any,
+        method: str = _METHOD,
+        tol: float = _TOL,
+        max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
+        cache_dir: str | Path | None = None,
+        jvp_mode: str = _JVP_MODE,
+        block_size: int | None = None,
+        max_dim: int | None = None,
+        max_iter: int | None = None,
+        start: torch.Tensor | None = None,
     ) -> LocalBasis:
         """The local basis of x_t ↦ h at an image's (or a seed's) x_t.
+
+        The grid of ``t`` and ``steps`` is made once and serves the inversion (or sampling)
+        and the map alike. The basis options after ``layer`` are those of
+        :func:`svdlens.local_basis`, with its defaults.
 
         Parameters
         ----------
         image : array_like or torch.Tensor, optional
             An image in [0, 1], inverted to x_t (guidance 1). Give exactly one of ``image``,
-            ``seed``, ``xt``.
+            ``seed``, ``xt`` (see :meth:`start_point`).
         seed : int, optional
             Take x_t where the sample generated from this seed passes at t.
         t : float
@@ -956,11 +805,29 @@ class Pipeline:
         prompt, negative_prompt : str, optional
             For a text model: the conditioning of the map (and of the inversion or sampling).
         guidance_scale : float, optional
-            Guidance of the sampling that makes x_t from a ``seed``.
+            Guidance of the sampling that makes x_t from a ``seed`` (an image is inverted
+            without guidance).
         layer : str, optional
             The U-Net block whose output is h (default ``"mid_block"``).
-        **basis_options
-            Passed to :func:`svdlens.local_basis` (``tol``, ``method``, ``cache_dir``, ...).
+        method : str
+            The :func:`svdlens.svd` method; "krylov" (the default) certifies its residuals.
+        tol : float
+            Stop when every residual ``max(‖Jv − σu‖, ‖Jᵀu − σv‖)/σ₁`` is at most ``tol``.
+        max_memory : int, float, str or None
+            Budget for the working memory of the Jacobian's products, above the model: bytes,
+            or a size such as ``"4GB"`` or ``"512MiB"``; None for no budget.
+        cache_dir : str or pathlib.Path, optional
+            Reuse a basis saved there under its cache key, or save the new one.
+        jvp_mode : {"auto", "forward", "double_vjp"}
+            How ``J v`` is computed (see :func:`svdlens.jacobian`).
+        block_size : int, optional
+            Vectors per Krylov block (default 8, or fewer under a tight budget).
+        max_dim : int, optional
+            The largest Krylov subspace.
+        max_iter : int, optional
+            The most iterations of the solver.
+        start : torch.Tensor, optional
+            A starting subspace (rows are vectors, e.g. an earlier basis's v) for a warm start.
 
         Returns
         -------
@@ -971,20 +838,35 @@ class Pipeline:
         Raises
         ------
         SvdlensError
-            Not exactly one of ``image``, ``seed`` and ``xt``.
+            Not exactly one of ``image``, ``seed`` and ``xt``; a bad option.
         """
-        if xt is None:
-            if (image is None) == (seed is None):
-                raise SvdlensError("give either an image or a seed")
-            text = {"prompt": prompt, "negative_prompt": negative_prompt}
-            if seed is None:
-                xt = self.invert(image, t, steps, **text)  # type: ignore[arg-type]  # image is given when seed is not
-            else:
-                xt = self.noisy_sample(seed, t, steps, guidance_scale=guidance_scale, **text)
-        f = self.h_map(t, steps, prompt=prompt, layer=layer)
-        basis = local_basis(f, torch.as_tensor(xt).to(self.device, torch.float32), k=k, **basis_options)
-        basis.t, basis.steps, basis.prompt, basis.layer = t, steps, prompt, f.layer
-        return basis
+        grid = self._schedule.grid(t, steps)
+        point = self._hspace.start_point(
+            grid,
+            image=image,
+            seed=seed,
+            xt=xt,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            guidance_scale=None if seed is None else guidance_scale,
+            with_image=False,
+        )
+        return self._hspace.directions(
+            point.xt,
+            grid,
+            k=k,
+            prompt=prompt,
+            layer=layer,
+            method=method,
+            tol=tol,
+            max_memory=max_memory,
+            cache_dir=cache_dir,
+            jvp_mode=jvp_mode,
+            block_size=block_size,
+            max_dim=max_dim,
+            max_iter=max_iter,
+            start=start,
+        )
 
     def edit(
         self,
@@ -1008,7 +890,7 @@ class Pipeline:
         Parameters
         ----------
         image : array_like or torch.Tensor, optional
-            One image in [0, 1], inverted to x_t (unless ``xt`` is given).
+            One image in [0, 1], inverted to x_t (give exactly one of ``image`` and ``xt``).
         v : torch.Tensor or numpy.ndarray
             The direction at x_t (``basis.v[0]``, say), of x_t's shape for one image.
         strengths : sequence of float
@@ -1038,8 +920,8 @@ class Pipeline:
         Raises
         ------
         SvdlensError
-            No ``v``, too many or too few strengths, or a strength, guidance or scale that is
-            not a finite number in range.
+            Not exactly one of ``image`` and ``xt``, no ``v``, too many or too few strengths,
+            or a strength, guidance or scale that is not a finite number in range.
 
         Examples
         --------
@@ -1049,32 +931,18 @@ class Pipeline:
         >>> pipe.edit(xt=xt, v=torch.ones(1, 32, 32) / 32, strengths=[-2, 0, 2], t=0.6, steps=2).shape
         (3, 32, 32)
         """
-        if v is None:
-            raise SvdlensError("give a direction v (e.g. basis.v[0])")
-        strengths = [check_float("strength", g) for g in strengths]
-        if not 1 <= len(strengths) <= MAX_STRENGTHS:
-            raise InvalidParameterError(f"give 1 to {MAX_STRENGTHS} strengths; got {len(strengths)}")
-        x_guidance = check_int("x_guidance", x_guidance, low=0)
-        x_guidance_scale = check_float("x_guidance_scale", x_guidance_scale)
-        text: dict[str, Any] = {"prompt": prompt, "negative_prompt": negative_prompt}
-        xt = self.invert(image, t, steps, **text) if xt is None else torch.as_tensor(xt)  # type: ignore[arg-type]  # image or xt is given
-        xt = xt.to(self.device, self.dtype)
-        v = torch.as_tensor(v).to(self.device, self.dtype).reshape(xt.shape[1:])
-        ti = self.t_index(t, steps)
-        cond1 = self.conditioning(prompt, negative_prompt, None) if x_guidance else None
-        images = []
-        for start in range(0, len(strengths), EDIT_BATCH):
-            moved = []
-            for g in strengths[start : start + EDIT_BATCH]:
-                x = xt.clone() if x_guidance else xt + g * v
-                if x_guidance:
-                    for _ in range(x_guidance):
-                        x = x + x_guidance_scale * (
-                            self.model_output(x + g * v, ti, cond1) - self.model_output(x, ti, cond1)
-                        )
-                moved.append(x)
-            images.append(self.generate(torch.cat(moved), t, steps, guidance_scale=guidance_scale, **text))
-        return np.concatenate(images)
+        return self._hspace.edit(
+            v,
+            strengths,
+            self._schedule.grid(t, steps),
+            image=image,
+            xt=xt,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            guidance_scale=guidance_scale,
+            x_guidance=x_guidance,
+            x_guidance_scale=x_guidance_scale,
+        )
 
     def transport(
         self,
@@ -1111,18 +979,7 @@ class Pipeline:
         SvdlensError
             For "lsqr", a target without its x_t and t; anything :func:`svdlens.transport` refuses.
         """
-        out = []
-        for b in targets:
-            J = None
-            if method == "lsqr" and b.jacobian is None:
-                if b.x is None or b.t is None:
-                    raise SvdlensError(
-                        "method='lsqr' needs each target's x_t and t (bases from pipe.directions have them)"
-                    )
-                f = self.h_map(b.t, b.steps or DEFAULT_STEPS, prompt=b.prompt, layer=b.layer)
-                J = jacobian(f, b.x.to(self.device))
-            out.append(transport(basis_from.u[i], b, method=method, damp=damp, jacobian=J))
-        return out
+        return self._hspace.transport(basis_from, i, targets, method=method, damp=damp)
 
     def compare_prompts(
         self,
@@ -1135,7 +992,14 @@ class Pipeline:
         xt: torch.Tensor | None = None,
         layer: str | None = None,
         progress: Progress = None,
-        **basis_options: Any,
+        method: str = _METHOD,
+        tol: float = _TOL,
+        max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
+        cache_dir: str | Path | None = None,
+        jvp_mode: str = _JVP_MODE,
+        block_size: int | None = None,
+        max_dim: int | None = None,
+        max_iter: int | None = None,
     ) -> PromptComparison:
         """How the prompt changes the local basis at one x_t (Park et al. 2023, Fig. 7).
 
@@ -1162,8 +1026,8 @@ class Pipeline:
             The U-Net block whose output is h (default ``"mid_block"``).
         progress : callable, optional
             ``progress(done, total, label)`` after each basis.
-        **basis_options
-            Passed to :func:`svdlens.local_basis`.
+        method, tol, max_memory, cache_dir, jvp_mode, block_size, max_dim, max_iter
+            Each basis's options, as :meth:`directions` takes them.
 
         Returns
         -------
@@ -1182,58 +1046,31 @@ class Pipeline:
             raise InvalidParameterError(f"give two or more prompts (strings); got {prompts!r}")
         if (image is None) == (xt is None):
             raise InvalidParameterError("give either an image or xt")
-        if xt is None:
-            xt = self.invert(image, t, steps, prompt=prompts[0])  # type: ignore[arg-type]  # image is given
-        bases = []
-        report(progress, 0, len(prompts), "local bases")
-        for i, p in enumerate(prompts, start=1):
-            bases.append(self.directions(xt=xt, t=t, k=k, steps=steps, prompt=p, layer=layer, **basis_options))
-            report(progress, i, len(prompts), "local bases")
-        P, kk = len(bases), min(b.k for b in bases)
-        angles_v, angles_u = np.zeros((P, P, kk)), np.zeros((P, P, kk))
-        for a in range(P):
-            for b in range(P):
-                angles_v[a, b] = principal_angles(bases[a].v, bases[b].v)[:kk]
-                angles_u[a, b] = principal_angles(bases[a].u, bases[b].u)[:kk]
-        return PromptComparison(prompts, bases, angles_v, angles_u)
-
-
-@contextmanager
-def quiet_loading() -> Iterator[None]:
-    """No progress bars or info logs from diffusers and transformers while loading (svdlens reports its own)."""
-    import diffusers
-    import transformers
-
-    bars = transformers.utils.logging.is_progress_bar_enabled()
-    levels = diffusers.utils.logging.get_verbosity(), transformers.utils.logging.get_verbosity()
-    transformers.utils.logging.disable_progress_bar()
-    diffusers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        diffusers.utils.logging.set_verbosity(levels[0])
-        transformers.utils.logging.set_verbosity(levels[1])
-        if bars:
-            transformers.utils.logging.enable_progress_bar()
-
-
-def _init_keys(cls: type) -> set[str]:
-    """The settings a scheduler class takes (from_config warns about any other key)."""
-    return set(inspect.signature(cls).parameters) - {"self", "kwargs"}
-
-
-def _placed(module: DiffusersModel, device: torch.device, dtype: torch.dtype) -> DiffusersModel:
-    """A module on ``device`` in ``dtype`` (cast only when it differs), in eval mode and frozen."""
-    module = module.to(device)
-    if next(module.parameters()).dtype != dtype:
-        module = module.to(dtype)
-    return module.eval().requires_grad_(False)
-
-
-def _batch(embeddings: torch.Tensor, n: int) -> torch.Tensor:
-    """Embeddings for a batch of n (made for one sample, or already for n)."""
-    return embeddings if len(embeddings) == n else embeddings[:1].expand(n, *embeddings.shape[1:])
+        grid = self._schedule.grid(t, steps)
+        point = self._hspace.start_point(
+            grid,
+            image=image,
+            seed=None,
+            xt=xt,
+            prompt=prompts[0],
+            negative_prompt=None,
+            guidance_scale=None,
+            with_image=False,
+        )
+        options = {
+            "method": method,
+            "tol": tol,
+            "max_memory": max_memory,
+            "cache_dir": cache_dir,
+            "jvp_mode": jvp_mode,
+            "block_size": block_size,
+            "max_dim": max_dim,
+            "max_iter": max_iter,
+            "start": None,
+        }
+        return self._hspace.compare_prompts(
+            point.xt, prompts, grid, k=k, layer=layer, progress=progress, options=options
+        )
 
 
 FacePipeline = Pipeline

@@ -25,7 +25,7 @@ import torch
 from .._defaults import MAX_MODEL_PARAMETERS
 from ..exceptions import ModelLoadError, SvdlensWarning
 from ._config import one_line, open_regular, parse_json, read_json
-from ._pipeline import quiet_loading
+from ._modules import quiet_loading
 
 __all__ = [
     "weights_files",

@@ -145,9 +145,14 @@ class _Context:
 
     @property
     def pipe(self):
-        from ..diffusion import load
+        from ..diffusion import load_cached
 
-        return self.once("pipe", lambda: load(self.model))
+        return self.once("pipe", lambda: load_cached(self.model))
+
+    @property
+    def model_name(self) -> str:
+        """How the text names the model: the built-in DDPM, or the folder or hub id it ran on."""
+        return "the built-in DDPM" if self.model == "builtin" else f"the model {Path(self.model).name or self.model}"
 
     def basis(self, name, xt, t, k):
         return self.once(("basis", name, t, k), lambda: self.pipe.directions(xt=xt, t=t, k=k, cache_dir=self.cache_dir))
@@ -156,7 +161,9 @@ class _Context:
         from ..faces import builtin
 
         s = self.settings
-        return self.once(("xt", face_index, t), lambda: self.pipe.invert(builtin("faces")[face_index], t, s.steps))
+        return self.once(
+            ("xt", face_index, t), lambda: self.pipe.start_point(builtin("faces")[face_index], t=t, steps=s.steps).xt
+        )
 
     def save(self, fig, name) -> str:
         save_figure(fig, self.stage / name)
@@ -376,7 +383,7 @@ def weight_matrix_section(ctx):
     sigma = torch.linalg.svdvals(W.reshape(W.shape[0], -1).double())[:k]
     gap = float((lam.double().sqrt() - sigma).abs().max() / sigma[0])
     lines = [
-        f"The face model's first layer, conv_in, is a weight matrix W of {W.shape[0]}×{W[0].numel()}: "
+        f"The first layer of {ctx.model_name}, conv_in, is a weight matrix W of {W.shape[0]}×{W[0].numel()}: "
         f"{W.shape[0]} filters over {W.shape[-2]}×{W.shape[-1]} pixel patches.",
         "Eigenvalues of WᵀW, descending: " + ", ".join(f"{v:.3g}" for v in lam.tolist()),
         f"Their square roots are W's singular values (LAPACK agrees to {gap:.1e} relative).",
@@ -517,13 +524,13 @@ def generated_section(ctx):
     grid = samples[: (s.n_samples // cols) * cols].reshape(-1, cols, *samples.shape[1:])
     files = [
         ctx.save(
-            image_grid(grid, [""] * len(grid), [""] * cols, f"{s.n_samples} faces from the built-in DDPM"),
+            image_grid(grid, [""] * len(grid), [""] * cols, f"{s.n_samples} samples from {ctx.model_name}"),
             f"{ctx.key}-samples.png",
         )
     ]
     t = s.t_transport
     ba = ctx.basis("source-transport", ctx.xt(s.source, t), t, s.k)
-    xt = pipe.noisy_sample(s.seed, t, s.steps)
+    xt = pipe.start_point(seed=s.seed, t=t, steps=s.steps, with_image=False).xt
     moved = transport(ba.u[0], ctx.basis(f"seed-{s.seed}", xt, t, s.k))
     strengths = (0.0, max(s.transport_strengths))
     pair = pipe.edit(v=moved.v, strengths=strengths, t=t, steps=s.steps, xt=xt)
@@ -539,7 +546,7 @@ def generated_section(ctx):
         )
     )
     lines = [
-        f"New faces from noise: DDIM with {s.steps} steps, eta = 0.",
+        f"New samples from noise, made by {ctx.model_name}: DDIM with {s.steps} steps, eta = 0.",
         f"Then a new face (seed {s.seed}), stopped at t = {t}; direction 1 of face {s.source} carried to it "
         f"(share kept {moved.kept:.2f}), a step of γ = {strengths[1]:+g}, and DDIM down to the image.",
         f"Mean pixel change from the plain sample: {float(np.abs(pair[1] - pair[0]).mean()):.3f}",

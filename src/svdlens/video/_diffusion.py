@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import warnings
 from contextlib import contextmanager
@@ -12,10 +11,9 @@ import svdlens as sl
 from ..exceptions import InputNote
 
 
-@functools.lru_cache(maxsize=1)
 def builtin_pipeline():
-    """The built-in face DDPM (``sl.diffusion.load("builtin")``), loaded once per process."""
-    return sl.diffusion.load("builtin")
+    """The built-in face DDPM (``sl.diffusion.load_cached("builtin")``), loaded once per process."""
+    return sl.diffusion.load_cached("builtin")
 
 
 def library_default(method, name: str):
