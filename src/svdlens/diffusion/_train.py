@@ -125,7 +125,15 @@ def train_faces(
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, ema = build_unet(data).to(dev), build_unet(data).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    state = {"data": data, "seed": seed, "batch_size": batch_size, "lr": lr, "done": 0, "seconds": 0.0, "losses": []}
+    state: dict[str, Any] = {
+        "data": data,
+        "seed": seed,
+        "batch_size": batch_size,
+        "lr": lr,
+        "done": 0,
+        "seconds": 0.0,
+        "losses": [],
+    }
     history: list[dict] = []
     if resume is not None and (Path(resume) / CHECKPOINT).exists():
         state = _load_checkpoint(Path(resume), model, ema, opt, dict(data=data, seed=seed, batch_size=batch_size))

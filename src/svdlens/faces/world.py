@@ -292,12 +292,12 @@ def render(factors: ArrayLike, size: int = SIZE) -> np.ndarray:
 # ----------------------------------------------------------------------------- drawing
 
 
-def _cover(d: np.ndarray, px: float) -> np.ndarray:
+def _cover(d: np.ndarray, px: np.ndarray | float) -> np.ndarray:
     """Pixel coverage of the region ``d < 0`` from a signed distance (in pixels of width ``px``)."""
     return np.clip(0.5 - d / px, 0.0, 1.0)
 
 
-def _ellipse(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
+def _ellipse(x: np.ndarray, y: np.ndarray, rx: np.ndarray | float, ry: np.ndarray | float) -> np.ndarray:
     """Signed distance to an ellipse centred at 0 (first order: ``f/|∇f|``, exact on circles)."""
     qx, qy = x / rx, y / ry
     r = np.sqrt(qx * qx + qy * qy) + 1e-6
