@@ -271,11 +271,11 @@ def test_the_command_line_on_a_cluster_and_here(cluster, tmp_path, faces):
 
 BAD = [
     ("--global without --images", ["--global"], ["--global needs --images"]),
-    ("--images without --global", ["--images", "{d}/faces"], ["--images goes with --global"]),
+    ("--images without --global", ["--images", "{d}/faces"], ["--images and --cache go with --global"]),
     (
         "--scheduler without --global",
         ["--image", "builtin:0", "--scheduler", "tcp://127.0.0.1:9"],
-        ["goes with --global"],
+        ["--scheduler and --cache go with --global"],
     ),
     ("--global with --seed", ["--images", "{d}/faces", "--global", "--seed", "1"], ["leave out --image and --seed"]),
     ("a missing folder", ["--images", "{d}/nowhere", "--global"], ["no such file or folder"]),

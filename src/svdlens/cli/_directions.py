@@ -400,7 +400,8 @@ def directions_command(
             ("--images", images),
             ("--scheduler", scheduler),
             ("--k-local", k_local),
-            ("--cache-dir", cache),
+            ("--cache" if cache_alias is not None else "--cache-dir", cache),
+            ("--no-cache", no_cache or None),
         )
         if given is not None
     ]
