@@ -208,9 +208,15 @@ def check_t_steps(t: float, steps: int) -> tuple[float, int]:
 
 
 def read_start_image(spec: str) -> np.ndarray:
-    """``builtin:N`` (the N-th built-in face) or an image file → (h, w) or (c, h, w) in [0, 1]."""
-    from ..faces import builtin, read_image
+    """``world:N`` / ``world:scary-face`` (the face world), ``builtin:N`` (the N-th built-in real face) or an image file."""
+    from ..faces import builtin, read_image, world
 
+    if spec.startswith("world:"):
+        which = spec.split(":", 1)[1]
+        if not which.isdigit() and which.replace("-", " ") not in world.NAMED:
+            names = ", ".join("world:" + n.replace(" ", "-") for n in world.NAMED)
+            raise InvalidParameterError(f"{spec!r}: use world:0 to world:{world.MAX_GALLERY - 1}, or {names}")
+        return world.face(int(which) if which.isdigit() else which)
     if spec.startswith("builtin:"):
         faces = builtin("faces")
         text = spec.split(":", 1)[1]
@@ -270,4 +276,9 @@ def start(
 
 def label(spec: str) -> str:
     """A short row label for an image spec."""
-    return spec if spec.startswith("builtin:") else Path(spec).name
+    return spec if is_builtin_spec(spec) else Path(spec).name
+
+
+def is_builtin_spec(spec: str) -> bool:
+    """Whether a start-image spec names a built-in face (``builtin:N``, ``world:...``) rather than a file."""
+    return spec.startswith(("builtin:", "world:"))

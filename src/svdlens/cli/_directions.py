@@ -32,6 +32,7 @@ from ._diffusion import (
     T,
     check_basis_options,
     check_t_steps,
+    is_builtin_spec,
     model_choice,
     model_flags,
     pipeline,
@@ -143,7 +144,7 @@ def run_directions(
             for j, prompt in enumerate(comparison.prompts[1:], start=1)
         }
     summary["seconds"] = time.perf_counter() - t0
-    protect = [image] if image and not image.startswith("builtin:") else []
+    protect = [image] if image and not is_builtin_spec(image) else []
     with staged_output(out, protect=protect, force=force) as stage:
         if comparison is not None:
             save_figure(prompt_angles_figure(comparison), stage / "prompts.png")

@@ -26,6 +26,7 @@ from ._diffusion import (
     T,
     check_basis_options,
     check_t_steps,
+    is_builtin_spec,
     model_choice,
     model_flags,
     parse_strengths,
@@ -139,7 +140,7 @@ def run_edit(
         "singular_values": basis.s.tolist(),
         "seconds": time.perf_counter() - t0,
     }
-    protect = [image] if image and not image.startswith("builtin:") else []
+    protect = [image] if image and not is_builtin_spec(image) else []
     with staged_output(out, protect=protect, force=force) as stage:
         save_figure(image_grid(grid, labels, cols, "edits along the local basis"), stage / "edit.png")
         save_animation(grid_animation(grid, labels, cols), stage / "edit.gif", fps=3)

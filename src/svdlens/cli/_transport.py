@@ -28,6 +28,7 @@ from ._diffusion import (
     T,
     check_basis_options,
     check_t_steps,
+    is_builtin_spec,
     label,
     model_choice,
     model_flags,
@@ -143,7 +144,7 @@ def run_transport(
         "source_sigma": float(b_src.s[direction - 1]),
         "seconds": time.perf_counter() - t0,
     }
-    protect = [p for p in [source, *targets] if not p.startswith("builtin:")]
+    protect = [p for p in [source, *targets] if not is_builtin_spec(p)]
     with staged_output(out, protect=protect, force=force) as stage:
         save_figure(
             image_grid(grid, labels, cols, f"direction {direction} carried to other images"), stage / "transport.png"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["BUILTINS", "BUILTIN_DIR", "BuiltinModel", "build_unet", "build_scheduler", "face_images", "world_batch"]
+__all__ = ["BUILTINS", "BUILTIN_DIR", "builtin_folder", "BuiltinModel", "build_unet", "build_scheduler", "face_images", "world_batch"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -74,6 +74,12 @@ BUILTINS: dict[str, BuiltinModel] = {
 
 BUILTIN_DIR = BUILTINS["builtin"].folder
 """The folder of the default built-in model (the face world)."""
+
+
+def builtin_folder(source: object) -> Path | None:
+    """The folder of a built-in model named ``source`` (``"builtin"``, ``"builtin-lfw"``), else None."""
+    spec = BUILTINS.get(source) if isinstance(source, str) else None
+    return None if spec is None else spec.folder
 
 
 def build_unet(data: str = "world"):

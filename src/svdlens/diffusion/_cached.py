@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ._builtin import builtin_folder
 from ._load import load
 from ._pipeline import Pipeline
 
@@ -24,7 +25,7 @@ def _key(
 ) -> tuple[str, str, str]:
     """(source, device, dtype) spelled one way: a folder as its absolute path, ``None`` as the defaults."""
     text = str(source)
-    if text != "builtin" and Path(text).exists():
+    if builtin_folder(text) is None and Path(text).exists():
         text = str(Path(text).resolve())
     try:
         place = str(torch.device(device or "cpu"))

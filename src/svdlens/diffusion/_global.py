@@ -26,6 +26,7 @@ from .._validation import check_fraction, check_int, check_optional_int
 from ..exceptions import MissingInputError, SkippedFilesWarning, SvdlensError
 from ..nets import LocalBasis, local_bases, transport
 from ..nets import global_directions as stacked_directions
+from ._builtin import builtin_folder
 from ._cached import forget_cached, is_cached, load_cached
 
 __all__ = ["ImageBasis", "GlobalDirections", "global_directions", "global_figure"]
@@ -36,16 +37,14 @@ CACHE_FORMAT = 1  # bump when what ImageBasis computes changes, so old cached ba
 def _model_name(model: str | Path) -> str:
     """``"builtin"``, a hub id as given, or a model folder as an absolute path (workers load it by that path)."""
     text = str(model)
-    if text != "builtin" and Path(text).exists():
+    if builtin_folder(text) is None and Path(text).exists():
         return str(Path(text).resolve())
     return text
 
 
 def _fingerprint(model: str) -> str:
     """A hash of a model folder's weights and configs (the built-in one too); a hub id stands for itself."""
-    from ._builtin import BUILTIN_DIR
-
-    folder = BUILTIN_DIR if model == "builtin" else Path(model)
+    folder = builtin_folder(model) or Path(model)
     if not folder.is_dir():
         return f"id:{model}"
     h = hashlib.sha256()

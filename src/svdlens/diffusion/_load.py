@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..exceptions import InputNote, InvalidParameterError, MissingDependencyError, ModelLoadError
+from ._builtin import builtin_folder
 from ._config import (
     check_folder_files,
     check_schedule,
@@ -102,7 +103,8 @@ def load(
     Parameters
     ----------
     source : str or pathlib.Path
-        ``"builtin"`` (the 32×32 grayscale face DDPM shipped in the package), a folder, or a
+        ``"builtin"`` (the 64×64 grayscale face-world DDPM shipped in the package),
+        ``"builtin-lfw"`` (the 32×32 real-face DDPM, also shipped), a folder, or a
         hub id ``org/name`` (fetched with ``huggingface_hub`` when online, safetensors and
         configs only).
     device : torch.device or str, optional
@@ -152,15 +154,14 @@ def load(
     torch_dtype = _dtype(dtype)
     if not isinstance(strict, bool):
         raise InvalidParameterError(f"strict must be True or False; got {strict!r}")
-    if source == "builtin":
-        from ._builtin import BUILTIN_DIR
-
-        if not (BUILTIN_DIR / "diffusion_pytorch_model.safetensors").exists():
+    builtin = builtin_folder(source)
+    if builtin is not None:
+        if not (builtin / "diffusion_pytorch_model.safetensors").exists():
             raise ModelLoadError(
-                f"the built-in weights are missing from {BUILTIN_DIR}; reinstall svdlens (they ship in the "
+                f"the built-in weights are missing from {builtin}; reinstall svdlens (they ship in the "
                 "package) or train them again with svdlens.diffusion.train_faces"
             )
-        folder = BUILTIN_DIR
+        folder = builtin
     else:
         folder = Path(str(source))
         if not folder.exists():

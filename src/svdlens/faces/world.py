@@ -48,6 +48,10 @@ __all__ = [
     "named",
     "sweep",
     "oracle",
+    "GALLERY_SEED",
+    "MAX_GALLERY",
+    "gallery",
+    "face",
 ]
 
 SIZE = 64
@@ -229,6 +233,61 @@ def named(name: str) -> np.ndarray:
     if name not in NAMED:
         raise InvalidParameterError(f"no named face {name!r}; the named faces are {', '.join(NAMED)}")
     return factors_of(NAMED[name])
+
+
+GALLERY_SEED = 2026
+"""The seed of the world's fixed gallery of faces (a stream no built-in model was trained on)."""
+
+MAX_GALLERY = 10_000
+"""The most faces :func:`gallery` gives."""
+
+
+def gallery(n: int = 16) -> np.ndarray:
+    """The factors of the world's fixed gallery: the same ``n`` faces everywhere (demo, bench, ``world:N``).
+
+    Parameters
+    ----------
+    n : int
+        How many, at most ``MAX_GALLERY``; the first ``m`` of ``gallery(n)`` are ``gallery(m)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, F)``.
+    """
+    n = check_int("n", n, high=MAX_GALLERY)
+    return sample_factors(MAX_GALLERY, seed=GALLERY_SEED)[:n]
+
+
+def face(which: int | str, size: int = SIZE) -> np.ndarray:
+    """One face of the world: a gallery face by index, or a named face (``"scary face"``, ``"scary-face"``).
+
+    Parameters
+    ----------
+    which : int or str
+        An index into :func:`gallery`, or a name in :data:`NAMED` (a hyphen may stand for the space).
+    size : int
+        Pixels per side.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size, size)`` float32 in [0, 1].
+
+    Raises
+    ------
+    InvalidParameterError
+        An index out of range or an unknown name.
+
+    Examples
+    --------
+    >>> face("scary-face").shape, face(3).shape
+    ((64, 64), (64, 64))
+    """
+    if isinstance(which, str) and not which.isdigit():
+        return render(named(which.replace("-", " ")), size)[0]
+    index = check_int("index", int(which), low=0, high=MAX_GALLERY - 1)
+    return render(gallery(index + 1)[index], size)[0]
 
 
 def sweep(steps: int = 7, base: Mapping[str, float] | None = None) -> np.ndarray:
