@@ -21,7 +21,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["BUILTINS", "BUILTIN_DIR", "builtin_folder", "BuiltinModel", "build_unet", "build_scheduler", "face_images", "world_batch"]
+__all__ = [
+    "BUILTINS",
+    "BUILTIN_DIR",
+    "builtin_folder",
+    "BuiltinModel",
+    "build_unet",
+    "build_scheduler",
+    "face_images",
+    "world_batch",
+]
 
 _HERE = Path(__file__).resolve().parent
 
