@@ -14,9 +14,9 @@ import numbers
 from collections.abc import Iterable
 from typing import TypeVar
 
-from .exceptions import InvalidParameterError
+from .exceptions import InvalidParameterError, NonFiniteError
 
-__all__ = ["check_int", "check_float", "check_choice", "check_fraction", "check_optional_int"]
+__all__ = ["check_int", "check_float", "check_choice", "check_fraction", "check_optional_int", "check_finite"]
 
 T = TypeVar("T")
 
@@ -118,3 +118,31 @@ def _range(low, high, low_open: bool = False, high_open: bool = False) -> str:
 
 def _num(x) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def check_finite(where: str, value: object, fix: str = "the model's weights or configuration are broken") -> None:
+    """Refuse a result (numpy array or torch tensor) that holds NaN or Inf, saying ``where`` it appeared.
+
+    The one guard between a model's numbers and anything written: a broken model must end in
+    this error, not in NaN images.
+
+    >>> import numpy as np
+    >>> check_finite("the VAE's decoder output", np.array([1.0, np.nan]))
+    Traceback (most recent call last):
+    ...
+    svdlens.exceptions.NonFiniteError: the VAE's decoder output holds NaN or Inf (1 of 2 values): the model's weights or configuration are broken; nothing was written
+    """
+    isfinite = getattr(value, "isfinite", None)
+    if isfinite is not None:  # a torch tensor: reduce where it lives
+        finite = isfinite()
+        if bool(finite.all()):
+            return
+        bad, total = int((~finite).sum()), finite.numel()
+    else:
+        import numpy as np
+
+        finite = np.isfinite(np.asarray(value))
+        if finite.all():
+            return
+        bad, total = int((~finite).sum()), finite.size
+    raise NonFiniteError(f"{where} holds NaN or Inf ({bad} of {total} values): {fix}; nothing was written")

@@ -17,6 +17,7 @@ __all__ = [
     "MissingInputError",
     "OutputError",
     "ModelError",
+    "NonFiniteError",
     "ModelLoadError",
     "UnknownLayerError",
     "NotFittedError",
@@ -55,6 +56,10 @@ class OutputError(SvdlensError):
 
 class ModelError(SvdlensError, RuntimeError):
     """A model file or the model's forward pass raised; the message says what and where."""
+
+
+class NonFiniteError(ModelError):
+    """A model produced NaN or Inf; the message says where (component and timestep). Nothing is written."""
 
 
 class ModelLoadError(SvdlensError):

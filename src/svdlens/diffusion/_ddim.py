@@ -16,7 +16,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from .._progress import Progress, report
-from .._validation import check_int
+from .._validation import check_finite, check_int
 from ._modules import peak_bytes
 from ._schedule import Grid, Schedule
 from ._space import ModelSpace
@@ -77,6 +77,7 @@ class DDIM:
         report(progress, 0, len(timesteps), "DDIM sampling")
         for i, s in enumerate(timesteps, start=1):
             x = grid.down(self.text.model_output(x, s, cond), s, x)
+            check_finite(f"the sampling step at timestep {s}", x)
             report(progress, i, len(timesteps), "DDIM sampling")
             yield s, x
 
@@ -118,6 +119,7 @@ class DDIM:
         report(progress, 0, len(ts), "DDIM inversion")
         for i, s in enumerate(ts, start=1):
             x = grid.up(self.text.model_output(x, s, cond), s, x)
+            check_finite(f"the inversion step at timestep {s}", x)
             report(progress, i, len(ts), "DDIM inversion")
         return x
 

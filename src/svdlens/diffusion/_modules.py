@@ -11,10 +11,13 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-__all__ = ["DiffusersModel", "placed", "quiet_loading", "peak_bytes"]
+__all__ = ["DiffusersModel", "OVERFLOW", "placed", "quiet_loading", "peak_bytes"]
 
 DiffusersModel = Any
 """A diffusers or transformers model (typed loosely: their own annotations do not type-check)."""
+
+OVERFLOW = "the model's weights or configuration are broken, or overflow in its dtype (load it in float32)"
+"""What to do when a component's output is NaN or Inf (see :func:`svdlens._validation.check_finite`)."""
 
 
 def placed(module: DiffusersModel, device: torch.device, dtype: torch.dtype) -> DiffusersModel:

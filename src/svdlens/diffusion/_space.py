@@ -15,8 +15,9 @@ import torch
 from numpy.typing import ArrayLike
 
 from .. import _defaults
+from .._validation import check_finite
 from ..exceptions import InputNote, SvdlensError
-from ._modules import DiffusersModel
+from ._modules import OVERFLOW, DiffusersModel
 
 __all__ = ["ModelSpace"]
 
@@ -117,6 +118,7 @@ class ModelSpace:
             return x
         with torch.no_grad():
             latents = self.vae.encode(x).latent_dist.mean
+        check_finite("the VAE's encoder output", latents, OVERFLOW)
         return (latents - self.shift) * self.scaling
 
     def to_images(self, x: torch.Tensor) -> np.ndarray:
@@ -125,6 +127,7 @@ class ModelSpace:
         if self.vae is not None:
             with torch.no_grad():
                 x = self.vae.decode(x.to(self.device, self.dtype) / self.scaling + self.shift, return_dict=False)[0]
+            check_finite("the VAE's decoder output", x, OVERFLOW)
         img = (x.float().cpu() / 2 + 0.5).clamp(0, 1).numpy()
         return img[:, 0] if img.shape[1] == 1 else img
 

@@ -13,9 +13,9 @@ from typing import Any
 import torch
 
 from .._defaults import DEFAULT_GUIDANCE, MAX_GUIDANCE
-from .._validation import check_float
+from .._validation import check_finite, check_float
 from ..exceptions import InvalidParameterError, ModelLoadError
-from ._modules import DiffusersModel, quiet_loading
+from ._modules import OVERFLOW, DiffusersModel, quiet_loading
 
 __all__ = ["Conditioning", "Text"]
 
@@ -122,18 +122,22 @@ class Text:
             cond, uncond = self._stable_diffusion().encode_prompt(
                 prompt or "", self.device, n, guided, negative_prompt=negative_prompt
             )
+        check_finite("the text encoder's output", cond if uncond is None else torch.cat([cond, uncond]), OVERFLOW)
         return Conditioning(cond, uncond if guided else None, scale, prompt or "")
 
     def model_output(self, x: torch.Tensor, timestep: int, cond: Conditioning | None = None) -> torch.Tensor:
         """The U-Net's prediction at ``timestep``, guided as diffusers guides it (see ``Pipeline.model_output``)."""
         with torch.no_grad():
             if cond is None:
-                return self.unet(x, timestep).sample
-            if cond.uncond is None:
-                return self.unet(x, timestep, encoder_hidden_states=_batch(cond.cond, len(x))).sample
-            both = torch.cat([_batch(cond.uncond, len(x)), _batch(cond.cond, len(x))])
-            uncond, text = self.unet(torch.cat([x, x]), timestep, encoder_hidden_states=both).sample.chunk(2)
-            return uncond + cond.scale * (text - uncond)
+                out = self.unet(x, timestep).sample
+            elif cond.uncond is None:
+                out = self.unet(x, timestep, encoder_hidden_states=_batch(cond.cond, len(x))).sample
+            else:
+                both = torch.cat([_batch(cond.uncond, len(x)), _batch(cond.cond, len(x))])
+                uncond, text = self.unet(torch.cat([x, x]), timestep, encoder_hidden_states=both).sample.chunk(2)
+                out = uncond + cond.scale * (text - uncond)
+        check_finite(f"the U-Net's prediction at timestep {timestep}", out, OVERFLOW)
+        return out
 
     def _stable_diffusion(self):
         """diffusers' StableDiffusionPipeline over the same modules (no copies), for ``encode_prompt``."""
