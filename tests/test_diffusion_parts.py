@@ -270,7 +270,7 @@ def test_cli_basis_flags_and_the_old_cache_spelling(tmp_path, ddim_dir):
         res = runner.invoke(app, ["directions", *base, "--seed", "1", *bad, "--out", str(tmp_path / "x")])
         assert res.exit_code == 2 and message in res.output, res.output
     res = runner.invoke(app, ["directions", *base, "--seed", "1", "--cache", str(tmp_path / "c"), "--out", str(out)])
-    assert res.exit_code == 2 and "--cache-dir go" in res.output  # the old spelling is the new flag
+    assert res.exit_code == 2 and "--cache goes with --global" in res.output  # the old spelling, named as typed
     res = runner.invoke(app, ["sample", *base[:2], "--n", "3", "--max-memory", "1", "--out", str(tmp_path / "s")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "s" / "summary.json").read_text())["max_memory"] == "1"

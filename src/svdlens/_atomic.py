@@ -15,6 +15,7 @@ exit, SIGTERM included, and an output folder this run created is removed again i
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from .exceptions import OutputError
 
-__all__ = ["atomic_write", "staged_output", "check_destinations", "MANIFEST"]
+__all__ = ["atomic_write", "staged_output", "check_destinations", "check_output_folder", "MANIFEST"]
 
 MANIFEST = ".svdlens-manifest.json"
 
@@ -83,6 +84,46 @@ def check_destinations(out: Path, names: Iterable[str], protect: Iterable, force
             )
 
 
+def check_output_folder(out_dir: str | os.PathLike) -> Path:
+    """Refuse, before any work, an output folder that cannot be written; returns it as a Path.
+
+    A file in its place, a path under a file, a read-only file system, ``/proc``, or a folder
+    without write permission: each is found by making (and removing) an empty folder where
+    the results would go, so the answer is the operating system's own.
+
+    Raises
+    ------
+    OutputError
+        Naming the folder and the reason.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"the output folder {out} is a file; give a folder")
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot make the output folder {out}: {parent} is not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".svdlens-probe-", dir=parent))
+    except OSError as err:
+        raise OutputError(f"cannot write to the output folder {out} ({err.strerror}); choose another one") from None
+    return out
+
+
+_OUTPUT_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO}
+
+
+def _output_fault(err: OSError, places: Iterable[Path]) -> bool:
+    """Whether ``err`` came from writing the results: a disk or permission fault in one of ``places``."""
+    if err.errno not in _OUTPUT_FAULTS:
+        return False
+    if err.filename is None:  # a write() on an open file names no path
+        return True
+    target = Path(os.fsdecode(err.filename)).absolute()
+    return any(target == p or target.is_relative_to(p) for p in places)
+
+
 @contextmanager
 def _sigterm_as_exit() -> Iterator[None]:
     """Turn SIGTERM into an exception while the block runs, so ``finally`` clauses clean up."""
@@ -98,6 +139,20 @@ def _sigterm_as_exit() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def _faults_named(out: Path, stage: Path) -> Iterator[None]:
+    """A disk-full, read-only or permission fault while writing the results becomes an OutputError naming ``out``."""
+    try:
+        yield
+    except OSError as err:
+        if not _output_fault(err, [out.absolute(), stage.absolute()]):
+            raise
+        raise OutputError(
+            f"could not write the results to {out} ({err.strerror or err}); nothing was written there. "
+            "Free some space or choose another output folder"
+        ) from None
 
 
 def _main_thread() -> bool:
@@ -125,15 +180,16 @@ def staged_output(out_dir: str | os.PathLike, protect: Iterable = (), *, force: 
         ``out_dir`` is a file, an output would overwrite an input, or a file svdlens did not
         write is in the way. Nothing has been moved when it is raised.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"the output folder {out} is a file; give a folder")
+    out = check_output_folder(out_dir)
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".svdlens-", dir=out.parent))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".svdlens-", dir=out.parent))
+    except OSError as err:
+        raise OutputError(f"cannot write to the output folder {out} ({err.strerror}); choose another one") from None
     done = False
     try:
-        with _sigterm_as_exit():
+        with _sigterm_as_exit(), _faults_named(out, stage):
             yield stage
             names = [str(p.relative_to(stage)) for p in stage.rglob("*") if not p.is_dir()]
             check_destinations(out, names, protect, force)

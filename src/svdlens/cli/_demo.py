@@ -8,14 +8,14 @@ from typing import Optional
 import typer
 
 from ..report import run_demo
-from ._main import FORCE, JSON, QUIET, app, emit, handled, progress_bar
+from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, progress_bar
 
 __all__ = ["demo_command"]
 
 
 @app.command("demo")
 def demo_command(
-    out: str = typer.Option("out/demo", "--out", help="Folder for index.html, its figures and summary.json."),
+    out: str = out_option("out/demo", help="Folder for index.html, its figures and summary.json."),
     fast: bool = typer.Option(False, "--fast", help="A reduced setting: fewer DDIM steps, directions and faces."),
     model: str = typer.Option(
         "builtin",

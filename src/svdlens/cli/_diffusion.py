@@ -39,6 +39,7 @@ __all__ = [
     "model_choice",
     "model_flags",
     "check_basis_options",
+    "check_guidance_used",
     "pipeline",
     "read_start_image",
     "parse_strengths",
@@ -168,6 +169,25 @@ def model_flags(*, layer: bool = True) -> Callable[[Callable[..., Any]], Callabl
         return with_model_flags
 
     return decorate
+
+
+def check_guidance_used(choice: ModelChoice, *, sampling: bool, denoising: bool, without: str) -> None:
+    """Refuse ``--guidance`` and ``--negative-prompt`` where the command would not use them.
+
+    Guidance acts where the command samples (``sample``, a ``--seed`` start: the given scale,
+    else ``DEFAULT_GUIDANCE``) or denoises edits (:attr:`ModelChoice.edit_guidance`). A negative
+    prompt acts only through a guidance scale above 1. ``without`` says why guidance has no
+    place otherwise ("an image is inverted without guidance", say).
+    """
+    if choice.guidance is not None and not (sampling or denoising):
+        raise InvalidParameterError(f"--guidance has no effect here: {without}; it applies to a --seed start")
+    scales = [choice.guidance if choice.guidance is not None else DEFAULT_GUIDANCE] if sampling else []
+    scales += [choice.edit_guidance] if denoising else []
+    if choice.negative_prompt is not None and not any(scale > 1 for scale in scales):
+        why = without if not scales else f"the guidance here is {max(scales):g}"
+        raise InvalidParameterError(
+            f"--negative-prompt has no effect without guidance above 1 ({why}); give --guidance above 1, or leave it out"
+        )
 
 
 def check_basis_options(tol: float, max_memory: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from ._diffusion import (
     ModelChoice,
     T,
     check_basis_options,
+    check_guidance_used,
     check_t_steps,
     is_builtin_spec,
     model_choice,
@@ -38,7 +39,7 @@ from ._diffusion import (
     pipeline,
     start,
 )
-from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, progress_bar, status
+from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, out_option, progress_bar, refuse_unused, status, typed
 
 __all__ = ["directions_command", "run_directions", "run_global_directions", "default_cache"]
 
@@ -124,6 +125,8 @@ def run_directions(
         "t": t,
         "k": k,
         "prompt": choice.prompt,
+        "negative_prompt": choice.negative_prompt,
+        "guidance": pipe._guidance(choice.guidance) if seed is not None else None,  # a seed's sampling only
         "layer": basis.layer,
         "tol": tol,
         "max_memory": max_memory,
@@ -329,8 +332,8 @@ def directions_command(
     ),
     cache_alias: Optional[str] = typer.Option(None, "--cache", hidden=True, help="The earlier name of --cache-dir."),
     no_cache: bool = typer.Option(False, "--no-cache", help="With --global: keep no bases between runs."),
-    out: str = typer.Option(
-        "out/directions", "--out", help="Folder for spectrum.png, directions.png, start.png, basis and summary."
+    out: str = out_option(
+        "out/directions", help="Folder for spectrum.png, directions.png, start.png, basis and summary."
     ),
     force: bool = FORCE,
     as_json: bool = JSON,
@@ -362,6 +365,17 @@ def directions_command(
                 fail("--global takes its images from --images; leave out --image and --seed")
             if cache is not None and no_cache:
                 fail("give --cache-dir DIR or --no-cache, not both")
+            refuse_unused(
+                (
+                    "scheduler_timeout",
+                    "--scheduler-timeout",
+                    scheduler is None,
+                    "bounds the wait for --scheduler; give that too",
+                )
+            )
+            check_guidance_used(
+                choice, sampling=False, denoising=False, without="--global inverts its images without it"
+            )
             t, steps = check_t_steps(t, steps)
             k = check_int("-k", k, high=MAX_K)
             k_local = check_optional_int("--k-local", k_local, high=MAX_K)
@@ -403,6 +417,7 @@ def directions_command(
             ("--k-local", k_local),
             ("--cache" if cache_alias is not None else "--cache-dir", cache),
             ("--no-cache", no_cache or None),
+            ("--scheduler-timeout", scheduler_timeout if typed("scheduler_timeout") else None),
         )
         if given is not None
     ]
@@ -411,6 +426,9 @@ def directions_command(
             fail(
                 f"{' and '.join(extra)} go{'es' if len(extra) == 1 else ''} with --global (the directions many images share)"
             )
+        check_guidance_used(
+            choice, sampling=seed is not None, denoising=False, without="an image is inverted without it"
+        )
         t, steps = check_t_steps(t, steps)
         k = check_int("-k", k, high=MAX_K)
         basis = check_basis_options(tol, max_memory)

@@ -25,6 +25,7 @@ from ._diffusion import (
     ModelChoice,
     T,
     check_basis_options,
+    check_guidance_used,
     check_t_steps,
     is_builtin_spec,
     model_choice,
@@ -33,7 +34,7 @@ from ._diffusion import (
     pipeline,
     start,
 )
-from ._main import FORCE, JSON, QUIET, app, emit, handled, status
+from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, status
 
 __all__ = ["edit_command", "run_edit"]
 
@@ -132,7 +133,8 @@ def run_edit(
         "strengths": list(strengths),
         "prompt": choice.prompt,
         "negative_prompt": choice.negative_prompt,
-        "guidance": choice.guidance,
+        "guidance": choice.edit_guidance if pipe.has_text else None,  # the edits' denoising
+        "sampling_guidance": pipe._guidance(choice.guidance) if seed is not None else None,  # a seed's start
         "layer": basis.layer,
         "x_guidance": x_guidance,
         "tol": tol,
@@ -168,7 +170,7 @@ def edit_command(
         "--x-guidance",
         help=f"x-space guidance iterations instead of a plain move (0 = plain, at most {MAX_X_GUIDANCE}).",
     ),
-    out: str = typer.Option("out/edit", "--out", help="Folder for edit.png, edit.gif, edit.npy and summary.json."),
+    out: str = out_option("out/edit", help="Folder for edit.png, edit.gif, edit.npy and summary.json."),
     force: bool = FORCE,
     as_json: bool = JSON,
     quiet: bool = QUIET,
@@ -184,6 +186,7 @@ def edit_command(
         svdlens edit --model ./sd-1-5 --image photo.png --prompt "a photo of a face" --device cuda --dtype float16
     """
     with handled():
+        check_guidance_used(choice, sampling=seed is not None, denoising=True, without="")
         t, steps = check_t_steps(t, steps)
         strengths = parse_strengths(strength)
         if len(direction) > MAX_DIRECTIONS:

@@ -14,7 +14,7 @@ from .._atomic import staged_output
 from .._progress import Progress, report
 from ..faces import Eigenfaces, builtin, fit_out_of_core, load
 from ..faces._study import draw_study, study
-from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, progress_bar
+from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, out_option, progress_bar, refuse_unused
 
 __all__ = ["eigenfaces_command", "run_eigenfaces", "JOB_STEPS"]
 
@@ -173,7 +173,7 @@ def eigenfaces_command(
         None, "--images", help="A folder of images or a .npy/.npz file (default: the built-in faces)."
     ),
     k: int = typer.Option(20, "--k", "-k", help="Number of eigenfaces."),
-    out: str = typer.Option("out/eigenfaces", "--out", help="Folder to write figures, model.npz and summary.json to."),
+    out: str = out_option("out/eigenfaces", help="Folder to write figures, model.npz and summary.json to."),
     size: Optional[str] = typer.Option(
         None, "--size", help='Resize and centre-crop images to this size: "64" or "64x48".'
     ),
@@ -204,6 +204,27 @@ def eigenfaces_command(
 
         svdlens eigenfaces --images big.npy --out-of-core -k 50 --out out/big
     """
+    refuse_unused(
+        ("chunk_rows", "--chunk-rows", not out_of_core, "goes with --out-of-core (images per block read)"),
+        (
+            "scheduler",
+            "--scheduler",
+            not out_of_core,
+            "goes with --out-of-core (the dask cluster that reads the blocks)",
+        ),
+        (
+            "scheduler_timeout",
+            "--scheduler-timeout",
+            scheduler is None,
+            "bounds the wait for --scheduler; give that too",
+        ),
+        (
+            "method",
+            "--method",
+            out_of_core,
+            "has no effect with --out-of-core, which runs subspace iteration over the blocks",
+        ),
+    )
     parsed_size = _parse_size(size)
     if out_of_core and images is None:
         fail("--out-of-core needs --images (a .npy file or a folder of images)")

@@ -10,7 +10,7 @@ import typer
 from .._validation import check_choice
 from ..linalg import parse_vector, read_matrix
 from ..scenes import explain
-from ._main import FORCE, JSON, QUIET, app, emit, handled, status
+from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, refuse_unused, status
 
 __all__ = ["explain_command"]
 
@@ -18,9 +18,7 @@ __all__ = ["explain_command"]
 @app.command("explain")
 def explain_command(
     matrix: str = typer.Argument(..., help='The matrix as text ("0.4 0.2; 1 3") or a .npy/.csv/... file.'),
-    out: Optional[str] = typer.Option(
-        None, "--out", help="Folder for the figures (PNG), animations (GIF) and explanation.md."
-    ),
+    out: Optional[str] = out_option(None, help="Folder for the figures (PNG), animations (GIF) and explanation.md."),
     vector: Optional[str] = typer.Option(None, "--vector", help='The input of the projection scene, e.g. "2 1".'),
     only: Optional[list[str]] = typer.Option(None, "--only", help="Only this scene (repeatable)."),
     format: str = typer.Option("md", "--format", help="The walk-through written with --out: md or html."),
@@ -38,6 +36,10 @@ def explain_command(
 
         svdlens explain "1 2; 0 1; 1 0" --out out/explain3d --format html
     """
+    refuse_unused(
+        ("format", "--format", out is None, "is the form of the walk-through written with --out; give --out DIR"),
+        ("force", "--force", out is None, "replaces files in --out; without --out nothing is written"),
+    )
     with handled():
         check_choice("--format", format, ("md", "html"))
         A = read_matrix(matrix)

@@ -22,7 +22,7 @@ from ..faces import read_image
 from ..linalg._io import read_npy
 from ..nets import layer_map, local_basis
 from ..nets._figures import as_image, direction_images, spectrum_plot
-from ._main import FORCE, JSON, QUIET, app, emit, handled, status
+from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, status
 
 __all__ = ["jacobian_command", "load_factory", "load_input", "parse_kwargs", "run_jacobian"]
 
@@ -196,8 +196,8 @@ def jacobian_command(
     block_size: Optional[int] = typer.Option(
         None, "--block-size", help="Vectors per batched JVP/VJP (larger is faster on a GPU)."
     ),
-    out: str = typer.Option(
-        "out/jacobian", "--out", help="Folder for spectrum.png, directions.png, basis.safetensors, summary.json."
+    out: str = out_option(
+        "out/jacobian", help="Folder for spectrum.png, directions.png, basis.safetensors, summary.json."
     ),
     force: bool = FORCE,
     as_json: bool = JSON,

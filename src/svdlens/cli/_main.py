@@ -15,11 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
+import click
 import typer
+from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 
 from .. import _defaults
+from .._atomic import check_output_folder
 from .._progress import Progress
 from .._validation import check_int
 from ..exceptions import SvdlensError, SvdlensWarning
@@ -29,10 +32,13 @@ __all__ = [
     "console",
     "err_console",
     "fail",
+    "typed",
+    "refuse_unused",
     "handled",
     "progress_bar",
     "status",
     "emit",
+    "out_option",
     "QUIET",
     "JSON",
     "FORCE",
@@ -53,6 +59,18 @@ JSON = typer.Option(False, "--json", help="Print the results as JSON on stdout i
 FORCE = typer.Option(False, "--force", help="Replace files in --out that svdlens did not write.")
 
 
+def _checked_out(value: str | None) -> str | None:
+    with handled():
+        if value is not None:
+            check_output_folder(value)
+    return value
+
+
+def out_option(default: str | None, help: str) -> Any:
+    """The ``--out`` option of a command that writes files: checked while the flags are read, before any work."""
+    return typer.Option(default, "--out", help=help, callback=_checked_out)
+
+
 @app.callback()
 def main(
     max_pixels: int = typer.Option(
@@ -68,6 +86,30 @@ def fail(message: str) -> NoReturn:
     """Print ``error: message`` in red on stderr and exit with code 2."""
     err_console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code=2)
+
+
+def typed(name: str) -> bool:
+    """Whether the user gave the option of parameter ``name`` (typed it, or set it in the environment).
+
+    An option left at its default and one typed with the default's value are told apart, so
+    that a flag given where it has no effect can be refused (:func:`refuse_unused`).
+    """
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def refuse_unused(*rules: tuple[str, str, bool, str]) -> None:
+    """End the command if an option was given where it would have no effect.
+
+    Each rule is ``(parameter, flag, unused, why)``: when ``unused`` holds and the user gave
+    ``flag``, the command stops with ``error: FLAG WHY`` before any work. No option is accepted
+    and ignored.
+    """
+    for name, flag, unused, why in rules:
+        if unused and typed(name):
+            fail(f"{flag} {why}")
 
 
 @contextmanager

@@ -19,8 +19,8 @@ from ..diffusion import Pipeline
 from ..diffusion._figures import image_grid
 from ..diffusion._hspace import LOCAL_BASIS_DEFAULTS
 from ..nets._jacobian import parse_memory
-from ._diffusion import MAX_MEMORY, MODEL_FLAGS, STEPS, ModelChoice, model_flags, pipeline
-from ._main import FORCE, JSON, QUIET, app, emit, handled, progress_bar
+from ._diffusion import MAX_MEMORY, MODEL_FLAGS, STEPS, ModelChoice, check_guidance_used, model_flags, pipeline
+from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, progress_bar
 
 __all__ = ["sample_command", "run_sample", "MAX_SAMPLES"]
 
@@ -105,7 +105,7 @@ def sample_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the starting noise; the same seed gives the same images."),
     steps: int = STEPS,
     max_memory: str = MAX_MEMORY,
-    out: str = typer.Option("out/sample", "--out", help="Folder for samples.png, samples.npy and summary.json."),
+    out: str = out_option("out/sample", help="Folder for samples.png, samples.npy and summary.json."),
     force: bool = FORCE,
     as_json: bool = JSON,
     quiet: bool = QUIET,
@@ -125,6 +125,7 @@ def sample_command(
         seed = check_int("--seed", seed, low=0)
         steps = check_int("--steps", steps, high=MAX_STEPS)
         parse_memory("--max-memory", max_memory)
+        check_guidance_used(choice, sampling=True, denoising=False, without="")
         pipe = pipeline(choice)
         with progress_bar(quiet or as_json, "DDIM sampling") as bar:
             summary = run_sample(

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..linalg import METHODS, read_matrix, svd
-from ._main import JSON, QUIET, app, console, emit, handled
+from ._main import JSON, QUIET, app, console, emit, handled, refuse_unused
 
 __all__ = ["svd_command", "reading"]
 
@@ -67,6 +67,18 @@ def svd_command(
 
         svdlens svd data.npy -k 5 --method krylov
     """
+    direct = method in ("exact", "eig")
+    refuse_unused(
+        ("tol", "--tol", direct, f"applies to the iterative methods; --method {method} is exact to machine precision"),
+        ("max_iter", "--max-iter", direct, f"caps the iterative methods; --method {method} does not iterate"),
+        ("seed", "--seed", direct, f"seeds the iterative methods' random start; --method {method} has none"),
+        (
+            "key",
+            "--key",
+            not matrix.lower().endswith(".npz"),
+            "names an array inside an .npz file; this matrix is not one",
+        ),
+    )
     with handled():
         A = read_matrix(matrix, key)
         res = svd(A, k, method=method, tol=tol, max_iter=max_iter, seed=seed)

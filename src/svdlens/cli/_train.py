@@ -8,15 +8,15 @@ import typer
 
 from .._validation import check_float, check_int
 from ..diffusion import train_faces
-from ._main import FORCE, JSON, QUIET, app, emit, handled, progress_bar
+from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, progress_bar
 
 __all__ = ["train_faces_command"]
 
 
 @app.command("train-faces")
 def train_faces_command(
-    out: str = typer.Option(
-        "out/builtin-ddpm", "--out", help="Folder for the diffusers model and scheduler (safetensors + configs)."
+    out: str = out_option(
+        "out/builtin-ddpm", help="Folder for the diffusers model and scheduler (safetensors + configs)."
     ),
     steps: int = typer.Option(20000, "--steps", help="Training steps (batches of --batch-size images)."),
     batch_size: int = typer.Option(16, "--batch-size", help="Images per step."),

@@ -27,6 +27,7 @@ from ._diffusion import (
     ModelChoice,
     T,
     check_basis_options,
+    check_guidance_used,
     check_t_steps,
     is_builtin_spec,
     label,
@@ -36,7 +37,7 @@ from ._diffusion import (
     pipeline,
     start,
 )
-from ._main import FORCE, JSON, QUIET, app, emit, handled, status
+from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, out_option, status
 
 __all__ = ["transport_command", "run_transport"]
 
@@ -138,6 +139,8 @@ def run_transport(
         "tol": tol,
         "max_memory": max_memory,
         "prompt": choice.prompt,
+        "negative_prompt": choice.negative_prompt,
+        "guidance": choice.edit_guidance if pipe.has_text else None,  # the edits' denoising
         "layer": b_src.layer,
         "kept": kept,
         "gain": gains,
@@ -183,7 +186,7 @@ def transport_command(
         help="Damping for --method lsqr (default: the target's "
         "k-th singular value). Smaller carries more of the direction, moves less.",
     ),
-    out: str = typer.Option("out/transport", "--out", help="Folder for transport.png, transport.gif and summary.json."),
+    out: str = out_option("out/transport", help="Folder for transport.png, transport.gif and summary.json."),
     force: bool = FORCE,
     as_json: bool = JSON,
     quiet: bool = QUIET,
@@ -200,6 +203,9 @@ def transport_command(
     """
     with handled():
         check_choice("--method", method, TRANSPORT_METHODS)
+        if damp is not None and method != "lsqr":
+            fail("--damp is the damping of --method lsqr; give --method lsqr too, or leave --damp out")
+        check_guidance_used(choice, sampling=False, denoising=True, without="")
         if damp is not None:
             damp = check_float("--damp", damp, low=0.0)
         t, steps = check_t_steps(t, steps)
