@@ -245,6 +245,10 @@ CASES = [
         ["no dask scheduler answered"],
     ),
     ("training for no steps", ["train-faces", "--steps", "0", "--out", "{d}/o"], 2, ["--steps"]),
+    ("app on port 70000", ["app", "--port", "70000"], 2, ["--port must be 1 to 65535", "got 70000"]),
+    ("app on a negative port", ["app", "--port", "-1"], 2, ["--port must be 1 to 65535"]),
+    ("app on a host that is no address", ["app", "--host", "not a host"], 2, ["--host must be", "'not a host'"]),
+    ("app on an IPv4 address out of range", ["app", "--host", "999.1.1.1"], 2, ["--host must be"]),
 ]
 
 
