@@ -1,5 +1,6 @@
 """``svdlens app``: the handlers, every endpoint through gradio_client, bad input, and one real browser."""
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -137,9 +138,11 @@ def test_every_endpoint_through_the_client(client, explorer, tmp_path):
     assert "kept at face 10" in text and _read(moved).shape == _read(target).shape
 
 
-def test_bad_input_gets_a_message_and_the_server_keeps_running(client, tmp_path):
+def test_bad_input_gets_a_message_and_the_server_keeps_running(client, tmp_path, capfd, caplog):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
+
+    caplog.set_level(logging.WARNING, logger="svdlens.app")
 
     with pytest.raises(AppError, match="token 'x'"):
         client.predict("0.4 x; 1 3", "", api_name="/explain")
@@ -153,6 +156,66 @@ def test_bad_input_gets_a_message_and_the_server_keeps_running(client, tmp_path)
         client.predict(handle_file(str(big)), 5, api_name="/upload")
     _, _, text = client.predict(3, 7, api_name="/reconstruct")  # still answering
     assert "k = 7" in text
+    # the server's log: one line per refused input, no traceback
+    assert "Traceback" not in capfd.readouterr().err
+    refused = [r for r in caplog.records if r.name == "svdlens.app"]
+    assert len(refused) >= 2 and all(r.exc_info is None and "\n" not in r.getMessage() for r in refused)
+    assert any("token 'x'" in r.getMessage() for r in refused) and any(
+        "not an image" in r.getMessage() for r in refused
+    )
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda ex: ex.explain("0.4 x; 1 3", ""), "token 'x'"),
+        (lambda ex: ex.upload(None, 5), "upload an image"),
+        (lambda ex: ex.edit("face", 3, 0.0, 1, 2.0), "t must be"),
+        (lambda ex: ex.reconstruct(500, 5), "face 500"),
+    ],
+    ids=["explain", "upload", "edit", "reconstruct"],
+)
+def test_a_user_error_is_a_message_and_one_log_line(explorer, call, words, caplog, capsys):
+    import gradio as gr
+
+    from svdlens.app._explorer import _shown
+
+    caplog.set_level(logging.DEBUG, logger="svdlens.app")
+    with pytest.raises(gr.Error) as info:
+        _shown(lambda: call(explorer))()
+    assert words in info.value.message and info.value.print_exception is False  # gradio prints no traceback
+    records = [r for r in caplog.records if r.name == "svdlens.app"]
+    assert len(records) == 1, records
+    assert records[0].levelno == logging.WARNING and records[0].exc_info is None
+    assert words in records[0].getMessage() and "\n" not in records[0].getMessage()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_library_error_is_a_message_too(caplog):
+    """Not only the handlers' AppInputError: any svdlens error is the user's input, shown, logged in one line."""
+    import gradio as gr
+
+    from svdlens.app._explorer import _shown
+    from svdlens.exceptions import InvalidParameterError
+
+    def handler():
+        raise InvalidParameterError("k must be a positive whole number;\ngot 0")
+
+    caplog.set_level(logging.WARNING, logger="svdlens.app")
+    with pytest.raises(gr.Error, match="k must be"):
+        _shown(handler)()
+    (record,) = [r for r in caplog.records if r.name == "svdlens.app"]
+    assert record.getMessage() == "svdlens app: handler refused: k must be a positive whole number; got 0"
+
+
+def test_a_bug_is_not_hidden():
+    from svdlens.app._explorer import _shown
+
+    def handler():
+        raise ZeroDivisionError("a bug")
+
+    with pytest.raises(ZeroDivisionError):
+        _shown(handler)()
 
 
 # ------------------------------------------------------------------------------- a real browser
@@ -245,3 +308,47 @@ def test_the_command_serves_on_localhost():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+# ------------------------------------------------------------------------------- the command's flags
+def test_port_0_takes_the_first_free_port_and_other_hosts_get_a_note(monkeypatch):
+    from typer.testing import CliRunner
+
+    import svdlens.app
+    from svdlens.cli import app as cli
+
+    served = []
+    monkeypatch.setattr(svdlens.app, "build_app", lambda model: "the explorer")
+    monkeypatch.setattr(svdlens.app, "launch", lambda demo, host, port: served.append((demo, host, port)))
+    runner = CliRunner()
+    res = runner.invoke(cli, ["app", "--port", "0", "--host", "::1"])
+    assert res.exit_code == 0, res.output
+    assert "the first free port from 7860 up" in res.output and "note" not in res.output
+    res = runner.invoke(cli, ["app", "--host", "[::1]", "--port", "8000"])
+    assert res.exit_code == 0 and "http://[::1]:8000" in res.output
+    res = runner.invoke(cli, ["app", "--host", "0.0.0.0", "--port", "65535"])
+    assert res.exit_code == 0 and "note:" in res.output and "every machine" in " ".join(res.output.split())
+    assert served == [("the explorer", "::1", None), ("the explorer", "::1", 8000), ("the explorer", "0.0.0.0", 65535)]
+
+
+def test_a_port_in_use_is_a_clear_error(monkeypatch):
+    import socket
+
+    import gradio as gr
+    from typer.testing import CliRunner
+
+    import svdlens.app
+    from svdlens.cli import app as cli
+
+    with gr.Blocks() as tiny:
+        gr.Markdown("tiny")
+    monkeypatch.setattr(svdlens.app, "build_app", lambda model: tiny)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = CliRunner().invoke(cli, ["app", "--port", str(port)])
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2, flat
+    assert f"--port {port}: cannot serve on 127.0.0.1:{port}" in flat and "in use" in flat
+    assert "Traceback" not in res.output and not isinstance(res.exception, OSError)

@@ -8,27 +8,38 @@ web fonts, and serves no page that fetches anything from elsewhere.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from typing import Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no usage reports
 
 from .._defaults import DEFAULT_T
+from ..exceptions import SvdlensError
 from ._handlers import MAX_PROMPT, MAX_UPLOAD_BYTES, N_PUZZLE, AppInputError, Explorer
 
 __all__ = ["build_app", "launch", "Explorer", "AppInputError"]
 
+log = logging.getLogger("svdlens.app")
+"""The server's log of refused input: one line per user error (a bug still gets its traceback)."""
+
 
 def _shown(fn):
-    """Bad input becomes a message in the page; the server carries on."""
+    """Bad input becomes a message in the page and one line in the server's log; the server carries on.
+
+    Every svdlens error (the handlers' :class:`AppInputError`, and any the library raises) is a
+    ``gr.Error`` without a printed traceback: it is the user's input, not a fault of the server.
+    """
     import gradio as gr
 
     @functools.wraps(fn)
     def call(*args):
         try:
             return fn(*args)
-        except AppInputError as err:
-            raise gr.Error(str(err)) from None
+        except SvdlensError as err:
+            message = " ".join(str(err).split())  # one line, whatever the library wrote
+            log.warning("svdlens app: %s refused: %s", getattr(fn, "__name__", "handler"), message)
+            raise gr.Error(message, print_exception=False) from None
 
     return call
 
@@ -99,6 +110,7 @@ def _puzzle(demo, ex: Explorer) -> None:
         coefficients = [gr.Slider(-3, 3, value=0, step=0.1, label=f"c{i + 1}") for i in range(N_PUZZLE)]
     made = gr.Image(label="Mean face + Σ cᵢ·eigenfaceᵢ", type="numpy", format="png")
 
+    @_shown
     def puzzle(c1, c2, c3, c4, c5, c6):
         return ex.puzzle(c1, c2, c3, c4, c5, c6)
 
