@@ -25,8 +25,10 @@ import svdlens as sl  # noqa: E402
 import svdlens.exceptions as sv_exceptions  # noqa: E402
 import svdlens.video as sv  # noqa: E402
 from svdlens._threads import one_torch_thread  # noqa: E402
+from svdlens.video._check import NOISE, matrix_svd  # noqa: E402
 from svdlens.video._diffusion import builtin_pipeline  # noqa: E402
 from svdlens.video._puzzle import face_pixels  # noqa: E402
+from svdlens.video._u_from_v import RANK_TOL  # noqa: E402
 
 # Manim's camera calls Pillow with an argument Pillow deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:'mode' parameter:DeprecationWarning")
@@ -257,7 +259,7 @@ def test_u_is_Av_over_sigma(A):
         return
     n = sv.u_from_v_numbers(A)
     U, S, Vt = sl.svd(A)
-    np.testing.assert_allclose(n.S, S)
+    np.testing.assert_allclose(n.S, S, atol=NOISE * S[0])  # a σ at rounding-noise level is shown as 0
     ok = np.isfinite(n.u_from_v[:, 0])
     np.testing.assert_allclose(n.u_from_v[ok], np.asarray(U).T[ok], atol=1e-8)
     np.testing.assert_allclose(np.linalg.norm(n.u_from_v[ok], axis=1), 1.0, atol=1e-9)
@@ -267,10 +269,101 @@ def test_u_is_Av_over_sigma(A):
 def test_u_from_v_of_a_singular_matrix_says_sigma_is_zero():
     n = sv.u_from_v_numbers([[1.0, 2.0], [2.0, 4.0]])
     assert np.isfinite(n.u_from_v[0]).all() and np.isnan(n.u_from_v[1]).all()
+    assert n.S[1] == 0.0, "σ₂ ≈ 1e-16 from the SVD is rounding noise: shown as 0"
+
+
+# Singular and ill-conditioned matrices are drawn, not refused: σ₂ = 0 flattens the plane onto a line.
+HARD = {
+    "rank 1": [[1, 2], [2, 4]],
+    "a zero row": [[0, 0], [1, 2]],
+    "a zero column": [[0, 1], [0, 2]],
+    "one nonzero entry": [[0, 0], [0, 1e-6]],
+    "sigma2 1e-12": [[1, 0], [0, 1e-12]],
+    "sigma2 1e-13, negative": [[-1, 0], [0, -1e-13]],
+    "an entry of 1e-8": [[1e-8, 0], [0, 1]],
+    "nearly rank 1": [[1, 1], [1, 1 + 1e-10]],
+    "rank 1 at the largest entries": [[1e3, -1e3], [1e3, -1e3]],
+    "rank 1 in decimals": [[0.1, 0.2], [0.3, 0.6]],
+}
+
+
+@pytest.mark.parametrize("A", [np.array(m, float) for m in HARD.values()], ids=list(HARD))
+def test_singular_and_ill_conditioned_matrices_give_the_numbers_of_one_svd(A):
+    with warnings.catch_warnings(), np.errstate(all="raise"):  # no division by zero, no overflow, no NaN made
+        warnings.simplefilter("error")
+        p, w, e, r, u = (
+            f(A)
+            for f in (
+                sv.projection_numbers,
+                sv.inputs_with_inputs_numbers,
+                sv.eigenvector_numbers,
+                sv.rotate_scale_rotate_numbers,
+                sv.u_from_v_numbers,
+            )
+        )
+    for n in (p, w, e, r, u):
+        for name, value in vars(n).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and name != "u_from_v":
+                assert np.isfinite(value).all(), (type(n).__name__, name)
+    U, S, Vt = matrix_svd(A)
+    exact = np.linalg.svd(A, compute_uv=False)
+    np.testing.assert_allclose(S, exact, atol=NOISE * exact[0])
+    assert S[1] == 0 or S[1] > NOISE * S[0]
+    if np.linalg.matrix_rank(A) < 2 and np.abs(A).max() >= 1e-3:  # singular in the numbers typed
+        assert S[1] == 0.0
+    # every scene shows the same singular values
+    np.testing.assert_array_equal(r.S, S)
+    np.testing.assert_array_equal(u.S, S)
+    np.testing.assert_array_equal(e.eigenvalues, S**2)
+    # rotate, scale, rotate: still A at the end, and a singular A needs no reflection
+    np.testing.assert_allclose(r.cumulative[-1], A, atol=4 * NOISE * S[0])
+    if S[1] == 0:
+        assert [s.kind for s in r.stages] == ["rotate", "scale", "rotate"]
+        flat = r.final_points()["circle"]  # the unit circle lands on the line of u₁
+        np.testing.assert_allclose(flat @ r.U[:, 1], 0.0, atol=4 * NOISE * S[0])
+    # u = Av/σ where σ can be divided by; NaN (never drawn) exactly where it cannot
+    divisible = u.S > RANK_TOL * u.S[0]
+    assert np.isnan(u.u_from_v[~divisible]).all() and np.isfinite(u.u_from_v[divisible]).all()
+    np.testing.assert_allclose(np.abs(np.sum(u.u_from_v[divisible] * u.U[divisible], axis=1)), 1.0, atol=1e-3)
+    # AᵀA: the eigenvectors stay on their lines; a vector whose image is 0 does not count as turned
+    assert e.is_eigen.sum() == 4 and np.all(e.turn_degrees[e.is_eigen] == 0)
+    assert np.all(np.isfinite(e.turn_degrees)) and np.all(np.abs(e.turn_degrees) <= 180)
+
+
+def shown_text(scene) -> list[str]:
+    """Every piece of text on screen at the end of a rendered scene."""
+    mobs = [m for top in scene.mobjects + scene.foreground_mobjects for m in top.get_family()]
+    return [m.original_text for m in mobs if isinstance(m, __import__("manim").Text)]
+
+
+def test_a_singular_matrix_renders_the_plane_flattened_onto_a_line(tmp_path):
+    A = np.array([[1.0, 2.0], [2.0, 4.0]])
+    r = sv.render_scene("rotate-scale-rotate", tmp_path, "low", matrix=A)
+    scene, n = r.scene, r.scene.numbers
+    now = scene.current_points()
+    for name, start in n.starting_points().items():
+        np.testing.assert_allclose(now[name], start @ A.T, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(now[name] @ [2.0, -1.0], 0.0, atol=1e-9, err_msg=name)  # on the line y = 2x
+    words = " ".join(shown_text(scene))
+    assert "σ₂ = 0" in words and "nan" not in words.lower() and "inf" not in words.lower()
+    assert read_video(r.path)[0][-1].std() > 5
+    right = max(m.get_right()[0] for m in scene.mobjects if isinstance(m, __import__("manim").Text))
+    assert right <= FRAME_W / 2, "the steps' text stays inside the frame"
+
+    r = sv.render_scene("u-from-v", tmp_path, "low", matrix=A)
+    words = " ".join(shown_text(r.scene))
+    assert "σ₂ = 0: A v₂ = 0" in words and "nan" not in words.lower()
+
+
+def test_a_tiny_sigma_is_named_not_divided_by(tmp_path):
+    r = sv.render_scene("u-from-v", tmp_path, "low", matrix=[[1.0, 0.0], [0.0, 1e-13]])
+    words = " ".join(shown_text(r.scene))
+    assert "σ₂ = 1.00e−13 is too small next to σ₁ = 1 to divide by" in words and "nan" not in words.lower()
 
 
 def test_docstring_examples():
     for name in [
+        "_check",
         "_projection",
         "_inputs_with_inputs",
         "_eigenvectors",
@@ -338,6 +431,8 @@ def test_render_is_whole_or_nothing(tmp_path, monkeypatch):
         np.zeros((2, 2)),
         "two by two",
         [[1e9, 0], [0, 1]],
+        [[1e-9, 0], [0, 0]],
+        [[1e-320, 0], [0, 1e-320]],
     ],
 )
 def test_a_matrix_scene_refuses_a_bad_matrix(bad, tmp_path):
@@ -346,6 +441,20 @@ def test_a_matrix_scene_refuses_a_bad_matrix(bad, tmp_path):
     with pytest.raises(ValueError):
         sv.render(["rotate-scale-rotate"], out=tmp_path / "out", matrix=bad)
     assert not (tmp_path / "out").exists(), "checked before anything is written"
+
+
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (np.zeros((2, 2)), "give a matrix with a nonzero entry"),
+        ([[1e-9, 0], [0, 0]], "Multiply the matrix by a power of ten"),
+        ([[1e9, 0], [0, 1]], "Divide the matrix by a power of ten"),
+    ],
+)
+def test_a_refused_matrix_says_what_to_do(bad, words):
+    with pytest.raises(sv_exceptions.SvdlensError, match=words) as info:
+        sv.u_from_v_numbers(bad)
+    assert "\n" not in str(info.value)
 
 
 def test_bad_names_qualities_and_sizes_are_clear_value_errors(tmp_path):
@@ -399,3 +508,44 @@ def test_without_manim_the_video_package_says_what_to_install():
     )
     assert r.returncode == 0, r.stderr
     assert 'pip install "svdlens[video]"' in r.stdout
+
+
+# ------------------------------------------------------------------ the command
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--matrix", "0 0; 0 0"], ["--matrix: the matrix is all zeros", "nonzero entry"]),
+        (["--matrix", "1e-9 0; 0 0"], ["--matrix:", "power of ten"]),
+        (["--matrix", "1 2 3"], ["--matrix:", "2×2"]),
+        (["--matrix", "nan 1; 1 1"], ["--matrix:", "NaN"]),
+        (["--scene", "spiral"], ["--scene: unknown scene 'spiral'"]),
+        (["--quality", "ultra"], ["--quality: unknown quality 'ultra'"]),
+        (["--scene", "puzzle", "--matrix", "1 2; 3 4"], ["--matrix is drawn by the matrix scenes", "--scene"]),
+    ],
+)
+def test_the_command_names_the_flag_of_a_bad_value(tmp_path, args, words):
+    from typer.testing import CliRunner
+
+    from svdlens.cli import app
+
+    res = CliRunner().invoke(app, ["video", *args, "--out", str(tmp_path / "o")])
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2, flat
+    assert "Traceback" not in res.output and res.output.count("error:") == 1
+    for w in words:
+        assert w in flat, flat
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_command_draws_a_rank_1_matrix(tmp_path):
+    from typer.testing import CliRunner
+
+    from svdlens.cli import app
+
+    res = CliRunner().invoke(
+        app, ["video", "--scene", "u-from-v", "--matrix", "1 2; 2 4", "--out", str(tmp_path / "o"), "--quiet"]
+    )
+    assert res.exit_code == 0, res.output
+    assert read_video(tmp_path / "o" / "05-u-from-v.mp4")[0][0].shape == (480, 854, 3)

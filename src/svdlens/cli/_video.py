@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-import numpy as np
 import typer
 
+from ..exceptions import SvdlensError
 from ..linalg import read_matrix
-from ._main import FORCE, JSON, QUIET, app, emit, handled, progress_bar
+from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, progress_bar
 
 __all__ = ["video_command"]
 
@@ -22,7 +22,11 @@ def video_command(
     ),
     quality: str = typer.Option("low", "--quality", help="low (480p15), medium (720p30) or high (1080p60)."),
     matrix: Optional[str] = typer.Option(
-        None, "--matrix", help='The matrix scenes\' 2×2 matrix as text ("0.4 0.2; 1 3") or a .npy/.csv/... file.'
+        None,
+        "--matrix",
+        help='The matrix scenes\' 2×2 matrix as text ("0.4 0.2; 1 3") or a .npy/.csv/... file. Singular '
+        "and ill-conditioned ones are drawn too (σ₂ = 0 flattens the plane onto a line); the largest entry "
+        "must be between 1e-06 and 1000 in size.",
     ),
     list_scenes: bool = typer.Option(False, "--list", help="List the scenes and what each shows, then stop."),
     force: bool = FORCE,
@@ -33,7 +37,7 @@ def video_command(
 
     Projection, WᵀW, eigenvectors, rotate-scale-rotate and u = Av/σ for a 2×2 matrix (default the
     script's [[0.4, 0.2], [1, 3]]); the eigenface puzzle; the Jacobian's directions and the
-    generated image from the built-in DDPM. Needs the video extra: pip install "svdlens[video]".
+    generated image from the built-in DDPM. Needs the video extra: pip install "svdlens\\[video]".
 
     Examples:
 
@@ -44,19 +48,38 @@ def video_command(
         svdlens video --list
     """
     with handled():
-        from ..video import SCENES, render  # without Manim: MissingDependencyError, naming the pip install
+        from ..video import MATRIX_SCENES, SCENES, render  # no Manim: an error naming the extra
+        from ..video._check import check_matrix
+        from ..video._render import check_quality, scene_name
 
         if list_scenes:
             lines = [f"{name:22s} {(cls.__doc__ or '').strip().splitlines()[0]}" for name, cls in SCENES.items()]
             emit({"scenes": list(SCENES)}, as_json=as_json, text=lines)
             return
+        # Every flag is checked before any rendering, and its error names it.
+        names = None
+        try:
+            names = [scene_name(name) for name in scene] if scene else None
+        except SvdlensError as err:
+            fail(f"--scene: {err}")
+        try:
+            check_quality(quality)
+        except SvdlensError as err:
+            fail(f"--quality: {err}")
         A = None
         if matrix is not None:
-            A = read_matrix(matrix)
-            A = np.asarray(A.toarray() if hasattr(A, "toarray") else A)
+            try:
+                A = check_matrix(read_matrix(matrix))  # a singular matrix is drawn; a zero one is refused
+            except SvdlensError as err:
+                fail(f"--matrix: {err}")
+            if names is not None and not MATRIX_SCENES.intersection(names):
+                fail(
+                    f"--matrix is drawn by the matrix scenes ({', '.join(s for s in SCENES if s in MATRIX_SCENES)}); "
+                    "add one with --scene, or leave out --matrix"
+                )
         start = time.perf_counter()
         with progress_bar(quiet or as_json, "video") as bar:
-            paths = render(scene or None, out=out, quality=quality, matrix=A, progress=bar, force=force)
+            paths = render(names, out=out, quality=quality, matrix=A, progress=bar, force=force)
     seconds = time.perf_counter() - start
     emit(
         {"files": [str(p) for p in paths], "quality": quality, "seconds": seconds},

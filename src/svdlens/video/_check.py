@@ -1,9 +1,14 @@
 """Checks on what a scene is given, done before any work, with messages that say what to do.
 
 The caps keep every video short and its memory bounded: the matrix scenes draw one 2×2
-matrix whose entries are at most :data:`MAX_ENTRY` in size; the image scenes draw at most
-:data:`MAX_PIECES` eigenfaces, :data:`MAX_STRENGTHS` edit strengths and :data:`MAX_STEPS`
-DDIM steps.
+matrix whose largest entry is between :data:`MIN_ENTRY` and :data:`MAX_ENTRY` in size; the
+image scenes draw at most :data:`MAX_PIECES` eigenfaces, :data:`MAX_STRENGTHS` edit strengths
+and :data:`MAX_STEPS` DDIM steps.
+
+Singular and ill-conditioned matrices are drawn, not refused: σ₂ = 0 is a picture of its own
+(the unit circle collapses onto a line). :func:`matrix_svd` is the one SVD the matrix scenes
+show; it reports a singular value at rounding-noise level (at most :data:`NOISE` times σ₁) as
+exactly 0, so that every scene says "σ₂ = 0" for the same matrices.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+
+import svdlens as sl
 
 from .._validation import check_int
 from ..exceptions import InvalidParameterError, SvdlensError
@@ -23,6 +30,13 @@ DEFAULT_VECTOR = (2.0, 1.0)
 
 MAX_ENTRY = 1e3
 """The largest absolute entry of a matrix scene's matrix (larger ones cannot be drawn legibly)."""
+
+MIN_ENTRY = 1e-6
+"""The largest absolute entry must be at least this (a smaller matrix is drawn as dots; scale it up)."""
+
+NOISE = 10 * float(np.finfo(np.float64).eps)
+"""σᵢ ≤ NOISE·σ₁ is rounding noise: the SVD of a singular matrix seldom gives an exact 0 (for
+``[[1, 2], [2, 4]]`` it gives σ₂ ≈ 1e-16), so the matrix scenes show such a σᵢ as 0."""
 
 MAX_PIECES = 20
 """The most eigenface coefficients the puzzle dials in, one by one."""
@@ -40,7 +54,9 @@ def check_matrix(matrix=None) -> np.ndarray:
     Raises
     ------
     SvdlensError
-        The matrix is not 2×2, has NaN or Inf, an entry above :data:`MAX_ENTRY`, or is zero.
+        The matrix is not 2×2, has NaN or Inf, an entry above :data:`MAX_ENTRY`, or is zero or
+        so small (every entry below :data:`MIN_ENTRY`) that it would be drawn as dots. A singular
+        or ill-conditioned matrix is accepted.
     """
     if matrix is None:
         matrix = DEFAULT_MATRIX
@@ -59,11 +75,38 @@ def check_matrix(matrix=None) -> np.ndarray:
         )
     if not np.isfinite(A).all():
         raise SvdlensError("the matrix contains NaN or Inf")
-    if np.abs(A).max() > MAX_ENTRY:
-        raise SvdlensError(f"matrix entries must be at most {MAX_ENTRY:g} in size to be drawn; got {np.abs(A).max():g}")
-    if not A.any():
-        raise SvdlensError("the matrix is all zeros: it has no singular vectors to show")
+    largest = float(np.abs(A).max())
+    if largest > MAX_ENTRY:
+        raise SvdlensError(
+            f"matrix entries must be at most {MAX_ENTRY:g} in size to be drawn; got {largest:g}. "
+            "Divide the matrix by a power of ten: its singular vectors stay the same"
+        )
+    if largest == 0:
+        raise SvdlensError(
+            "the matrix is all zeros: it has no singular vectors to show; give a matrix with a nonzero entry"
+        )
+    if largest < MIN_ENTRY:
+        raise SvdlensError(
+            f"the matrix's largest entry is {largest:g}; it must be at least {MIN_ENTRY:g} to be drawn. "
+            "Multiply the matrix by a power of ten: its singular vectors stay the same"
+        )
     return A
+
+
+def matrix_svd(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(U, S, Vt)`` of a checked 2×2 matrix from :func:`svdlens.svd`, as float arrays, with
+    every singular value at most :data:`NOISE` times σ₁ set to exactly 0.
+
+    ``U @ diag(S) @ Vt`` still equals ``A`` to within ``NOISE · σ₁``.
+
+    >>> import numpy as np
+    >>> U, S, Vt = matrix_svd(np.array([[1.0, 2.0], [2.0, 4.0]]))
+    >>> S.round(12).tolist()
+    [5.0, 0.0]
+    """
+    U, S, Vt = (np.array(m, dtype=np.float64) for m in sl.svd(A))
+    S[S <= NOISE * S[0]] = 0.0
+    return U, S, Vt
 
 
 def check_vector(vector=None) -> np.ndarray:

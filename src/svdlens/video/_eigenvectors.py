@@ -7,9 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from manim import DashedLine, FadeIn, Scene, ValueTracker, VGroup, Write, always_redraw, linear
 
-import svdlens as sl
-
-from ._check import check_count, check_matrix
+from ._check import check_count, check_matrix, matrix_svd
 from ._draw import (
     DOWN,
     GREY,
@@ -39,12 +37,14 @@ class EigenvectorNumbers:
     ----------
     A : (2, 2) the matrix.
     gram : (2, 2) ``AᵀA``, the matrix that acts on the ring.
-    eigenvalues : (2,) of AᵀA, descending: σᵢ² from :func:`svdlens.svd` of A.
+    eigenvalues : (2,) of AᵀA, descending: σᵢ² from :func:`svdlens.svd` of A (0 for a σᵢ at
+        rounding-noise level, as in every matrix scene).
     eigenvectors : (2, 2) row i is the unit eigenvector of ``eigenvalues[i]`` (row i of Vᵀ).
     ring : (n, 2) unit vectors: evenly spaced angles plus ± each eigenvector, sorted by angle.
     images : (n, 2) ``AᵀA @ ring[k]`` for each k.
     is_eigen : (n,) which ring vectors are ± an eigenvector.
-    turn_degrees : (n,) signed angle from ``ring[k]`` to ``images[k]`` (0 where the image is 0).
+    turn_degrees : (n,) signed angle from ``ring[k]`` to ``images[k]`` (0 where the image is 0,
+        to rounding, next to the largest eigenvalue).
     stretch : (n,) ``‖images[k]‖``.
     """
 
@@ -83,7 +83,7 @@ def eigenvector_numbers(matrix=None, n_ring: int = 16) -> EigenvectorNumbers:
     """
     A = check_matrix(matrix)
     n_ring = check_count("n_ring", n_ring, 4, MAX_RING)
-    _, S, Vt = sl.svd(A)
+    _, S, Vt = matrix_svd(A)
     gram = A.T @ A
     eigenvalues = np.asarray(S, dtype=float) ** 2
     eigenvectors = np.asarray(Vt, dtype=float)
@@ -100,7 +100,7 @@ def eigenvector_numbers(matrix=None, n_ring: int = 16) -> EigenvectorNumbers:
     stretch = np.linalg.norm(images, axis=1)
     cross = ring[:, 0] * images[:, 1] - ring[:, 1] * images[:, 0]
     dot = np.einsum("ij,ij->i", ring, images)
-    turn = np.where(stretch > 1e-12 * max(1.0, float(eigenvalues[0])), np.degrees(np.arctan2(cross, dot)), 0.0)
+    turn = np.where(stretch > 1e-12 * float(eigenvalues[0]), np.degrees(np.arctan2(cross, dot)), 0.0)
     turn[is_eigen] = 0.0  # exactly on their line: AᵀA v = λ v (to rounding)
     return EigenvectorNumbers(A, gram, eigenvalues, eigenvectors, ring, images, is_eigen, turn, stretch)
 

@@ -9,8 +9,22 @@ from manim import ApplyMatrix, Create, Dot, FadeIn, Group, Line, Rotate, Scene, 
 
 import svdlens as sl
 
-from ._check import check_matrix
-from ._draw import GREY, HIGHLIGHT, ORIGIN, PAIR_COLORS, WHITE, caption, fmt, image, plane, text, title, to_rgba
+from ._check import check_matrix, matrix_svd
+from ._draw import (
+    FRAME_TEXT_WIDTH,
+    GREY,
+    HIGHLIGHT,
+    ORIGIN,
+    PAIR_COLORS,
+    WHITE,
+    caption,
+    fmt,
+    image,
+    plane,
+    text,
+    title,
+    to_rgba,
+)
 
 GRID_TICKS = np.linspace(-1.0, 1.0, 5)
 """Where the moving grid's lines are, in each coordinate."""
@@ -33,9 +47,11 @@ class RotateScaleRotateNumbers:
     Attributes
     ----------
     A : (2, 2) the matrix.
-    U, S, Vt : its SVD from :func:`svdlens.svd`, ``A = U @ diag(S) @ Vt``. When both U and Vᵀ
-        come out as reflections, the second singular pair's sign is flipped in both (A is
-        unchanged), so that both are rotations; when det A < 0 one must reflect.
+    U, S, Vt : its SVD from :func:`svdlens.svd`, ``A = U @ diag(S) @ Vt`` (a σ at rounding-noise
+        level is 0). When both U and Vᵀ come out as reflections, the second singular pair's
+        sign is flipped in both (A is unchanged), so that both are rotations; when det A < 0
+        one must reflect. When σ₂ = 0 (A is singular), u₂ and v₂ may each flip (σ₂ u₂ v₂ᵀ = 0),
+        so both are rotations then too: Σ flattens the plane onto a line.
     stages : the three factors in the order they act: Vᵀ, then Σ, then U.
     cumulative : (4, 2, 2) the map after 0, 1, 2 and 3 stages: I, Vᵀ, ΣVᵀ, UΣVᵀ (= A).
     markers : (8, 2) points of the unit circle the scene marks with dots.
@@ -100,10 +116,15 @@ def rotate_scale_rotate_numbers(matrix=None) -> RotateScaleRotateNumbers:
     True
     """
     A = check_matrix(matrix)
-    U, S, Vt = (np.array(m, dtype=float) for m in sl.svd(A))
+    U, S, Vt = matrix_svd(A)
     if np.linalg.det(U) < 0 and np.linalg.det(Vt) < 0:
         U[:, 1] *= -1
         Vt[1] *= -1
+    elif S[1] == 0:  # singular: σ₂ u₂ v₂ᵀ = 0, so u₂ and v₂ may each flip: both become rotations
+        if np.linalg.det(U) < 0:
+            U[:, 1] *= -1
+        if np.linalg.det(Vt) < 0:
+            Vt[1] *= -1
     Sigma = np.diag(S)
     stages = (_orthogonal_stage("Vᵀ", Vt), Stage("Σ", Sigma, "scale", None), _orthogonal_stage("U", U))
     cumulative = np.stack([np.eye(2), Vt, Sigma @ Vt, U @ Sigma @ Vt])
@@ -202,7 +223,8 @@ class RotateScaleRotateScene(Scene):
         self.play(FadeIn(face), Create(grid), Create(circle), *[Create(b) for b in basis], run_time=0.8)
         self.add_foreground_mobjects(*dots)  # drawn over the grid, circle and face as they move
 
-        panel_left = 2.2  # the steps' text starts here
+        panel_left = 2.2  # the steps' text starts here, and may reach the frame's right margin
+        panel_width = FRAME_TEXT_WIDTH / 2 - panel_left
         for k, stage in enumerate(n.stages):
             if stage.kind == "rotate":
                 words = f"{stage.name}: rotate by {fmt(stage.angle_degrees)}°"
@@ -210,7 +232,7 @@ class RotateScaleRotateScene(Scene):
                 words = f"{stage.name}: rotate and reflect"
             else:
                 words = f"{stage.name}: scale by σ₁ = {fmt(n.S[0])}, σ₂ = {fmt(n.S[1])}"
-            line = text(f"{k + 1}. {words}", 22, HIGHLIGHT, max_width=13.9 - panel_left)
+            line = text(f"{k + 1}. {words}", 22, HIGHLIGHT, max_width=panel_width)
             line.next_to(np.array([panel_left, 1.2 - 0.7 * k, 0.0]), np.array([1.0, 0.0, 0.0]), buff=0)
             self.play(FadeIn(line), run_time=0.3)
             if stage.kind == "rotate":

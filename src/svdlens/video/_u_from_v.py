@@ -7,13 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 from manim import Circle, CurvedArrow, FadeIn, GrowArrow, Scene, Transform, Write
 
-import svdlens as sl
-
-from ._check import check_matrix
+from ._check import check_matrix, matrix_svd
 from ._draw import DOWN, GREY, HIGHLIGHT, PAIR_COLORS, UP, WHITE, arrow, caption, fmt, plane, text, title, vec
 
 RANK_TOL = 1e-12
-"""σᵢ ≤ RANK_TOL·σ₁ counts as zero: there u = Av/σ is undefined."""
+"""σᵢ ≤ RANK_TOL·σ₁ is too small to divide by: A vᵢ then holds rounding errors of about ε·σ₁, and
+A vᵢ / σᵢ would show them magnified (by up to 2·10⁻⁴ here, under the 3 digits shown). Such a
+σᵢ is either 0 (at most :data:`~svdlens.video._check.NOISE`·σ₁, shown as 0) or merely tiny, and
+the scene says which."""
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,13 @@ class UFromVNumbers:
     Attributes
     ----------
     A : (2, 2) the matrix.
-    S : (2,) its singular values, descending (from :func:`svdlens.svd`).
+    S : (2,) its singular values, descending (from :func:`svdlens.svd`; rounding noise is 0).
     V : (2, 2) row i is the right singular vector vᵢ (row i of Vᵀ).
     U : (2, 2) row i is the left singular vector uᵢ (column i of U).
     Av : (2, 2) row i is ``A @ vᵢ``.
-    u_from_v : (2, 2) row i is ``A @ vᵢ / σᵢ``; NaN where σᵢ is zero (then uᵢ is any unit
-        vector orthogonal to the others, and the library picks one).
+    u_from_v : (2, 2) row i is ``A @ vᵢ / σᵢ``; NaN where σᵢ ≤ :data:`RANK_TOL`·σ₁ (for
+        σᵢ = 0, uᵢ is any unit vector orthogonal to the others, and the library picks one).
+        The scene never shows the NaN: it says why there is no division instead.
     """
 
     A: np.ndarray
@@ -51,7 +53,7 @@ def u_from_v_numbers(matrix=None) -> UFromVNumbers:
     True
     """
     A = check_matrix(matrix)
-    U, S, Vt = (np.array(m, dtype=float) for m in sl.svd(A))
+    U, S, Vt = matrix_svd(A)
     V = Vt.copy()
     Av = V @ A.T
     nonzero = S > RANK_TOL * S[0]
@@ -124,8 +126,13 @@ class UFromVScene(Scene):
                 side = UP if n.u_from_v[i][1] >= 0 else DOWN
                 self.add(text(f"u{sub}", 24, color).next_to(u.get_end(), side, 0.08))
                 words = f"u{sub} = A v{sub} / σ{sub} = {vec(n.Av[i])} / {fmt(n.S[i])} = {vec(n.u_from_v[i])}"
-            else:
+            elif n.S[i] == 0:
                 words = f"σ{sub} = 0: A v{sub} = 0, and u{sub} is any unit vector orthogonal to u₁"
+            else:
+                words = (
+                    f"σ{sub} = {fmt(n.S[i])} is too small next to σ₁ = {fmt(n.S[0])} to divide by: "
+                    f"u{sub} is the unit vector orthogonal to u₁"
+                )
             self.play(FadeIn(text(words, 22, color).move_to(np.array([0.0, eq_y, 0.0]))), run_time=0.4)
         self.play(
             FadeIn(caption("A v = σ u: each direction in is sent to its own direction out", 22, HIGHLIGHT)),
