@@ -25,12 +25,6 @@ COMMANDS = sorted(ROOT.commands)  # type: ignore[attr-defined]  (a group: its co
 INSTALL = re.compile(r'pip install (?:-e )?"(?:svdlens|\.)\\?\[[^\]"]*\]"')
 EATEN = re.compile(r'pip install (?:-e )?"(?:svdlens|\.)"')
 
-# Help texts that are other engineers' files and still to be fixed (see the reason).
-KNOWN = {
-    "demo": 'cli/_demo.py: the --video help says pip install "svdlens[video]" unescaped; write "svdlens\\\\[video]"'
-}
-
-
 def sources(command) -> list[str]:
     """The help text of a command as written in the source: its docstring and its parameters' help."""
     return [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
@@ -59,10 +53,7 @@ def test_the_extras_are_mentioned_in_help_texts():
     assert found["video"] and found["app"] and found["bench"], found
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN[n], strict=False)) if n in KNOWN else n for n in COMMANDS],
-)
+@pytest.mark.parametrize("name", COMMANDS)
 def test_help_keeps_the_square_brackets_of_pip_install(name, monkeypatch):
     shown = rendered_help(name, monkeypatch)
     for text in sources(ROOT.commands[name]):

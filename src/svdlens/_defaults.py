@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 __all__ = [
+    "max_pixels",
+    "pixel_limit",
     "DEFAULT_T",
     "DEFAULT_STEPS",
     "DEFAULT_K",
@@ -37,7 +43,28 @@ MAX_GUIDANCE = 100.0
 """The largest classifier-free guidance scale taken."""
 
 MAX_PIXELS = 4096 * 4096
-"""The largest image read (width × height), checked from the header before decoding."""
+"""The largest image read (width × height), checked from the header before decoding, unless raised by :func:`pixel_limit`."""
+
+_PIXEL_LIMIT: ContextVar[int] = ContextVar("svdlens_max_pixels", default=MAX_PIXELS)
+
+
+def max_pixels() -> int:
+    """The image-size cap in force: :data:`MAX_PIXELS`, or what the innermost :func:`pixel_limit` set."""
+    return _PIXEL_LIMIT.get()
+
+
+@contextmanager
+def pixel_limit(pixels: int) -> Iterator[None]:
+    """Read images up to ``pixels`` (width × height) inside the block, in this thread or task only.
+
+    The command line's ``--max-pixels`` opens one for the whole command; nothing global changes.
+    """
+    token = _PIXEL_LIMIT.set(pixels)
+    try:
+        yield
+    finally:
+        _PIXEL_LIMIT.reset(token)
+
 
 MAX_STRENGTHS = 64
 """The most strengths in one edit grid."""

@@ -27,7 +27,7 @@ def demo_command(
     ),
     open_report: bool = typer.Option(False, "--open", help="Open the report in the browser when done."),
     video: bool = typer.Option(
-        False, "--video", help='Also render the Manim video scenes and show them (pip install "svdlens[video]").'
+        False, "--video", help='Also render the Manim video scenes and show them (pip install "svdlens\\[video]").'
     ),
     force: bool = FORCE,
     as_json: bool = JSON,

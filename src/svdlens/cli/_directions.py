@@ -39,7 +39,7 @@ from ._diffusion import (
     pipeline,
     start,
 )
-from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, out_option, progress_bar, refuse_unused, status, typed
+from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, out_option, progress_bar, refuse_unused, status
 
 __all__ = ["directions_command", "run_directions", "run_global_directions", "default_cache"]
 
@@ -324,7 +324,9 @@ def directions_command(
     scheduler: Optional[str] = typer.Option(
         None, "--scheduler", help="With --global: a dask scheduler's address, one task per image (default: here)."
     ),
-    scheduler_timeout: float = typer.Option(10.0, "--scheduler-timeout", help="Seconds to wait for --scheduler."),
+    scheduler_timeout: Optional[float] = typer.Option(
+        None, "--scheduler-timeout", help="With --global: seconds to wait for --scheduler (default 10)."
+    ),
     cache: Optional[str] = typer.Option(
         None,
         "--cache-dir",
@@ -367,8 +369,8 @@ def directions_command(
                 fail("give --cache-dir DIR or --no-cache, not both")
             refuse_unused(
                 (
-                    "scheduler_timeout",
                     "--scheduler-timeout",
+                    scheduler_timeout,
                     scheduler is None,
                     "bounds the wait for --scheduler; give that too",
                 )
@@ -379,7 +381,7 @@ def directions_command(
             t, steps = check_t_steps(t, steps)
             k = check_int("-k", k, high=MAX_K)
             k_local = check_optional_int("--k-local", k_local, high=MAX_K)
-            timeout = check_float("--scheduler-timeout", scheduler_timeout, low=0.0, low_open=True)
+            timeout = check_float("--scheduler-timeout", scheduler_timeout or 10.0, low=0.0, low_open=True)
             basis = check_basis_options(tol, max_memory)
             cache_dir = None if no_cache else cache or default_cache()
             if compare_prompt:
@@ -417,7 +419,7 @@ def directions_command(
             ("--k-local", k_local),
             ("--cache" if cache_alias is not None else "--cache-dir", cache),
             ("--no-cache", no_cache or None),
-            ("--scheduler-timeout", scheduler_timeout if typed("scheduler_timeout") else None),
+            ("--scheduler-timeout", scheduler_timeout),
         )
         if given is not None
     ]

@@ -107,7 +107,7 @@ def run_eigenfaces(
             model,
             images,  # type: ignore[arg-type]
             size=size,
-            chunk_rows=chunk_rows,
+            chunk_rows=4096 if chunk_rows is None else chunk_rows,
             scheduler=scheduler,
             timeout=scheduler_timeout,
         )
@@ -177,16 +177,20 @@ def eigenfaces_command(
     size: Optional[str] = typer.Option(
         None, "--size", help='Resize and centre-crop images to this size: "64" or "64x48".'
     ),
-    method: str = typer.Option("auto", "--method", help="auto, exact, gram, krylov or subspace."),
+    method: Optional[str] = typer.Option(None, "--method", help="auto (the default), exact, gram, krylov or subspace."),
     raw: bool = typer.Option(False, "--raw", help="Plain PCA: no per-image standardisation."),
     out_of_core: bool = typer.Option(
         False, "--out-of-core", help="Read the images block by block with dask (data larger than memory)."
     ),
-    chunk_rows: int = typer.Option(4096, "--chunk-rows", help="Images per block with --out-of-core."),
+    chunk_rows: Optional[int] = typer.Option(
+        None, "--chunk-rows", help="Images per block with --out-of-core (default 4096)."
+    ),
     scheduler: Optional[str] = typer.Option(
         None, "--scheduler", help="Address of a dask.distributed scheduler (with --out-of-core)."
     ),
-    scheduler_timeout: float = typer.Option(10.0, "--scheduler-timeout", help="Seconds to wait for --scheduler."),
+    scheduler_timeout: Optional[float] = typer.Option(
+        None, "--scheduler-timeout", help="Seconds to wait for --scheduler (default 10)."
+    ),
     force: bool = FORCE,
     as_json: bool = JSON,
     quiet: bool = QUIET,
@@ -205,22 +209,22 @@ def eigenfaces_command(
         svdlens eigenfaces --images big.npy --out-of-core -k 50 --out out/big
     """
     refuse_unused(
-        ("chunk_rows", "--chunk-rows", not out_of_core, "goes with --out-of-core (images per block read)"),
+        ("--chunk-rows", chunk_rows, not out_of_core, "goes with --out-of-core (images per block read)"),
         (
-            "scheduler",
             "--scheduler",
+            scheduler,
             not out_of_core,
             "goes with --out-of-core (the dask cluster that reads the blocks)",
         ),
         (
-            "scheduler_timeout",
             "--scheduler-timeout",
+            scheduler_timeout,
             scheduler is None,
             "bounds the wait for --scheduler; give that too",
         ),
         (
-            "method",
             "--method",
+            method,
             out_of_core,
             "has no effect with --out-of-core, which runs subspace iteration over the blocks",
         ),
@@ -234,14 +238,14 @@ def eigenfaces_command(
             images,
             size=parsed_size,
             k=k,
-            method=method,
+            method=method or "auto",
             normalize=None if raw else "standardize",
             out_of_core=out_of_core,
-            chunk_rows=chunk_rows,
+            chunk_rows=4096 if chunk_rows is None else chunk_rows,
             scheduler=scheduler,
             progress=bar,
             force=force,
-            scheduler_timeout=scheduler_timeout,
+            scheduler_timeout=10.0 if scheduler_timeout is None else scheduler_timeout,
         )
     text = [
         f"{summary['n_images']} images of {'×'.join(map(str, summary['image_shape']))}: "

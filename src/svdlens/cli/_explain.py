@@ -21,7 +21,9 @@ def explain_command(
     out: Optional[str] = out_option(None, help="Folder for the figures (PNG), animations (GIF) and explanation.md."),
     vector: Optional[str] = typer.Option(None, "--vector", help='The input of the projection scene, e.g. "2 1".'),
     only: Optional[list[str]] = typer.Option(None, "--only", help="Only this scene (repeatable)."),
-    format: str = typer.Option("md", "--format", help="The walk-through written with --out: md or html."),
+    format: Optional[str] = typer.Option(
+        None, "--format", help="The walk-through written with --out: md (the default) or html."
+    ),
     force: bool = FORCE,
     as_json: bool = JSON,
     quiet: bool = QUIET,
@@ -37,11 +39,11 @@ def explain_command(
         svdlens explain "1 2; 0 1; 1 0" --out out/explain3d --format html
     """
     refuse_unused(
-        ("format", "--format", out is None, "is the form of the walk-through written with --out; give --out DIR"),
-        ("force", "--force", out is None, "replaces files in --out; without --out nothing is written"),
+        ("--format", format, out is None, "is the form of the walk-through written with --out; give --out DIR"),
+        ("--force", force, out is None, "replaces files in --out; without --out nothing is written"),
     )
     with handled():
-        check_choice("--format", format, ("md", "html"))
+        format = check_choice("--format", format or "md", ("md", "html"))
         A = read_matrix(matrix)
         x = parse_vector(vector) if vector else None
         ex = explain(np.asarray(A.toarray() if hasattr(A, "toarray") else A), vector=x, only=only)

@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-import click
 import typer
-from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 
@@ -32,7 +30,6 @@ __all__ = [
     "console",
     "err_console",
     "fail",
-    "typed",
     "refuse_unused",
     "handled",
     "progress_bar",
@@ -73,13 +70,15 @@ def out_option(default: str | None, help: str) -> Any:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     max_pixels: int = typer.Option(
         _defaults.MAX_PIXELS, "--max-pixels", help="The largest image (width × height) any command reads."
     ),
 ) -> None:
     """svdlens: SVD from first principles to matrix-free Jacobians."""
     with handled():
-        _defaults.MAX_PIXELS = check_int("--max-pixels", max_pixels, high=2**31)
+        limit = check_int("--max-pixels", max_pixels, high=2**31)
+    ctx.with_resource(_defaults.pixel_limit(limit))  # for the command that runs inside this context
 
 
 def fail(message: str) -> NoReturn:
@@ -88,27 +87,16 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
-def typed(name: str) -> bool:
-    """Whether the user gave the option of parameter ``name`` (typed it, or set it in the environment).
-
-    An option left at its default and one typed with the default's value are told apart, so
-    that a flag given where it has no effect can be refused (:func:`refuse_unused`).
-    """
-    ctx = click.get_current_context(silent=True)
-    if ctx is None:
-        return False
-    return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
-
-
-def refuse_unused(*rules: tuple[str, str, bool, str]) -> None:
+def refuse_unused(*rules: tuple[str, object, bool, str]) -> None:
     """End the command if an option was given where it would have no effect.
 
-    Each rule is ``(parameter, flag, unused, why)``: when ``unused`` holds and the user gave
-    ``flag``, the command stops with ``error: FLAG WHY`` before any work. No option is accepted
-    and ignored.
+    Each rule is ``(flag, value, unused, why)``: when the user gave ``flag`` (its ``value`` is
+    not None and not False: such options default to None, so that giving one can be told
+    from leaving it out) and ``unused`` holds, the command stops with ``error: FLAG WHY``
+    before any work. No option is accepted and ignored.
     """
-    for name, flag, unused, why in rules:
-        if unused and typed(name):
+    for flag, value, unused, why in rules:
+        if unused and value is not None and value is not False:
             fail(f"{flag} {why}")
 
 

@@ -50,9 +50,9 @@ def svd_command(
     matrix: str = typer.Argument(..., help='The matrix as text ("2 1; 1 3") or a .npy/.npz/.csv/.txt/.mtx file.'),
     k: Optional[int] = typer.Option(None, "--k", "-k", help="Number of triplets (default: all)."),
     method: str = typer.Option("auto", "--method", "-m", help=f"One of {', '.join(METHODS)}."),
-    tol: float = typer.Option(1e-8, help="Residual tolerance of the iterative methods."),
+    tol: Optional[float] = typer.Option(None, help="Residual tolerance of the iterative methods (default 1e-8)."),
     max_iter: Optional[int] = typer.Option(None, help="Iteration cap of the iterative methods."),
-    seed: int = typer.Option(0, help="Seed of the random start."),
+    seed: Optional[int] = typer.Option(None, help="Seed of the iterative methods' random start (default 0)."),
     key: Optional[str] = typer.Option(None, help="Array name inside an .npz file."),
     as_json: bool = JSON,
     quiet: bool = QUIET,
@@ -69,19 +69,19 @@ def svd_command(
     """
     direct = method in ("exact", "eig")
     refuse_unused(
-        ("tol", "--tol", direct, f"applies to the iterative methods; --method {method} is exact to machine precision"),
-        ("max_iter", "--max-iter", direct, f"caps the iterative methods; --method {method} does not iterate"),
-        ("seed", "--seed", direct, f"seeds the iterative methods' random start; --method {method} has none"),
+        ("--tol", tol, direct, f"applies to the iterative methods; --method {method} is exact to machine precision"),
+        ("--max-iter", max_iter, direct, f"caps the iterative methods; --method {method} does not iterate"),
+        ("--seed", seed, direct, f"seeds the iterative methods' random start; --method {method} has none"),
         (
-            "key",
             "--key",
+            key,
             not matrix.lower().endswith(".npz"),
             "names an array inside an .npz file; this matrix is not one",
         ),
     )
     with handled():
         A = read_matrix(matrix, key)
-        res = svd(A, k, method=method, tol=tol, max_iter=max_iter, seed=seed)
+        res = svd(A, k, method=method, tol=1e-8 if tol is None else tol, max_iter=max_iter, seed=seed or 0)
     U, S, Vt = (np.asarray(x) for x in res)
     summary = {
         "shape": [int(U.shape[0]), int(Vt.shape[1])],

@@ -9,18 +9,20 @@ import typer
 
 from ..exceptions import SvdlensError
 from ..linalg import read_matrix
-from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, progress_bar
+from ._main import FORCE, JSON, QUIET, app, emit, fail, handled, out_option, progress_bar, refuse_unused
 
 __all__ = ["video_command"]
 
 
 @app.command("video")
 def video_command(
-    out: str = typer.Option("out/video", "--out", help="Folder for the MP4s, one per scene."),
+    out: Optional[str] = out_option(None, help="Folder for the MP4s, one per scene (default out/video)."),
     scene: Optional[list[str]] = typer.Option(
         None, "--scene", help="Only this scene (repeatable); default all, in the script's order. See --list."
     ),
-    quality: str = typer.Option("low", "--quality", help="low (480p15), medium (720p30) or high (1080p60)."),
+    quality: Optional[str] = typer.Option(
+        None, "--quality", help="low (480p15, the default), medium (720p30) or high (1080p60)."
+    ),
     matrix: Optional[str] = typer.Option(
         None,
         "--matrix",
@@ -52,6 +54,18 @@ def video_command(
         from ..video._check import check_matrix
         from ..video._render import check_quality, scene_name
 
+        refuse_unused(
+            *(
+                (flag, value, list_scenes, "has no effect with --list, which only lists the scenes")
+                for flag, value in (
+                    ("--out", out),
+                    ("--scene", scene),
+                    ("--quality", quality),
+                    ("--matrix", matrix),
+                    ("--force", force),
+                )
+            )  # fmt: skip
+        )
         if list_scenes:
             lines = [f"{name:22s} {(cls.__doc__ or '').strip().splitlines()[0]}" for name, cls in SCENES.items()]
             emit({"scenes": list(SCENES)}, as_json=as_json, text=lines)
@@ -62,6 +76,8 @@ def video_command(
             names = [scene_name(name) for name in scene] if scene else None
         except SvdlensError as err:
             fail(f"--scene: {err}")
+        quality = quality or "low"
+        out = out or "out/video"
         try:
             check_quality(quality)
         except SvdlensError as err:

@@ -166,10 +166,11 @@ class ModelSpace:
                 f"latents of {h}×{w}: this U-Net takes heights and widths that are multiples of {self.multiple}"
             )
         pixels = h * w * self.vae_scale**2
-        if pixels > _defaults.MAX_PIXELS:
+        limit = _defaults.max_pixels()
+        if pixels > limit:
             raise SvdlensError(
                 f"latents of {h}×{w} make images of {h * self.vae_scale}×{w * self.vae_scale} pixels; "
-                f"the limit is {_defaults.MAX_PIXELS:,}"
+                f"the limit is {limit:,}"
             )
         if not x.is_floating_point() or not bool(torch.isfinite(x).all()):
             raise SvdlensError("latents must be finite floating-point numbers")

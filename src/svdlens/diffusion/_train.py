@@ -34,10 +34,17 @@ from .._validation import check_choice, check_float, check_int
 from ..exceptions import MissingInputError, ModelLoadError
 from ._builtin import build_scheduler, build_unet, face_images, world_batch
 
-__all__ = ["train_faces", "DATA_SETS"]
+__all__ = ["train_faces", "DATA_SETS", "TRAIN_STEPS", "TRAIN_BATCH", "TRAIN_LR"]
 
 DATA_SETS = ("world", "lfw")
 """What a built-in model can be trained on."""
+
+TRAIN_STEPS = 12000
+"""Optimiser steps of a default training run."""
+TRAIN_BATCH = 16
+"""Images per step of a default training run."""
+TRAIN_LR = 3e-4
+"""AdamW's peak learning rate of a default training run."""
 
 WARMUP = 500  # optimiser steps of linear warm-up
 EMA_DECAY = 0.999
@@ -49,9 +56,9 @@ def train_faces(
     out: str | Path = "out/builtin-ddpm",
     *,
     data: str = "world",
-    steps: int = 12000,
-    batch_size: int = 16,
-    lr: float = 3e-4,
+    steps: int = TRAIN_STEPS,
+    batch_size: int = TRAIN_BATCH,
+    lr: float = TRAIN_LR,
     seed: int = 0,
     device: str | None = None,
     progress: Progress = None,

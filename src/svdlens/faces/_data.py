@@ -136,7 +136,7 @@ def read_image(path: str | Path, *, color: bool = False, max_pixels: int | None 
         grayscale file, (3, h, w) RGB for a colour one (alpha is dropped).
     max_pixels : int, optional
         The largest width × height read; checked from the header, before any decoding.
-        Default: :data:`svdlens._defaults.MAX_PIXELS` (``svdlens --max-pixels`` sets it).
+        Default: :func:`svdlens._defaults.max_pixels`, the cap in force (``svdlens --max-pixels`` raises it).
 
     Returns
     -------
@@ -166,7 +166,7 @@ def read_image(path: str | Path, *, color: bool = False, max_pixels: int | None 
     if not path.is_file():
         raise MissingInputError(f"no image file {path}")
     if max_pixels is None:
-        max_pixels = _defaults.MAX_PIXELS
+        max_pixels = _defaults.max_pixels()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
