@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 import svdlens as sl
 from svdlens.cli import app
 from svdlens.diffusion import ImageBasis
-from svdlens.exceptions import InputFileError, InputNote, ModelError, SvdlensError
-from svdlens.nets import local_bases
+from svdlens.exceptions import InputFileError, InputNote, ModelError, OutputError, SvdlensError, SvdlensWarning
+from svdlens.nets import LocalBasis, local_bases
 
 T, STEPS, K_LOCAL, K, N = 0.6, 3, 3, 2, 6
 FAST = ["--t", str(T), "--steps", str(STEPS), "-k", str(K), "--k-local", str(K_LOCAL), "--quiet"]
@@ -86,8 +86,12 @@ def test_the_cache_reruns_only_what_is_missing(tmp_path, faces, reference):
     again = sl.diffusion.global_directions("builtin", faces[:4], K, k_local=K_LOCAL, t=T, steps=STEPS, cache_dir=cache)
     assert again.computed == []
     (cache / f"basis-{first.keys[2]}.safetensors").unlink()
-    (cache / f"basis-{first.keys[3]}.safetensors").write_bytes(b"truncated")  # unreadable: computed again
-    all_six = sl.diffusion.global_directions("builtin", faces, K, k_local=K_LOCAL, t=T, steps=STEPS, cache_dir=cache)
+    (cache / f"basis-{first.keys[3]}.safetensors").write_bytes(b"truncated")  # unreadable: named, computed again
+    with pytest.warns(SvdlensWarning, match=f"basis-{first.keys[3]}.safetensors.*computing it again"):
+        all_six = sl.diffusion.global_directions(
+            "builtin", faces, K, k_local=K_LOCAL, t=T, steps=STEPS, cache_dir=cache
+        )
+    LocalBasis.load(cache / f"basis-{first.keys[3]}.safetensors")  # replaced by a good one
     assert all_six.computed == [2, 3, 4, 5]
     assert_same_directions(all_six.directions, reference)
     # another setting is another key: nothing is reused
@@ -130,6 +134,162 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path, faces):
 
     with pytest.raises(ModelError, match="the local basis of item 1 failed: RuntimeError: out of cheese"):
         local_bases([1, 2], lambda x: boom(x) if x == 2 else sl.local_basis(lambda y: 2 * y, torch.ones(2), k=1))
+
+
+# ------------------------------------------------------------------------------- the cache: keys and bad entries
+
+
+class Doubling:
+    """A cheap basis_fn (x ↦ 2x) that counts its calls; items are arrays or ``.npy`` files."""
+
+    cache_token = "doubling, k=1"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, item) -> LocalBasis:
+        self.calls += 1
+        x = torch.as_tensor(np.load(item) if isinstance(item, Path) else item, dtype=torch.float64)
+        return sl.local_basis(lambda y: 2 * y, x, k=1, method="exact")
+
+
+def test_a_foreign_entry_is_named_recomputed_and_replaced(tmp_path):
+    from safetensors.torch import save_file
+
+    cache, fn = tmp_path / "cache", Doubling()
+    first = local_bases([np.ones(3), np.zeros(3)], fn, cache_dir=cache)
+    foreign = cache / f"basis-{first.keys[1]}.safetensors"
+    save_file({"weights": torch.ones(2)}, str(foreign))  # a valid safetensors file, but not a basis
+    with pytest.warns(SvdlensWarning, match=f"{foreign.name} is not a local basis.*computing it again"):
+        again = local_bases([np.ones(3), np.zeros(3)], fn, cache_dir=cache)
+    assert again.computed == [1] and fn.calls == 3
+    assert LocalBasis.load(foreign).s.tolist() == [2.0]
+
+
+def test_an_entry_that_is_a_folder_is_refused_with_its_path(tmp_path):
+    cache, fn = tmp_path / "cache", Doubling()
+    keys = local_bases([np.ones(3)], fn, cache_dir=cache).keys
+    (cache / f"basis-{keys[0]}.safetensors").unlink()
+    (cache / f"basis-{keys[0]}.safetensors").mkdir()
+    with pytest.raises(OutputError, match=f"cache entry {cache}/basis-{keys[0]}.safetensors is a folder.*remove it"):
+        local_bases([np.ones(3)], fn, cache_dir=cache)
+    assert fn.calls == 1  # refused before it was computed again
+
+
+def test_a_cache_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path, monkeypatch):
+    fn = Doubling()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=f"cannot make the cache folder {tmp_path}/file/cache: .*file is a file"):
+        local_bases([np.ones(3)], fn, cache_dir=tmp_path / "file" / "cache")
+    with pytest.raises(OutputError, match="the cache folder .* is a file"):
+        local_bases([np.ones(3)], fn, cache_dir=tmp_path / "file")
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    # root writes through file modes, so the refusal is simulated where svdlens tries to write
+    monkeypatch.setattr("tempfile.mkstemp", refuse)
+    for cache in (read_only, read_only / "new"):
+        with pytest.raises(OutputError, match=f"cannot write to the cache folder {cache}.*Permission denied"):
+            local_bases([np.ones(3)], fn, cache_dir=cache)
+    assert fn.calls == 0 and list(read_only.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs file modes that bind (not root)")
+def test_a_read_only_cache_folder_is_refused_before_any_work(tmp_path):
+    cache, fn = tmp_path / "cache", Doubling()
+    cache.mkdir()
+    cache.chmod(0o555)
+    try:
+        with pytest.raises(OutputError, match=f"cannot write to the cache folder {cache}"):
+            local_bases([np.ones(3)], fn, cache_dir=cache)
+    finally:
+        cache.chmod(0o755)
+    assert fn.calls == 0
+
+
+def test_a_failed_write_names_the_entry(tmp_path, monkeypatch):
+    def disk_full(self, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(LocalBasis, "save", disk_full)
+    with pytest.raises(OutputError, match="cannot write the cached basis .*basis-[0-9a-f]{32}.safetensors: No space"):
+        local_bases([np.ones(3)], Doubling(), cache_dir=tmp_path / "cache")
+
+
+def test_a_file_item_is_keyed_by_its_bytes(tmp_path):
+    item, cache, fn = tmp_path / "x.npy", tmp_path / "cache", Doubling()
+    np.save(item, np.ones(3))
+    assert local_bases([item], fn, cache_dir=cache).computed == [0]
+    assert local_bases([item], fn, cache_dir=cache).computed == []
+    np.save(item, np.full(3, 2.0))  # the same path, other contents: computed again
+    assert local_bases([item], fn, cache_dir=cache).computed == [0] and fn.calls == 2
+    # a tuple is keyed by each part, not by a repr that elides the middle of a long array
+    a, b = np.zeros(10_000), np.zeros(10_000)
+    b[5000] = 1
+    assert repr((a,)) == repr((b,))
+    from svdlens.nets._distributed import _item_key
+
+    assert _item_key("t", (a,)) != _item_key("t", (b,)) and _item_key("t", (a,)) == _item_key("t", (a.copy(),))
+
+
+def test_the_fingerprint_covers_every_file_that_changes_the_model(tmp_path):
+    from svdlens.diffusion._builtin import builtin_folder
+
+    model = tmp_path / "model"
+    for sub in ("unet", "tokenizer", "text_encoder", "scheduler"):
+        (model / sub).mkdir(parents=True)
+    (model / "model_index.json").write_text("{}")
+    (model / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"weights")
+    (model / "tokenizer" / "merges.txt").write_text("#version: 0.2\nh e\n")
+    (model / "tokenizer" / "vocab.json").write_text('{"he": 0}')
+    (model / "text_encoder" / "spiece.model").write_bytes(b"sentencepiece")
+    (model / "scheduler" / "scheduler_config.json").write_text('{"beta_end": 0.012}')
+
+    def token() -> str:
+        return ImageBasis(model, t=T, k=K_LOCAL, steps=STEPS).cache_token
+
+    tokens = [token()]
+    for path, text in [
+        ("tokenizer/merges.txt", "#version: 0.2\nh e\nl o\n"),
+        ("tokenizer/vocab.json", '{"he": 1}'),
+        ("text_encoder/spiece.model", "sentencepiece 2"),
+        ("scheduler/scheduler_config.json", '{"beta_end": 0.02}'),
+        ("unet/diffusion_pytorch_model.safetensors", "other weights"),
+        ("tokenizer/added_tokens.json", "{}"),  # a new file counts too
+    ]:
+        (model / path).write_text(text)
+        tokens.append(token())
+    assert len(set(tokens)) == len(tokens)
+    # documentation, pictures, hidden files and refused pickles change nothing
+    (model / "README.md").write_text("a model card")
+    (model / "sample.png").write_bytes(b"png")
+    (model / ".cache").mkdir()
+    (model / ".cache" / "download.lock").write_text("x")
+    (model / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"pickle")
+    assert token() == tokens[-1]
+    # the built-in model is fingerprinted by its files as well
+    assert builtin_folder("builtin") is not None and '"model": "sha256:' in task().cache_token
+
+
+def test_options_are_keyed_by_their_contents(tmp_path):
+    a, b = torch.zeros(3, 1000), torch.zeros(3, 1000)
+    b[1, 500] = 1.0
+    assert repr(a) == repr(b)
+
+    def token(**options) -> str:
+        return ImageBasis("builtin", t=T, k=K_LOCAL, steps=STEPS, **options).cache_token
+
+    assert token(start=a) != token(start=b) and token(start=a) == token(start=a.clone())
+    assert token(prompt="a face") != token(prompt="a smile") and token(tol=1e-3) != token(tol=1e-4)
+    assert token(start=np.ones(2)) != token(start=np.ones(2, dtype=np.float32))
+    with pytest.raises(SvdlensError, match="the option layer .* cannot be part of the cache key"):
+        token(layer=object())
+    with pytest.raises(SvdlensError, match="cannot be part of the cache key"):
+        local_bases([np.ones(3)], ImageBasis("builtin", k=1, steps=2, layer=object()), cache_dir=tmp_path / "c")
+    assert not (tmp_path / "c").exists()
 
 
 # ------------------------------------------------------------------------------- a dask cluster
@@ -306,3 +466,26 @@ def test_bad_input_gets_a_clear_error_and_writes_nothing(tmp_path, faces, args, 
     for w in words:
         assert w in flat, flat
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # no output folder, no cache, inputs as they were
+
+
+@pytest.mark.parametrize("greeting", [None, b"\xff" * 8], ids=["a silent peer", "a peer that sends 0xff bytes"])
+def test_a_scheduler_address_that_is_no_scheduler_fails_in_time_and_writes_nothing(tmp_path, faces, greeting):
+    pytest.importorskip("distributed")
+    from test_dask_connect import Peer
+
+    write_faces(tmp_path / "faces", faces[:2])
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with Peer(greeting or b"") as peer:
+        t0 = time.monotonic()
+        with pytest.raises(SvdlensError, match=f"at {peer.address}"):
+            local_bases(list(faces[:2]), task(), client=peer.address, timeout=1.0, cache_dir=tmp_path / "c1")
+        took = time.monotonic() - t0
+        cmd = ["directions", "--images", str(tmp_path / "faces"), "--global", "--scheduler", peer.address]
+        cmd += ["--scheduler-timeout", "1", "--steps", "2", "--quiet", "--cache", str(tmp_path / "c2")]
+        res = runner.invoke(app, [*cmd, "--out", str(tmp_path / "o")])
+    assert took < 3.5, took  # the timeout (1 s) and a margin for a busy machine
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2 and "Traceback" not in res.output, flat
+    words = "sent nothing" if greeting is None else "is not a dask scheduler"
+    assert words in flat and peer.address in flat, flat
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # no output folder, no cache

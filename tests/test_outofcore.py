@@ -71,3 +71,19 @@ def test_bad_sources(tmp_path):
     (tmp_path / "x.csv").write_text("1,2")
     with pytest.raises(ValueError, match="must be a .npy file or a folder"):
         fit_out_of_core(sl.Eigenfaces(3), tmp_path / "x.csv")
+
+
+def test_a_scheduler_that_stays_silent_or_speaks_garbage_gets_a_clear_error_in_time(tmp_path):
+    pytest.importorskip("distributed")
+    import time
+
+    from svdlens.exceptions import SvdlensError
+    from test_dask_connect import Peer
+
+    np.save(tmp_path / "x.npy", low_rank(n=100, d=20))
+    for greeting, words in [(b"", "sent nothing"), (b"\xff" * 8, "is not a dask scheduler")]:
+        with Peer(greeting) as peer:
+            t0 = time.monotonic()
+            with pytest.raises(SvdlensError, match=words):
+                fit_out_of_core(sl.Eigenfaces(3), tmp_path / "x.npy", scheduler=peer.address, timeout=1.0)
+        assert time.monotonic() - t0 < 3.5  # the timeout (1 s) and a margin for a busy machine

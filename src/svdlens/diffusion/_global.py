@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import torch
 from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T, MAX_K, MAX_STEPS
 from .._progress import Progress
 from .._validation import check_fraction, check_int, check_optional_int
-from ..exceptions import MissingInputError, SkippedFilesWarning, SvdlensError
+from ..exceptions import MissingInputError, ModelLoadError, SkippedFilesWarning, SvdlensError
 from ..nets import LocalBasis, local_bases, transport
 from ..nets import global_directions as stacked_directions
 from ._builtin import builtin_folder
@@ -31,7 +32,7 @@ from ._cached import forget_cached, is_cached, load_cached
 
 __all__ = ["ImageBasis", "GlobalDirections", "global_directions", "global_figure"]
 
-CACHE_FORMAT = 1  # bump when what ImageBasis computes changes, so old cached bases are not reused
+CACHE_FORMAT = 2  # bump when what ImageBasis computes changes, so old cached bases are not reused
 
 
 def _model_name(model: str | Path) -> str:
@@ -42,23 +43,96 @@ def _model_name(model: str | Path) -> str:
     return text
 
 
+# Files in a model folder that cannot change a basis: documentation and pictures (a model card),
+# pickled weights (which load refuses), and the components that play no part in the method.
+NOT_MODEL_FILES = frozenset(".md .rst .png .jpg .jpeg .gif .webp .svg .bin .pt .pth .ckpt .pkl".split())
+NOT_MODEL_FOLDERS = ("safety_checker", "feature_extractor", "image_encoder")
+
+
 def _fingerprint(model: str) -> str:
-    """A hash of a model folder's weights and configs (the built-in one too); a hub id stands for itself."""
+    """A hash of every file of a model folder that can change its output (the built-in one too).
+
+    Weights, configs and the tokenizer's files (``merges.txt``, ``vocab.json``, ``spiece.model``,
+    ...) all count, by name, size and bytes; documentation, pictures, pickles and hidden files
+    do not. A hub id stands for its downloaded snapshot when there is one on this machine, and
+    for itself otherwise.
+    """
     folder = builtin_folder(model) or Path(model)
+    if not folder.is_dir():
+        folder = _hub_snapshot(model) or folder
     if not folder.is_dir():
         return f"id:{model}"
     h = hashlib.sha256()
-    files = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and p.suffix in (".safetensors", ".json") and not p.name.startswith(".")
-    )
-    for path in files:
-        h.update(str(path.relative_to(folder)).encode() + b"\0")
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+    for path in _model_files(folder):
+        name = str(path.relative_to(folder).as_posix()).encode()
+        try:
+            with open(path, "rb") as f:
+                h.update(f"{len(name)}:".encode() + name + f":{os.fstat(f.fileno()).st_size}:".encode())
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        except OSError as err:
+            raise ModelLoadError(
+                f"cannot read {path} to fingerprint the model for the cache ({err.strerror or err}); "
+                "make it readable, or leave the cache out"
+            ) from None
     return f"sha256:{h.hexdigest()}"
+
+
+def _model_files(folder: Path) -> list[Path]:
+    """The files under ``folder`` that can change what the model computes, in a fixed order."""
+    found = []
+    for path in folder.rglob("*"):
+        parts = path.relative_to(folder).parts
+        if any(part.startswith(".") for part in parts) or parts[0] in NOT_MODEL_FOLDERS:
+            continue
+        if path.suffix.lower() in NOT_MODEL_FILES or not path.is_file():
+            continue
+        found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _hub_snapshot(model: str) -> Path | None:
+    """The local snapshot of a hub id that :func:`svdlens.diffusion.load` would use, if one is here (no download)."""
+    if model.count("/") != 1 or model.startswith((".", "/", "~")):
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        from ._load import HUB_FILES, HUB_SKIPPED
+
+        path = snapshot_download(model, allow_patterns=HUB_FILES, ignore_patterns=HUB_SKIPPED, local_files_only=True)
+    except Exception:  # not downloaded, or no huggingface_hub: the id stands for itself
+        return None
+    return Path(path)
+
+
+def _plain(name: str, value: Any) -> Any:
+    """An option as JSON for the cache token: arrays and tensors by a hash of their contents, never by a repr."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (torch.dtype, torch.device)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(name, v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(name, v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous().reshape(-1)
+        data = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        return {"shape": list(value.shape), "dtype": str(value.dtype), "sha256": hashlib.sha256(data).hexdigest()}
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise SvdlensError(f"the option {name} holds Python objects; give numbers")
+        data = np.ascontiguousarray(value).tobytes()
+        return {"shape": list(value.shape), "dtype": value.dtype.str, "sha256": hashlib.sha256(data).hexdigest()}
+    raise SvdlensError(
+        f"the option {name} (a {type(value).__name__}) cannot be part of the cache key; give numbers, strings, "
+        "arrays or tensors, or leave the cache out"
+    )
 
 
 class ImageBasis:
@@ -86,14 +160,16 @@ class ImageBasis:
         The weights' dtype, as :func:`svdlens.diffusion.load` takes it (default: float32).
     **options
         Passed to the pipeline's ``directions``: ``prompt``, ``negative_prompt``, ``layer``,
-        and its basis options (``tol``, ``method``, ``max_memory``, ...). Their values must be
-        JSON-like: they are part of :attr:`cache_token`.
+        and its basis options (``tol``, ``method``, ``max_memory``, ...). They are part of
+        :attr:`cache_token`: numbers, strings, lists and dicts as they are, arrays and tensors
+        (a warm ``start``, say) by a hash of their contents; other values are refused there.
 
     Attributes
     ----------
     cache_token : str
-        The model's fingerprint (a hash of its weights and configs), t, k, steps, dtype and
-        the options: what a cached basis must match to be reused.
+        The model's fingerprint (a hash of every file that can change its output: weights,
+        configs, tokenizer files), t, k, steps, dtype and the options: what a cached basis
+        must match to be reused. The device is left out: a basis agrees on every device to rounding.
 
     Examples
     --------
@@ -145,10 +221,9 @@ class ImageBasis:
                     "k": self.k,
                     "steps": self.steps,
                     "dtype": self.dtype,
-                    "options": self.options,
+                    "options": {name: _plain(name, value) for name, value in self.options.items()},
                 },
                 sort_keys=True,
-                default=repr,
             )
         return self._token
 

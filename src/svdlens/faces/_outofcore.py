@@ -184,7 +184,8 @@ def fit_out_of_core(
     n_power_iter : int
         Subspace iterations.
     timeout : float
-        Seconds to wait for the scheduler at ``scheduler``.
+        Seconds the whole connection to ``scheduler`` may take (a silent peer, or one that is
+        not a dask scheduler, is refused within it).
 
     Returns
     -------
@@ -196,8 +197,8 @@ def fit_out_of_core(
     MissingDependencyError
         dask (or, with ``scheduler``, distributed) is not installed.
     SvdlensError
-        ``n_components`` missing or out of range, unreadable input, identical images, or no
-        scheduler answering within ``timeout``.
+        ``n_components`` missing or out of range, unreadable input, identical images, no
+        scheduler answering within ``timeout``, or a peer at ``scheduler`` that is not one.
 
     Examples
     --------
@@ -226,16 +227,9 @@ def fit_out_of_core(
 
     client = None
     if scheduler:
-        from distributed import Client
+        from .._dask import connect
 
-        timeout = check_float("timeout", timeout, low=0.0, low_open=True)
-        try:
-            client = Client(scheduler, timeout=timeout)
-        except (OSError, TimeoutError, ValueError) as err:
-            raise SvdlensError(
-                f"no dask scheduler answered at {scheduler} within {timeout:g} s ({type(err).__name__}); "
-                "check the address, or give a longer timeout"
-            ) from None
+        client = connect(scheduler, check_float("timeout", timeout, low=0.0, low_open=True))
     try:
         with dask.config.set(scheduler=client.get if client else "threads"):
             mean = X.mean(axis=0, dtype=np.float64).compute()

@@ -15,6 +15,8 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import hashlib
+import os
+import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
@@ -24,11 +26,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from .._dask import connect, require_distributed
 from .._progress import Progress, report
-from .._validation import check_float
 from ..exceptions import (
     InputFileError,
-    MissingDependencyError,
     ModelError,
     OutputError,
     SvdlensError,
@@ -60,56 +61,6 @@ class BasisRun(NamedTuple):
     computed: list[int]
 
 
-def connect(address: str, timeout: float = 10.0) -> Any:
-    """A ``distributed.Client`` for the scheduler at ``address``, or a clear error within ``timeout`` seconds.
-
-    Parameters
-    ----------
-    address : str
-        The scheduler's address, such as ``"tcp://10.0.0.5:8786"``.
-    timeout : float
-        Seconds to wait for the scheduler to answer.
-
-    Returns
-    -------
-    distributed.Client
-        Connected; close it when done.
-
-    Raises
-    ------
-    MissingDependencyError
-        distributed is not installed.
-    SvdlensError
-        No scheduler answered at ``address`` within ``timeout``.
-
-    Examples
-    --------
-    >>> connect("tcp://127.0.0.1:9", timeout=0.5)
-    Traceback (most recent call last):
-    ...
-    svdlens.exceptions.SvdlensError: no dask scheduler answered at tcp://127.0.0.1:9 within 0.5 s ...
-    """
-    distributed = _require_distributed()
-    timeout = check_float("timeout", timeout, low=0.0, low_open=True)
-    try:
-        return distributed.Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as err:
-        raise SvdlensError(
-            f"no dask scheduler answered at {address} within {timeout:g} s ({type(err).__name__}); "
-            "check the address, or give a longer timeout"
-        ) from None
-
-
-def _require_distributed():
-    try:
-        import distributed
-    except ImportError:  # pragma: no cover - distributed is an optional extra
-        raise MissingDependencyError(
-            "running local bases on a dask cluster needs distributed: pip install 'svdlens[dask]'"
-        ) from None
-    return distributed
-
-
 def _token(basis_fn: Callable) -> str:
     token = getattr(basis_fn, "cache_token", None)
     if not isinstance(token, str) or not token:
@@ -122,10 +73,21 @@ def _token(basis_fn: Callable) -> str:
 
 
 def _item_key(token: str, item: Any) -> str:
-    """32 hex digits over ``token`` and the item's contents (shape, dtype and bytes of an array)."""
+    """32 hex digits over ``token`` and the item's contents (shape, dtype and bytes of an array; a file's bytes)."""
     h = hashlib.sha256()
     h.update(token.encode())
     h.update(b"\0")
+    _feed(h, item)
+    return h.hexdigest()[:32]
+
+
+def _feed(h: Any, item: Any) -> None:
+    """Hash what ``item`` holds, unambiguously: each part says its kind and its length."""
+
+    def chunk(kind: str, data: bytes) -> None:
+        h.update(f"{kind}:{len(data)}:".encode())
+        h.update(data)
+
     if isinstance(item, torch.Tensor):
         h.update(b"tensor")
         _hash_tensor(h, item)
@@ -133,19 +95,53 @@ def _item_key(token: str, item: Any) -> str:
         a = np.ascontiguousarray(item)
         if a.dtype.hasobject:
             raise SvdlensError("cannot key an array of Python objects for the cache; give numbers")
-        h.update(str(("array", a.shape, a.dtype.str)).encode())
-        h.update(a.tobytes())
+        chunk("array", str((a.shape, a.dtype.str)).encode())
+        chunk("data", a.tobytes())
     elif isinstance(item, (bytes, bytearray)):
-        h.update(b"bytes")
-        h.update(bytes(item))
-    elif isinstance(item, (str, Path, int, float, bool, tuple)) or item is None:
-        h.update(f"{type(item).__name__}:{item!r}".encode())
+        chunk("bytes", bytes(item))
+    elif isinstance(item, Path):
+        chunk("path", str(item).encode())
+        if item.is_file():  # keyed by what it holds too, so that an edited file is never served from the cache
+            data = hashlib.sha256()
+            try:
+                with open(item, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        data.update(block)
+            except OSError as err:
+                raise InputFileError(f"cannot read {item} to key it for the cache: {err.strerror or err}") from None
+            chunk("file", data.digest())
+    elif isinstance(item, (tuple, list)):
+        h.update(f"{type(item).__name__}:{len(item)}:".encode())
+        for part in item:
+            _feed(h, part)
+    elif isinstance(item, (str, int, float, bool)) or item is None:
+        chunk(type(item).__name__, repr(item).encode())
     else:
         raise SvdlensError(
             f"cannot key an item of type {type(item).__name__} for the cache; give arrays, tensors, "
-            "bytes, strings or numbers"
+            "files, bytes, strings or numbers"
         )
-    return h.hexdigest()[:32]
+
+
+def _check_cache_folder(cache: Path) -> None:
+    """Refuse, before any work, a cache folder that is a file or cannot be written (without making it)."""
+    if cache.exists() and not cache.is_dir():
+        raise OutputError(f"the cache folder {cache} is a file; give a folder, or leave the cache out")
+    existing = cache
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"cannot make the cache folder {cache}: {existing} is a file; give another folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".svdlens-probe-")
+    except OSError as err:
+        where = "" if existing == cache else f" (its parent {existing} cannot be written)"
+        raise OutputError(
+            f"cannot write to the cache folder {cache}{where}: {err.strerror or err}; make it writable, "
+            "or give another folder"
+        ) from None
+    os.close(fd)
+    os.remove(probe)
 
 
 def _compute(basis_fn: Callable[[Any], LocalBasis], item: Any) -> tuple[LocalBasis, list[tuple[type, str]]]:
@@ -202,12 +198,16 @@ def local_bases(
         connect to and close again). Default: one after another in this process.
     cache_dir : path, optional
         Read item i's basis from ``basis-<key>.safetensors`` there if it exists, and write it
-        there (atomically, from this process; the folder is made then) as soon as it is computed. The key is a hash of
-        ``basis_fn.cache_token`` and the item's contents.
+        there (atomically, from this process; the folder is made then) as soon as it is
+        computed. The key is a hash of ``basis_fn.cache_token`` and the item's contents (a
+        file item: its path and its bytes). An entry that cannot be read as a basis (corrupt,
+        or another program's file) is named in a :class:`~svdlens.exceptions.SvdlensWarning`,
+        computed again and replaced.
     progress : callable, optional
         ``progress(done, total, label)`` after each basis, cached ones included.
     timeout : float
-        Seconds to wait for the scheduler when ``client`` is an address.
+        Seconds the whole connection may take when ``client`` is an address (see
+        :func:`svdlens._dask.connect`: a silent peer or one that is not dask is refused in time).
     names : sequence of str, optional
         How errors name the items (default: ``item 0``, ``item 1``, ...).
 
@@ -219,10 +219,13 @@ def local_bases(
 
     Raises
     ------
+    OutputError
+        A ``cache_dir`` that is a file or cannot be written (checked before any work), or a
+        cache entry that is a folder; each names the path.
     SvdlensError
-        No items; a ``cache_dir`` without ``basis_fn.cache_token`` or that is a file; items
-        that cannot be keyed; no scheduler at ``client``; a task that killed every worker
-        that ran it. An error of ``basis_fn`` itself comes back as it was raised (an svdlens
+        No items; a ``cache_dir`` without ``basis_fn.cache_token``; items that cannot be
+        keyed; no scheduler at ``client``, or a peer there that is not one; a task that
+        killed every worker that ran it. An error of ``basis_fn`` itself comes back as it was raised (an svdlens
         error) or as a :class:`~svdlens.exceptions.ModelError` that names the item. Either way
         the bases finished before it stay in the cache.
     MissingDependencyError
@@ -256,8 +259,8 @@ def local_bases(
     label = [f"item {i}" for i in range(n)] if names is None else [str(s) for s in names]
     cache = None if cache_dir is None else Path(cache_dir)
     token = _token(basis_fn) if cache is not None else ""
-    if cache is not None and cache.exists() and not cache.is_dir():
-        raise OutputError(f"the cache folder {cache} is a file; give a folder")
+    if cache is not None:
+        _check_cache_folder(cache)
 
     bases: list[LocalBasis | None] = [None] * n
     keys = [""] * n
@@ -271,12 +274,20 @@ def local_bases(
             return False
         keys[i] = _item_key(token, item)
         path = cache / f"basis-{keys[i]}.safetensors"
+        if path.is_dir():
+            raise OutputError(
+                f"the cache entry {path} is a folder, where svdlens keeps a basis file; remove it, or give another "
+                "cache folder"
+            )
         if not path.exists():
             return False
         try:
             bases[i] = LocalBasis.load(path)
-        except InputFileError:
-            return False  # unreadable (a disk that filled up, say): compute it again
+        except InputFileError as err:
+            # corrupt (a disk that filled up) or foreign (not a basis): say so, compute it again, replace it
+            reason = " ".join(str(err).split())
+            warnings.warn(f"{reason}; computing it again and replacing the cache entry", SvdlensWarning, stacklevel=4)
+            return False
         done += 1
         report(progress, done, n, LABEL)
         return True
@@ -291,7 +302,14 @@ def local_bases(
                 seen.add(note)
                 warnings.warn(note[1], note[0], stacklevel=4)
         if cache is not None:
-            basis.save(cache / f"basis-{keys[i]}.safetensors")
+            path = cache / f"basis-{keys[i]}.safetensors"
+            try:
+                basis.save(path)
+            except OSError as err:
+                raise OutputError(
+                    f"cannot write the cached basis {path}: {err.strerror or err}; make the cache folder writable "
+                    "(or free space on its disk), or give another folder"
+                ) from None
         bases[i] = basis
         computed.append(i)
         done += 1
@@ -323,7 +341,7 @@ def local_bases(
 
 def _run_on_cluster(client, items, basis_fn, cached, finish, label) -> None:
     """Feed the cluster a few tasks at a time; finish each result as it comes back."""
-    distributed = _require_distributed()
+    distributed = require_distributed("running local bases on a dask cluster")
     run = uuid.uuid4().hex[:8]
     threads = sum(client.nthreads().values())
     window = max(MIN_IN_FLIGHT, 2 * threads)
