@@ -7,6 +7,7 @@ largest image the default pixel cap admits (4096×4096) against a small one.
 
     python bench/reliability.py            # writes bench/results/reliability.md and .json
     python bench/reliability.py --folders-only   # only the broken model folders: reliability-folders.md
+    python bench/reliability.py --round2-only    # only hardening round 2: reliability-round2.md
 
 The broken model folders (the cases of ``tests/test_load_hardening.py``) are a block of their
 own at the end of this file: each through ``svdlens sample --model FOLDER`` in its own process,
@@ -37,9 +38,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Fewer DDIM steps (a smoke run).")
     parser.add_argument("--folders-only", action="store_true", help="Only the broken model folders.")
+    parser.add_argument("--round2-only", action="store_true", help="Only the hardening round 2 cases.")
     opts = parser.parse_args()
     if opts.folders_only:
         broken_folders_main()
+        return
+    if opts.round2_only:
+        round2_main()
         return
     steps = "2" if opts.quick else "10"
     rows = []
@@ -106,6 +111,7 @@ def main() -> None:
     )
     print(path.read_text())
     broken_folders_main()
+    round2_main()
 
 
 # ----------------------------------------------------------------------------- broken model folders (issue 22: loading)
@@ -195,6 +201,212 @@ def broken_folders_main() -> None:
         "reliability-folders",
         "python bench/reliability.py --folders-only",
         {"Broken model folders: refused, fast, in one line": markdown_table(rows, columns)},
+        {"rows": rows, "target_seconds": FOLDER_SECONDS},
+        notes,
+    )
+    print(path.read_text())
+
+
+# ----------------------------------------------------------------------------- hardening, round 2 (issue 22)
+def _child(args: list[str], tmp: Path, timeout: float = 300) -> dict:
+    """``svdlens ARGS`` in a fresh, address-capped process (FOLDER_CHILD): exit code, seconds, peak RSS, lines."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", FOLDER_CHILD, *args], capture_output=True, text=True, timeout=timeout,
+            env={**os.environ, "COLUMNS": "10000"}, cwd=tmp,
+        )  # fmt: skip
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+    except subprocess.TimeoutExpired:
+        result, lines = {"code": "timed out", "seconds": timeout, "rss_kb": None}, []
+    return {
+        "exit code": result["code"],
+        "seconds": result["seconds"],
+        "peak RSS (GB)": None if result["rss_kb"] is None else result["rss_kb"] / 2**20,
+        "lines printed": len(lines),
+        "message": lines[0].removeprefix("error: ").replace(str(tmp), "…")[:110] if lines else "",
+    }
+
+
+def _peer(reply: bytes) -> str:
+    """A loopback TCP server that accepts, sends ``reply`` and then stays silent; its address."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(600)
+
+    def serve() -> None:
+        kept = []
+        try:
+            while True:
+                conn, _ = server.accept()
+                conn.sendall(reply)
+                kept.append(conn)  # held open, silent, until the bench ends
+        except OSError:
+            return
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+def _mount(where: Path, options: str) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    return (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True).returncode
+        == 0
+    )
+
+
+def round2_rows(tmp: Path) -> list[dict]:
+    """The families of issue 22, each case through the real command line in its own process."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from diffusers import UNet2DModel
+    from safetensors.torch import load_file, save_file
+
+    from tiny_pipelines import broken_copy, ddim_scheduler, tiny_ddim, tiny_stable_diffusion
+
+    ddim, sd = tiny_ddim(tmp / "ddim"), tiny_stable_diffusion(tmp / "sd")
+
+    def overflowing(folder: Path, name: str, weights: str, key: str) -> Path:
+        copy = broken_copy(folder, tmp / name)
+        tensors = load_file(str(copy / weights))
+        tensors[key] = tensors[key].new_full(tensors[key].shape, 3e38)
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(copy / weights), metadata={"format": "pt"})
+        return copy
+
+    unet_nan = overflowing(ddim, "unet-overflows", "unet/diffusion_pytorch_model.safetensors", "conv_out.weight")
+    vae_nan = overflowing(sd, "vae-overflows", "vae/diffusion_pytorch_model.safetensors", "decoder.conv_out.weight")
+    text_nan = overflowing(sd, "text-overflows", "text_encoder/model.safetensors", "final_layer_norm.weight")
+    # A 256×256 pixel model with few channels: activations at 256² dominate the memory, as in CelebA-HQ-256;
+    # 64 samples at once would hold about 3 GB of them.
+    big = tmp / "ddpm-256"
+    from diffusers import DDIMPipeline
+
+    DDIMPipeline(
+        unet=UNet2DModel(sample_size=256, in_channels=3, out_channels=3, layers_per_block=1,
+                         block_out_channels=(16, 32), down_block_types=("DownBlock2D", "DownBlock2D"),
+                         up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=8),
+        scheduler=ddim_scheduler(),
+    ).save_pretrained(big, safe_serialization=True)  # fmt: skip
+    silent, garbage = _peer(b""), _peer(b"\xff" * 8)  # accept and say nothing; a length prefix of 2**64 - 1
+    images = tmp / "images"
+    images.mkdir()
+    for i in range(2):
+        Image.fromarray((np.random.default_rng(i).random((32, 32)) * 255).astype(np.uint8)).save(images / f"{i}.png")
+    (tmp / "afile").write_text("mine")
+    full, ro = tmp / "full", tmp / "ro"
+    mounted = _mount(full, "size=64k") and _mount(ro, "size=64k,ro")
+    cases: list[tuple[str, str, list[str]]] = [
+        ("non-finite", "U-Net overflows (finite weights of 3e38)", ["sample", "--model", str(unet_nan), "--n", "2"]),
+        ("non-finite", "VAE decoder overflows", ["sample", "--model", str(vae_nan), "--n", "1", "--prompt", "a face"]),
+        (
+            "non-finite",
+            "text encoder overflows",
+            ["sample", "--model", str(text_nan), "--n", "1", "--prompt", "a face"],
+        ),
+        (
+            "non-finite",
+            "edit on the overflowing U-Net",
+            ["edit", "--model", str(unet_nan), "--seed", "0", "--t", "0.5"],
+        ),
+        (
+            "ignored flag",
+            "--negative-prompt with guidance 1",
+            ["sample", "--model", str(sd), "--guidance", "1", "--negative-prompt", "blurry"],
+        ),
+        (
+            "ignored flag",
+            "--guidance with --global",
+            ["directions", "--model", str(sd), "--images", str(tmp), "--global", "--guidance", "5"],
+        ),
+        (
+            "ignored flag",
+            "--guidance for an inverted image",
+            ["directions", "--model", str(sd), "--image", "builtin:0", "--guidance", "5"],
+        ),
+        ("ignored flag", "--guidance on an unconditional model", ["sample", "--model", str(ddim), "--guidance", "5"]),
+        (
+            "ignored flag",
+            "--scheduler-timeout without --scheduler",
+            ["directions", "--images", str(tmp), "--global", "--scheduler-timeout", "3"],
+        ),
+        ("ignored flag", "svd --tol with --method exact", ["svd", "2 1; 1 3", "--method", "exact", "--tol", "1e-3"]),
+        (
+            "ignored flag",
+            "transport --damp without lsqr",
+            ["transport", "--from", "builtin:0", "--to", "builtin:1", "--damp", "0.5"],
+        ),
+        ("ignored flag", "video --list --quality high", ["video", "--list", "--quality", "high"]),
+        (
+            "scheduler",
+            "a peer that accepts and stays silent, --scheduler-timeout 2",
+            ["directions", "--images", str(tmp), "--global", "--scheduler", silent, "--scheduler-timeout", "2"],
+        ),
+        (
+            "scheduler",
+            "a peer that sends 0xff×8 (an exabyte length prefix)",
+            ["directions", "--images", str(tmp), "--global", "--scheduler", garbage, "--scheduler-timeout", "2"],
+        ),
+        ("OS fault", "--out is a file", ["sample", "--out", str(tmp / "afile")]),
+        ("OS fault", "--out under /proc", ["sample", "--out", "/proc/svdlens"]),
+    ]
+    if mounted:
+        cases += [
+            ("OS fault", "--out on a read-only file system", ["sample", "--out", str(ro / "o")]),
+            (
+                "OS fault",
+                "disk full while writing (64 KB tmpfs)",
+                ["sample", "--n", "32", "--steps", "2", "--out", str(full / "o")],
+            ),
+        ]
+    cases += [
+        ("memory", "sample --n 64 of a 256 px model, budget 1GB", ["sample", "--model", str(big), "--n", "64",
+                                                                    "--steps", "1", "--max-memory", "1GB"]),
+        ("memory", "sample --n 64 of a 256 px model, default budget", ["sample", "--model", str(big), "--n", "64",
+                                                                        "--steps", "1"]),
+    ]  # fmt: skip
+    rows = []
+    for i, (family, case, args) in enumerate(cases):
+        out = tmp / f"out{i}"
+        if "--out" not in args:
+            args = [*args, "--out", str(out)]
+        row = {"family": family, "case": case, **_child([*args, "--quiet"], tmp, 900 if family == "memory" else 300)}
+        written = Path(args[args.index("--out") + 1])
+        row["wrote nothing"] = family == "memory" or not written.exists() or written == tmp / "afile"
+        if written == full / "o":
+            row["wrote nothing"] = list(full.iterdir()) == []
+        row[f"within {FOLDER_SECONDS} s"] = family == "memory" or row["seconds"] < FOLDER_SECONDS
+        if family == "scheduler":  # the timeout given, plus the command's own start
+            row[f"within {FOLDER_SECONDS} s"] = row["seconds"] < 2 + FOLDER_SECONDS
+        rows.append(row)
+        print(row, flush=True)
+    for where in (full, ro):
+        subprocess.run(["umount", str(where)], capture_output=True)
+    return rows
+
+
+def round2_main() -> None:
+    """Hardening round 2's table: bench/results/reliability-round2.md and .json."""
+    from svdlens.diffusion._hspace import LOCAL_BASIS_DEFAULTS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = round2_rows(Path(tmp))
+    columns = ["family", "case", "exit code", "seconds", "peak RSS (GB)", "lines printed", "wrote nothing",
+               f"within {FOLDER_SECONDS} s", "message"]  # fmt: skip
+    notes = [
+        "Each case is `svdlens ...` in a fresh process whose address space is capped at 4 GiB above its imports; "
+        "seconds from the command's start, after the imports.",
+        "Non-finite: tiny random diffusers folders with one layer set to 3e38, finite so that it loads, whose "
+        "output overflows float32.",
+        "OS faults: tmpfs mounts of 64 KB (as root); the rows are left out where mounting is not allowed.",
+        f"Memory: a 256×256 random DDIM folder with 16/32 channels, one DDIM step; the default budget is "
+        f"{LOCAL_BASIS_DEFAULTS['max_memory']}; peak RSS is the whole process's (about 0.5 GB is Python and torch).",
+    ]
+    path = write_results(
+        "reliability-round2",
+        "python bench/reliability.py --round2-only",
+        {"Hardening round 2: each case refused in one line, fast, nothing written": markdown_table(rows, columns)},
         {"rows": rows, "target_seconds": FOLDER_SECONDS},
         notes,
     )

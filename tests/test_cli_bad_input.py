@@ -249,6 +249,30 @@ CASES = [
     ("app on a negative port", ["app", "--port", "-1"], 2, ["--port must be 1 to 65535"]),
     ("app on a host that is no address", ["app", "--host", "not a host"], 2, ["--host must be", "'not a host'"]),
     ("app on an IPv4 address out of range", ["app", "--host", "999.1.1.1"], 2, ["--host must be"]),
+    # hardening round 2: ignored flags refused, the output folder checked before any work
+    (
+        "a negative prompt for an edit without guidance",
+        ["edit", "--image", "{d}/face.png", "--negative-prompt", "x", "--out", "{d}/o", *FAST],
+        2,
+        ["--negative-prompt has no effect without guidance above 1"],
+    ),
+    (
+        "--scheduler-timeout without --scheduler",
+        ["directions", "--images", "{d}", "--global", "--scheduler-timeout", "3", "--out", "{d}/o", *FAST],
+        2,
+        ["--scheduler-timeout bounds the wait for --scheduler"],
+    ),
+    ("svd --tol with an exact method", ["svd", "2 1; 1 3", "--method", "exact", "--tol", "1e-3"], 2, ["--tol applies"]),
+    ("explain --format without --out", ["explain", "2 1; 1 3", "--format", "html"], 2, ["give --out DIR"]),
+    (
+        "transport --damp without lsqr",
+        ["transport", "--from", "builtin:0", "--to", "builtin:1", "--damp", "0.5", "--out", "{d}/o", *FAST],
+        2,
+        ["--damp is the damping of --method lsqr"],
+    ),
+    ("sample --out a file", ["sample", "--out", "{d}/a_file", *FAST], 2, ["is a file; give a folder"]),
+    ("sample --out under a file", ["sample", "--out", "{d}/a_file/o", *FAST], 2, ["is not a folder"]),
+    ("sample --out under /proc", ["sample", "--out", "/proc/svdlens-o", *FAST], 2, ["cannot write to the output"]),
 ]
 
 

@@ -600,3 +600,14 @@ def _spy(args, case: Reaches, inputs, root: Path, monkeypatch):
     monkeypatch.undo()
     assert run.code == 0, run.stdout
     return [s.replace(str(root), "<root>") for s in seen]
+
+
+def test_the_max_pixels_option_of_every_command_acts_and_does_not_leak(inputs, tmp_path, monkeypatch):
+    from svdlens import _defaults
+
+    root_params = [o for p in typer.main.get_command(app).params for o in p.opts]
+    assert root_params == ["--max-pixels"]  # the only option of svdlens itself; a new one needs a case here
+    run = _run(["--max-pixels", "100", *EF], inputs, tmp_path / "small", monkeypatch)
+    assert run.code == 2 and "more than the limit of 100" in " ".join(run.output.split()), run.output
+    assert _defaults.max_pixels() == _defaults.MAX_PIXELS  # scoped to that command: nothing global changed
+    assert _run(["--max-pixels", "256", *EF], inputs, tmp_path / "fits", monkeypatch).code == 0

@@ -25,6 +25,7 @@ COMMANDS = sorted(ROOT.commands)  # type: ignore[attr-defined]  (a group: its co
 INSTALL = re.compile(r'pip install (?:-e )?"(?:svdlens|\.)\\?\[[^\]"]*\]"')
 EATEN = re.compile(r'pip install (?:-e )?"(?:svdlens|\.)"')
 
+
 def sources(command) -> list[str]:
     """The help text of a command as written in the source: its docstring and its parameters' help."""
     return [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
