@@ -24,7 +24,15 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "svdlens"
 # Bottom first. Keep in step with the diagram in docs/architecture.md.
 LAYERS: list[tuple[str, ...]] = [
     ("exceptions",),  # SvdlensError and every error and warning class
-    ("_validation", "_defaults", "_progress", "_atomic", "_threads", "_dask"),  # one home for each shared concern
+    (
+        "_validation",
+        "_defaults",
+        "_progress",
+        "_atomic",
+        "_threads",
+        "_dask",
+        "_html",
+    ),  # one home for each shared concern
     ("linalg",),  # Operator, svd() and its methods
     ("_plotting",),  # pyplot-free figures, saved atomically
     ("faces", "nets"),  # eigenfaces; Jacobians, local bases, transport

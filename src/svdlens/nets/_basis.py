@@ -111,6 +111,65 @@ class LocalBasis:
         """The number of triplets."""
         return int(self.s.shape[0])
 
+    def _repr_html_(self) -> str:
+        from .. import _html
+        from ._figures import as_image
+
+        r = self.residuals
+        return _html.card(
+            f"LocalBasis: the top {self.k} directions of J = ∂f/∂x",
+            _html.facts(
+                [
+                    ("x shape", tuple(self.v.shape[1:])),
+                    ("f(x) shape", tuple(self.u.shape[1:])),
+                    ("method", self.method),
+                    ("converged", self.converged),
+                    ("max residual", f"{float(r.max()):.1e}" if r.numel() else None),
+                    ("products (JVP, VJP)", f"{self.n_jvp}, {self.n_vjp}"),
+                    ("JVP mode", self.jvp_mode or None),
+                    ("fallback", self.fallback_reason),
+                    ("t", self.t),
+                    ("steps", self.steps),
+                    ("prompt", self.prompt),
+                    ("layer", self.layer),
+                ]
+            ),
+            _html.spectrum_rows(self.s, r),
+            _html.thumbnails([as_image(v) for v in self.v], [f"v{i + 1}" for i in range(self.k)], signed=True),
+        )
+
+    def plot(self, kind: str = "spectrum") -> Any:
+        """Draw the basis: its spectrum with certified residuals, or its directions as images.
+
+        Nothing is recomputed: the figure shows ``s``, ``residuals`` and ``v`` as they are.
+
+        Parameters
+        ----------
+        kind : {"spectrum", "directions"}
+            ``"spectrum"``: σᵢ as bars with each residual above; ``"directions"``: the top
+            right singular vectors as images (red +, blue −), for an image-shaped x.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure (made without pyplot).
+
+        Examples
+        --------
+        >>> import torch, svdlens as sl
+        >>> b = sl.local_basis(lambda x: 2 * x, torch.ones(3), k=2, method="exact")
+        >>> type(b.plot()).__name__
+        'Figure'
+        """
+        from .._validation import check_choice
+        from ._figures import as_image, direction_images, spectrum_plot
+
+        if check_choice("kind", kind, ("spectrum", "directions")) == "spectrum":
+            return spectrum_plot(self)
+        if self.k == 0 or as_image(self.v[0]) is None:
+            raise SvdlensError(f"x of shape {tuple(self.v.shape[1:])} is not an image; use kind='spectrum'")
+        return direction_images(self)
+
     def pullback_metric(self, exact: bool = False) -> Operator:
         """The pullback metric G = JᵀJ on T_x as an Operator (n × n, symmetric).
 
