@@ -96,3 +96,90 @@ def test_local_basis_repr_and_plot():
     assert parsed(flat._repr_html_()).imgs == []
     with pytest.raises(sl.exceptions.SvdlensError, match="not an image"):
         flat.plot("directions")
+
+
+def test_svd_result_repr_and_plot():
+    A = np.array([[3.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 1.0]])
+    res = sl.svd(A)
+    t = text(res._repr_html_())
+    for s in res.S:
+        assert f"{s:.4g}" in t
+    assert f"{res.residuals.max():.1e}" in t and "exact" in t and "True" in t and "3×3" in t
+    assert isinstance(res.plot(), Figure)
+    tres = sl.svd(torch.tensor(A), k=2, method="krylov")
+    assert f"{float(tres.S[0]):.4g}" in text(tres._repr_html_())
+
+
+def test_eigenfaces_repr_fitted_and_not():
+    X = np.random.default_rng(0).random((12, 8, 8))
+    unfitted = sl.Eigenfaces(n_components=4, method="exact")
+    t = text(unfitted._repr_html_())
+    assert "not fitted" in t and "'exact'" in t and "n_components" in t
+    with pytest.raises(sl.exceptions.NotFittedError):
+        unfitted.plot()
+    ef = sl.Eigenfaces(n_components=4).fit(X)
+    html = ef._repr_html_()
+    p = parsed(html)
+    t = " ".join(p.text)
+    assert f"{ef.singular_values_[0]:.4g}" in t and f"{ef.explained_variance_ratio_[0]:.2%}" in t
+    assert f"{ef.explained_variance_ratio_.sum():.2%}" in t and "8×8" in t
+    assert [img["alt"] for img in p.imgs] == ["mean face", "#1", "#2", "#3", "#4"]
+    assert isinstance(ef.plot(), Figure) and isinstance(ef.plot("eigenfaces"), Figure)
+
+
+def _tiny_global():
+    from svdlens.diffusion._global import GlobalDirections
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(16, 9).requires_grad_(False)
+
+    def f(x):
+        return torch.tanh(lin(x.reshape(-1))).reshape(1, 3, 3)
+
+    bases = [sl.local_basis(f, torch.randn(1, 4, 4), k=2, method="exact") for _ in range(2)]
+    directions = torch.linalg.qr(torch.randn(9, 2))[0].T.reshape(2, 1, 3, 3)
+    share = torch.tensor([[0.9, 0.2], [0.7, 0.4]])
+    return GlobalDirections(
+        directions=directions,
+        agreement=share.mean(0),
+        share=share,
+        bases=bases,
+        names=["<img 0>.png", "b.png"],
+        computed=[0],
+        t=0.6,
+        steps=4,
+        k_local=2,
+    )
+
+
+def test_global_directions_repr_and_plot():
+    g = _tiny_global()
+    html = g._repr_html_()
+    p = parsed(html)
+    t = " ".join(p.text)
+    assert "0.8" in t and "0.3" in t and "<img 0>.png" in t and "<img 0>" not in html
+    assert len(p.imgs) == 2
+    assert isinstance(g.plot(), Figure)
+    assert isinstance(g.plot(np.random.default_rng(0).random((2, 4, 4)), n=2), Figure)
+
+
+def test_factor_effects_repr_and_plot():
+    from svdlens.diffusion._semantics import FactorEffects
+
+    rng = np.random.default_rng(0)
+    fx = FactorEffects(
+        names=("age", "<smile>"),
+        labels=["v1", "v2", "v3"],
+        change=np.array([[0.3, 0.0], [0.1, 0.4], [0.0, 0.0]]),
+        strength=4.0,
+        t=0.6,
+        before=np.zeros(2),
+        images=rng.random((3, 2, 8, 8)),
+    )
+    html = fx._repr_html_()
+    p = parsed(html)
+    t = " ".join(p.text)
+    assert "<smile>" in t and "<smile>" not in html
+    assert f"{fx.purity[1]:.0%}" in t and f"{fx.size[1]:.4g}" in t
+    assert len(p.imgs) == 6 and p.imgs[1]["alt"] == "v1 +γ"
+    assert isinstance(fx.plot(), Figure)

@@ -360,6 +360,53 @@ class GlobalDirections:
         """The number of shared directions."""
         return int(self.directions.shape[0])
 
+    def _repr_html_(self) -> str:
+        from .. import _html
+        from ..nets._figures import as_image
+
+        agreement = _html.as_numpy(self.agreement).astype(float)
+        share = _html.as_numpy(self.share).astype(float)
+        rows = [
+            [f"d{i + 1}", float(a), float(share[:, i].min()) if share.size else None] for i, a in enumerate(agreement)
+        ]
+        worst = max((float(b.residuals.max()) for b in self.bases if b.residuals.numel()), default=None)
+        return _html.card(
+            f"GlobalDirections: {self.k} directions shared by {len(self.bases)} images",
+            _html.facts(
+                [
+                    ("h shape", tuple(self.directions.shape[1:])),
+                    ("t", self.t),
+                    ("steps", self.steps),
+                    ("triplets per image", self.k_local),
+                    ("local bases converged", f"{sum(b.converged for b in self.bases)} of {len(self.bases)}"),
+                    ("max local residual", f"{worst:.1e}" if worst is not None else None),
+                    ("computed here (the rest cached)", len(self.computed)),
+                ]
+            ),
+            _html.columns(["direction", "agreement", "least share"], rows, bars=agreement),
+            _html.thumbnails([as_image(d) for d in self.directions], [f"d{i + 1}" for i in range(self.k)], signed=True),
+            _html.columns(["image"], [[name] for name in self.names]),
+        )
+
+    def plot(self, images: Sequence[Any] = (), n: int = 3) -> Any:
+        """Draw each shared direction carried to the first ``n`` images (:func:`global_figure`).
+
+        No model runs: each direction is projected onto the local bases the result holds.
+
+        Parameters
+        ----------
+        images : sequence of arrays, optional
+            The images in [0, 1], in the result's order, to show first in each row.
+        n : int
+            How many images get a row.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure (made without pyplot).
+        """
+        return global_figure(self, images, n)
+
 
 def global_directions(
     model: str | Path,

@@ -118,6 +118,40 @@ class FactorEffects:
             }
         return out
 
+    def _repr_html_(self) -> str:
+        from .. import _html
+
+        size = self.size
+        rows = [
+            [label, factor, f"{p:.0%}", float(s)]
+            for label, factor, p, s in zip(self.labels, self.factor, self.purity, size)
+        ]
+        top = float(size.max()) if size.size and size.max() > 0 else 1.0
+        shown = self.images[: _html.MAX_THUMBNAILS // 2]
+        titles = [f"{label} {sign}γ" for label in self.labels[: len(shown)] for sign in ("−", "+")]
+        return _html.card(
+            f"FactorEffects: {len(self.labels)} directions read on {len(self.names)} factors",
+            _html.facts([("t", self.t), ("strength γ", self.strength), ("factors", ", ".join(self.names))]),
+            _html.columns(["direction", "factor", "purity", "size"], rows, bars=size / top),
+            _html.thumbnails([img for pair in shown for img in pair], titles),
+        )
+
+    def plot(self) -> Any:
+        """Draw the −γ and +γ images of each direction, a row each, labelled with its factor and purity.
+
+        Nothing is denoised again: the figure shows the images the result holds.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure (made without pyplot).
+        """
+        from ._figures import image_grid
+
+        labels = [f"{label}: {factor} {p:.0%}" for label, factor, p in zip(self.labels, self.factor, self.purity)]
+        title = f"Factor effects at t={self.t:g}, γ={self.strength:g}"
+        return image_grid(self.images, labels, [f"−{self.strength:g}", f"+{self.strength:g}"], title)
+
     def summary(self) -> dict[str, Any]:
         """Plain numbers for JSON: per direction its factor, purity, size and change."""
         return {

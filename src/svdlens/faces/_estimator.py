@@ -170,6 +170,72 @@ class Eigenfaces:
         }
         return "Eigenfaces(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
 
+    def _repr_html_(self) -> str:
+        from .. import _html
+
+        params = _html.facts((name, repr(value)) for name, value in self.get_params().items())
+        if not hasattr(self, "components_"):
+            return _html.card("Eigenfaces (not fitted)", params)
+        res = getattr(self, "svd_result_", None)
+        worst = _html.as_numpy(res.residuals) if res is not None else np.zeros(0)
+        ratio = self.explained_variance_ratio_
+        rows = [
+            [i + 1, float(s), f"{r:.2%}", f"{c:.2%}"]
+            for i, (s, r, c) in enumerate(zip(self.singular_values_, ratio, np.cumsum(ratio)))
+        ]
+        top = float(ratio.max()) if ratio.size and ratio.max() > 0 else 1.0
+        return _html.card(
+            f"Eigenfaces: {self.n_components_} eigenfaces of {self.n_samples_} images",
+            _html.facts(
+                [
+                    ("image shape", tuple(self.image_shape_)),
+                    ("variance explained", f"{float(ratio.sum()):.2%}"),
+                    ("SVD method", res.method if res is not None else None),
+                    ("converged", res.converged if res is not None else None),
+                    ("max residual", f"{worst.max():.1e}" if worst.size else None),
+                ]
+            ),
+            _html.columns(["i", "σ", "variance", "cumulative"], rows, bars=ratio / top),
+            _html.thumbnails([self.mean_face_], ["mean face"]),
+            _html.thumbnails(self.eigenfaces_, [f"#{i + 1}" for i in range(self.n_components_)], signed=True),
+            "<details><summary>parameters</summary>" + params + "</details>",
+        )
+
+    def plot(self, kind: str = "spectrum") -> Any:
+        """Draw the fitted model: its scree plot, or the mean face and the first eigenfaces.
+
+        Nothing is refitted: the figure shows the learned attributes as they are.
+
+        Parameters
+        ----------
+        kind : {"spectrum", "eigenfaces"}
+            ``"spectrum"``: the share of the variance per eigenface and cumulative;
+            ``"eigenfaces"``: the mean face, then the first 15 eigenfaces (red +, blue −).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure (made without pyplot).
+
+        Raises
+        ------
+        NotFittedError
+            The estimator is not fitted.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> ef = sl.Eigenfaces(n_components=3).fit(sl.faces.builtin()[:10])
+        >>> type(ef.plot("eigenfaces")).__name__
+        'Figure'
+        """
+        from .._validation import check_choice
+        from ._figures import eigenface_gallery, scree_plot
+
+        kind = check_choice("kind", kind, ("spectrum", "eigenfaces"))
+        self._check_fitted()
+        return scree_plot(self) if kind == "spectrum" else eigenface_gallery(self)
+
     def __sklearn_tags__(self):  # scikit-learn >= 1.6 reads tags from here
         from sklearn.base import BaseEstimator, TransformerMixin
 

@@ -89,6 +89,50 @@ class SVDResult:
             f"n_matvec={self.n_matvec}, iterations={self.iterations})"
         )
 
+    def _repr_html_(self) -> str:
+        from .. import _html
+
+        r = _html.as_numpy(self.residuals)
+        return _html.card(
+            f"SVDResult: {self.k} singular triplets",
+            _html.facts(
+                [
+                    ("A shape", (int(self.U.shape[0]), int(self.Vt.shape[1]))),
+                    ("method", self.method),
+                    ("converged", self.converged),
+                    ("max residual", f"{r.max():.1e}" if r.size else None),
+                    ("tol", f"{self.tol:.1e}"),
+                    ("products with A or Aᵀ", self.n_matvec),
+                    ("iterations", self.iterations),
+                ]
+            ),
+            _html.spectrum_rows(self.S, r),
+        )
+
+    def plot(self) -> Any:
+        """Draw the singular values as bars, each with its certified residual above it.
+
+        Nothing is recomputed: the figure shows ``S`` and ``residuals`` as they are.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure (made without pyplot).
+
+        Examples
+        --------
+        >>> import numpy as np, svdlens as sl
+        >>> type(sl.svd(np.diag([3.0, 1.0])).plot()).__name__
+        'Figure'
+        """
+        from .. import _html
+
+        return _html.spectrum_figure(
+            self.S,
+            self.residuals,
+            f"SVD spectrum ({self.method}; residual above each bar; converged: {self.converged})",
+        )
+
 
 def tol_floor(dtype: torch.dtype, shape) -> float:
     """The smallest relative residual a product in this dtype can certify.
