@@ -3,7 +3,15 @@
 from . import diffusion, exceptions, faces, scenes
 from .exceptions import ConvergenceWarning, PrecisionWarning, SvdlensError
 from .faces import Eigenfaces
-from .linalg import Operator, SVDResult, as_operator, principal_angles, svd
+from .linalg import (
+    Operator,
+    SVDResult,
+    as_operator,
+    grassmann_distance,
+    principal_angles,
+    projection_distance,
+    svd,
+)
 from .nets import (
     LocalBasis,
     global_directions,
@@ -34,6 +42,8 @@ __all__ = [
     "global_directions",
     "weight_directions",
     "principal_angles",
+    "grassmann_distance",
+    "projection_distance",
     "diffusion",
     "exceptions",
     "SvdlensError",

@@ -194,8 +194,6 @@ class HSpace:
         f = self.h_map(grid, prompt=prompt, layer=layer)
         solver = {"block_size": block_size, "max_dim": max_dim, "max_iter": max_iter}
         options: dict[str, Any] = {key: value for key, value in solver.items() if value is not None}
-        if start is not None:
-            options["start"] = start
         basis = local_basis(
             f,
             torch.as_tensor(xt).to(self.ddim.device, torch.float32),
@@ -205,6 +203,7 @@ class HSpace:
             cache_dir=cache_dir,
             max_memory=max_memory,
             jvp_mode=jvp_mode,
+            start=start,
             **options,
         )
         basis.t, basis.steps, basis.prompt, basis.layer = grid.t, grid.steps, prompt, f.layer

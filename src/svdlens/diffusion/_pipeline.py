@@ -827,7 +827,10 @@ class Pipeline:
         max_iter : int, optional
             The most iterations of the solver.
         start : torch.Tensor, optional
-            A starting subspace (rows are vectors, e.g. an earlier basis's v) for a warm start.
+            A warm start: ``(k', ...)`` directions at x_t (rows are vectors, such as ``b.v`` of
+            a basis at a nearby t or image). They take the first columns of the first Krylov
+            block, the rest stays random, and the residuals are certified as for a cold start
+            (see :func:`svdlens.local_basis`); a hash of the start is part of the cache key.
 
         Returns
         -------

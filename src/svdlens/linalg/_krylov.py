@@ -58,11 +58,18 @@ def svd_krylov(
     gen: torch.Generator,
     block_size: int | None = None,
     max_dim: int | None = None,
+    start: torch.Tensor | None = None,
 ):
-    """Returns torch ``U, S, V``, residuals and the number of block steps."""
+    """Returns torch ``U, S, V``, residuals and the number of block steps.
+
+    ``start`` (``(n, k')``, ``k' ≤ block_size``) replaces the first columns of the random
+    start block: a warm start. The rest of the block stays random.
+    """
     if op.shape[0] < op.shape[1]:
         # Start in the smaller space, so that a full basis there makes the projection exact.
-        V, S, U, res, steps = svd_krylov(op.T, k, tol, max_iter, gen, block_size, max_dim)
+        # A warm start of right vectors becomes one of left vectors there: A V₀ (k' products).
+        left = None if start is None else op.matmat(start)
+        V, S, U, res, steps = svd_krylov(op.T, k, tol, max_iter, gen, block_size, max_dim, left)
         return U, S, V, res, steps
     m, n = op.shape
     r = min(m, n)
@@ -75,8 +82,15 @@ def svd_krylov(
     B = like.new_zeros(dim, dim)
 
     tiny = torch.finfo(like.dtype).tiny
+    # A warm start that spans other singular vectors exactly is an invariant subspace: its Ritz
+    # triplets are exact, so the first step could "converge" on them before the random columns
+    # have grown. The random columns get one step of their own before any stop.
+    min_steps = 1 if start is None else 2
     d = 0  # current size of the bases
     R = random_block(gen, n, b, like)  # the next block of V comes from here
+    if start is not None:  # a warm start: its directions first, the rest of the block random
+        norms = torch.linalg.vector_norm(start[:, :b], dim=0).clamp(min=torch.finfo(like.dtype).tiny)
+        R[:, : min(start.shape[1], b)] = start[:, :b] / norms * math.sqrt(n)  # the random columns' scale
     for step in range(1, max_steps + 1):
         bs = min(b, dim - d)
         if R.shape[1] < bs:  # after a partial block and a restart: top up with fresh directions
@@ -101,7 +115,7 @@ def svd_krylov(
         xl = Xk[d - bs : d]
         est = torch.sqrt(torch.clamp((xl * (RtR @ xl)).sum(0), min=0)) / torch.clamp(S[0], min=tiny)
         last = d == r or step == max_steps
-        if last or bool(est.max() <= tol):
+        if last or (step >= min_steps and bool(est.max() <= tol)):
             # Verify from the stored real products before claiming convergence.
             Uk, Vk = U[:, :d] @ Xk, V[:, :d] @ Yk
             res = residuals_from_products(AV[:, :d] @ Yk, AtU[:, :d] @ Xk, Uk, Sk, Vk)

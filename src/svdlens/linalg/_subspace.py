@@ -28,13 +28,28 @@ def default_subspace_iterations(k: int, shape) -> int:
     return 7 if k < 0.1 * min(shape) else 4
 
 
-def svd_subspace(op: Operator, k: int, tol: float, max_iter: int | None, gen, oversample: int = 15):
-    """Returns torch ``U, S, V``, residuals and the number of iterations run."""
+def svd_subspace(
+    op: Operator,
+    k: int,
+    tol: float,
+    max_iter: int | None,
+    gen,
+    oversample: int = 15,
+    start: torch.Tensor | None = None,
+):
+    """Returns torch ``U, S, V``, residuals and the number of iterations run.
+
+    ``start`` (``(n, k')``, ``k' ≤ k + oversample``) replaces the first columns of the random
+    sketch Ω: a warm start. The rest of Ω stays random.
+    """
     m, n = op.shape
     like = torch.empty(0, dtype=op.torch_dtype, device=op.device)
     width = min(k + oversample, min(m, n))
     n_iter = default_subspace_iterations(k, op.shape) if max_iter is None else max_iter
-    Q, _, _ = orthonormalize(op.matmat(random_block(gen, n, width, like)), None, gen)
+    omega = random_block(gen, n, width, like)
+    if start is not None:
+        omega[:, : start.shape[1]] = start[:, :width] * n**0.5  # the random columns' scale
+    Q, _, _ = orthonormalize(op.matmat(omega), None, gen)
     previous = None
     for it in range(n_iter):
         Z = op.rmatmat(Q)

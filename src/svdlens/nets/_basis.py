@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .._atomic import atomic_write
@@ -345,6 +346,13 @@ def _hash_tensor(h, t: torch.Tensor) -> None:
     h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
 
 
+def _start_digest(start: torch.Tensor | np.ndarray) -> str:
+    """A hash of a warm start's numbers, for the cache key."""
+    h = hashlib.sha256()
+    _hash_tensor(h, start if isinstance(start, torch.Tensor) else torch.as_tensor(np.asarray(start)))
+    return h.hexdigest()[:32]
+
+
 def cache_key(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, **params: Any) -> str:
     """A hash of the model's weights (for a module or :class:`LayerMap`), x, and the map's arguments.
 
@@ -404,6 +412,7 @@ def local_basis(
     cache_dir: str | Path | None = None,
     max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
     jvp_mode: str = "auto",
+    start: torch.Tensor | np.ndarray | None = None,
     **svd_options: int,
 ) -> LocalBasis:
     """The top-``k`` singular triplets of ``J = ∂f/∂x`` at ``x``, matrix-free.
@@ -436,6 +445,13 @@ def local_basis(
         the next. ``None``: no budget, one batched call per block.
     jvp_mode : {"auto", "forward", "double_vjp"}
         How ``J v`` is computed (see :func:`svdlens.jacobian`).
+    start : torch.Tensor or numpy.ndarray, optional
+        A warm start: ``(k', *x.shape)`` directions at x, such as the ``v`` of a basis at a
+        nearby point (see the ``start`` of :func:`svdlens.svd`). They take the first ``k'``
+        columns of the first Krylov block, the rest stays random; the block grows to ``k' + 1``
+        when it is smaller. The stopping rule and the residuals are those of a cold start. A
+        hash of the start is part of the cache key: a basis cached from another start (or
+        from none) is not returned for this one.
     **svd_options
         Passed to :func:`svdlens.svd` (``block_size``, ``max_dim``, ``max_iter``).
 
@@ -472,9 +488,15 @@ def local_basis(
     check_choice("jvp_mode", jvp_mode, JVP_MODES)
     budget = None if max_memory is None else parse_memory("max_memory", max_memory)
     user_block = svd_options.get("block_size")
+    if start is not None and not isinstance(start, torch.Tensor):
+        start = np.asarray(start)
+    n_start = 0 if start is None else (int(start.shape[0]) if start.ndim > 1 else 1)
     if method == "krylov":
-        svd_options.setdefault("block_size", DEFAULT_BLOCK)
-    key = cache_key(f, x, k=k, method=method, tol=tol, seed=seed, **svd_options)
+        svd_options.setdefault("block_size", max(DEFAULT_BLOCK, n_start + 1))
+    keyed: dict[str, Any] = dict(svd_options)
+    if start is not None:  # only then, so that cold-start keys stay as they were
+        keyed["start"] = _start_digest(start)
+    key = cache_key(f, x, k=k, method=method, tol=tol, seed=seed, **keyed)
     if cache_dir is not None:
         path = Path(cache_dir) / f"basis-{key}.safetensors"
         if path.exists():
@@ -487,8 +509,8 @@ def local_basis(
     if budget is not None:
         J.max_block = block_for_memory(J.graph_bytes, budget)
         if method == "krylov" and user_block is None:
-            svd_options["block_size"] = min(DEFAULT_BLOCK, J.max_block)
-    res = svd(J, k, method=method, tol=tol, seed=seed, **svd_options)
+            svd_options["block_size"] = max(min(DEFAULT_BLOCK, J.max_block), n_start + 1)
+    res = svd(J, k, method=method, tol=tol, seed=seed, start=start, **svd_options)
     basis = LocalBasis(
         u=res.U.T.reshape((k,) + tuple(J.y.shape)),
         s=res.S,
