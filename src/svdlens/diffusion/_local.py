@@ -1,0 +1,418 @@
+"""Local edits: the Jacobian of the posterior mean x̂0 inside a mask, nullspace projection, diagnostics.
+
+After Chen et al. (NeurIPS 2024), "Exploring Low-Dimensional Subspaces in Diffusion Models for
+Controllable Image Editing" (LOCO Edit), built on Park et al. (2023):
+
+- the map is x_t ↦ x̂0(x_t), the posterior mean E[x_0 | x_t] that the model predicts (Tweedie's
+  formula; from ε, v or x_0 by the model's own ``prediction_type``), optionally restricted to
+  the pixels of a mask;
+- an edit direction is a right singular vector of that Jacobian inside the mask, projected onto
+  the nullspace of the top-r right singular vectors of the Jacobian outside it, so that moving
+  along it changes the outside as little as the first r outside directions allow;
+- what is left outside is measured: the leakage ‖(J v)⊙(1−M)‖ / ‖J v‖ of each direction.
+
+And the two diagnostics that explain why a single step works: the numerical rank of the x̂0
+Jacobian (its singular values against τ·σ₁, over t) and its local linearity, the norm ratio
+‖f(x+λv) − f(x)‖ / ‖λ J v‖ and the cosine between the two, against λ.
+
+Every SVD is the engine's certified block Krylov method on matrix-free products (JVP and VJP),
+not LOCO's power iteration; each result carries its residuals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+
+from .._validation import check_finite, check_float, check_int
+from ..exceptions import InvalidParameterError
+from ..nets import LocalBasis, jacobian, local_basis
+from ._modules import DiffusersModel
+
+__all__ = [
+    "X0Map",
+    "LocalDirections",
+    "RankProfile",
+    "Linearity",
+    "image_mask",
+    "model_mask",
+    "local_directions",
+    "rank_profile",
+    "linearity",
+    "MAX_LAMBDAS",
+]
+
+MAX_LAMBDAS = 64
+"""The most step sizes one :func:`linearity` call takes."""
+
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
+
+
+class X0Map:
+    """f: x_t ↦ x̂0, the posterior mean the U-Net predicts at one timestep, optionally inside a mask.
+
+    With ᾱ the cumulative signal level at the timestep and ``out`` the U-Net's output:
+    ``epsilon``: x̂0 = (x − √(1−ᾱ)·out)/√ᾱ; ``v_prediction``: x̂0 = √ᾱ·x − √(1−ᾱ)·out;
+    ``sample``: x̂0 = out. This is diffusers' ``pred_original_sample`` of the same step.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The U-Net, called as ``model(x, timestep, **forward_kwargs).sample``.
+    alpha_bar : float
+        ᾱ at ``timestep``.
+    timestep : int
+        The training timestep of x_t.
+    prediction_type : {"epsilon", "v_prediction", "sample"}
+        What the U-Net predicts (the scheduler's ``prediction_type``).
+    pixels : torch.Tensor, optional
+        Flat indices (into h·w) of the pixels to keep; the output is then ``(n, c, len(pixels))``.
+        None keeps the whole x̂0.
+    **forward_kwargs
+        Passed to every U-Net call (``encoder_hidden_states`` for a text model).
+    """
+
+    def __init__(
+        self,
+        model: DiffusersModel,
+        alpha_bar: float,
+        timestep: int,
+        prediction_type: str,
+        pixels: torch.Tensor | None = None,
+        **forward_kwargs: Any,
+    ) -> None:
+        if prediction_type not in PREDICTION_TYPES:
+            raise InvalidParameterError(f"prediction_type must be one of {', '.join(PREDICTION_TYPES)}")
+        self.model, self.alpha_bar, self.timestep = model, float(alpha_bar), int(timestep)
+        self.prediction_type, self.pixels, self.forward_kwargs = prediction_type, pixels, forward_kwargs
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model(x, self.timestep, **self.forward_kwargs).sample
+        a = self.alpha_bar
+        if self.prediction_type == "epsilon":
+            x0 = (x - math.sqrt(1 - a) * out) / math.sqrt(a)
+        elif self.prediction_type == "v_prediction":
+            x0 = math.sqrt(a) * x - math.sqrt(1 - a) * out
+        else:
+            x0 = out
+        if self.pixels is None:
+            return x0
+        return x0.flatten(-2).index_select(-1, self.pixels)  # a fixed index: vmap and forward AD take it
+
+    def restricted(self, pixels: torch.Tensor | None) -> X0Map:
+        """The same map keeping only ``pixels`` (flat indices into h·w)."""
+        return X0Map(self.model, self.alpha_bar, self.timestep, self.prediction_type, pixels, **self.forward_kwargs)
+
+    def __repr__(self) -> str:
+        where = "" if self.pixels is None else f", {len(self.pixels)} pixels"
+        return f"x0_map({type(self.model).__name__}, timestep={self.timestep}, {self.prediction_type}{where})"
+
+
+# ----------------------------------------------------------------------------- masks
+def image_mask(mask: ArrayLike | Sequence[int], height: int, width: int) -> np.ndarray:
+    """A mask in image pixels as a boolean ``(height, width)`` array, checked.
+
+    Parameters
+    ----------
+    mask : array_like or (int, int, int, int)
+        A boolean (or 0/1) image of ``(height, width)`` (a leading axis of 1 is taken), or a
+        rectangle ``(x0, y0, x1, y1)`` in pixels: columns x0 to x1 − 1, rows y0 to y1 − 1.
+    height, width : int
+        The image's size.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(height, width)`` bool.
+
+    Raises
+    ------
+    InvalidParameterError
+        A rectangle outside the image or with no area; an image of another shape, not 0/1,
+        empty, or covering the whole image (then nothing is outside to protect).
+
+    Examples
+    --------
+    >>> int(image_mask((2, 4, 6, 8), 32, 32).sum())
+    16
+    """
+    arr = np.asarray(mask)
+    if arr.ndim == 1 and arr.shape == (4,) and not (arr.dtype == bool):
+        values = [float(v) for v in arr]
+        if not all(math.isfinite(v) and v == int(v) for v in values):
+            raise InvalidParameterError(f"a mask rectangle is four whole pixel numbers (x0, y0, x1, y1); got {mask!r}")
+        x0, y0, x1, y1 = (int(v) for v in values)
+        if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+            raise InvalidParameterError(
+                f"the mask rectangle {(x0, y0, x1, y1)} must lie in the {width}×{height} image with x0 < x1 and "
+                "y0 < y1 (columns x0 to x1 − 1, rows y0 to y1 − 1)"
+            )
+        out = np.zeros((height, width), bool)
+        out[y0:y1, x0:x1] = True
+    else:
+        if arr.ndim == 3 and arr.shape[0] == 1:
+            arr = arr[0]
+        if arr.shape != (height, width):
+            raise InvalidParameterError(
+                f"a mask image must be {height}×{width} like the image (or a rectangle x0, y0, x1, y1); got "
+                f"shape {arr.shape}"
+            )
+        if arr.dtype != bool:
+            if not np.isin(arr, (0, 1)).all():
+                raise InvalidParameterError("a mask image must hold only 0 and 1 (or False and True)")
+            arr = arr.astype(bool)
+        out = arr
+    if not out.any():
+        raise InvalidParameterError("the mask is empty: it must cover at least one pixel")
+    if out.all():
+        raise InvalidParameterError("the mask covers the whole image: leave some pixels outside it to protect")
+    return out
+
+
+def model_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """An image mask at the model's resolution (the latent's, for a latent model): ``(size, size)`` bool.
+
+    A model pixel is inside when at least half of the image pixels it stands for are (an area
+    average, so a mask given at image size keeps its place and area in the latent).
+
+    Raises
+    ------
+    InvalidParameterError
+        The mask, at the model's resolution, covers no pixel or every pixel.
+    """
+    h, w = mask.shape
+    if (h, w) == (size, size):
+        small = mask
+    else:
+        t = torch.from_numpy(mask.astype(np.float32))[None, None]
+        small = (torch.nn.functional.adaptive_avg_pool2d(t, (size, size))[0, 0] >= 0.5).numpy()
+    if not small.any():
+        raise InvalidParameterError(
+            f"the mask covers no pixel of the model's {size}×{size} latent (each stands for {h // size}×{w // size} "
+            "image pixels); make it larger"
+        )
+    if small.all():
+        raise InvalidParameterError(f"the mask covers every pixel of the model's {size}×{size} latent; make it smaller")
+    return small
+
+
+def _flat(mask: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.flatnonzero(mask)).to(device)
+
+
+# ----------------------------------------------------------------------------- local directions
+@dataclass
+class LocalDirections:
+    """Edit directions inside a mask, projected onto the nullspace of the top-r directions outside it.
+
+    Made by ``Pipeline.local_directions``. ``v`` is what edits move along (``pipe.edit(v=ld.v[0])``).
+
+    Attributes
+    ----------
+    v : torch.Tensor
+        ``(k, *x.shape)`` the projected directions, unit norm.
+    s : torch.Tensor
+        ``(k,)`` singular values of the Jacobian of x̂0 inside the mask.
+    leakage : torch.Tensor
+        ``(k,)`` ‖(J vᵢ)⊙(1−M)‖ / ‖J vᵢ‖ for the whole x̂0 Jacobian J: the share of each
+        projected direction's first-order change that still falls outside the mask.
+    leakage_before : torch.Tensor
+        ``(k,)`` the same for the directions before projection (r = 0).
+    inside : LocalBasis
+        The SVD inside the mask (its ``v`` are the directions before projection).
+    outside : LocalBasis or None
+        The top-r SVD outside the mask (None for r = 0).
+    mask : numpy.ndarray
+        ``(h, w)`` the mask at the model's resolution.
+    r : int
+        How many outside directions were projected out.
+    t : float
+        Where x_t is.
+    steps : int
+        DDIM steps of the grid.
+    """
+
+    v: torch.Tensor
+    s: torch.Tensor
+    leakage: torch.Tensor
+    leakage_before: torch.Tensor
+    inside: LocalBasis
+    outside: LocalBasis | None
+    mask: np.ndarray
+    r: int
+    t: float
+    steps: int
+    xt: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def residuals(self) -> dict[str, torch.Tensor]:
+        """The certified residuals of both SVDs: ``{"inside": (k,), "outside": (r,)}``."""
+        out = self.outside.residuals if self.outside is not None else torch.zeros(0)
+        return {"inside": self.inside.residuals, "outside": out}
+
+    @property
+    def converged(self) -> bool:
+        """Both SVDs reached their tolerance."""
+        return bool(self.inside.converged and (self.outside is None or self.outside.converged))
+
+
+def project_out(v: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
+    """Rows of ``v`` projected onto the orthogonal complement of the rows of ``outside``, then normalised.
+
+    ``outside``'s rows are orthonormal (right singular vectors). Projected twice (classical
+    Gram–Schmidt, twice is enough; Giraud et al. 2005), so what is left is orthogonal to them to
+    rounding.
+
+    Raises
+    ------
+    InvalidParameterError
+        A direction that lies (numerically) in the span of ``outside``.
+    """
+    V = v.reshape(len(v), -1).double()
+    W = outside.reshape(len(outside), -1).double()
+    for _ in range(2):
+        V = V - (V @ W.T) @ W
+    norms = V.norm(dim=1)
+    if bool((norms < 1e-6).any()):
+        i = int(torch.nonzero(norms < 1e-6)[0, 0])
+        raise InvalidParameterError(
+            f"direction {i + 1} lies in the span of the {len(W)} outside directions; project out fewer (r)"
+        )
+    return (V / norms[:, None]).to(v.dtype).reshape(v.shape)
+
+
+def local_directions(
+    f: X0Map,
+    xt: torch.Tensor,
+    mask: np.ndarray,
+    *,
+    k: int,
+    r: int,
+    basis_options: dict[str, Any],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, LocalBasis, LocalBasis | None]:
+    """The projected directions, their leakage before and after, and both bases (see :class:`LocalDirections`)."""
+    k = check_int("k", k, high=512)
+    r = check_int("r", r, low=0, high=512)
+    inside = local_basis(f.restricted(_flat(mask, xt.device)), xt, k=k, **basis_options)
+    outside = local_basis(f.restricted(_flat(~mask, xt.device)), xt, k=r, **basis_options) if r else None
+    v = inside.v if outside is None else project_out(inside.v, outside.v)
+    return v, leakage(f, xt, v, mask), leakage(f, xt, inside.v, mask), inside, outside
+
+
+def leakage(f: X0Map, xt: torch.Tensor, v: torch.Tensor, mask: np.ndarray) -> torch.Tensor:
+    """``(k,)`` ‖(J vᵢ)⊙(1−M)‖ / ‖J vᵢ‖ for the whole x̂0 Jacobian J at ``xt`` (one JVP per direction)."""
+    J = jacobian(f.restricted(None), xt)
+    Jv = J.matmat(v.reshape(len(v), -1).T.to(xt.dtype)).T.reshape(len(v), *J.y.shape)  # (k, n, c, h, w)
+    outside = torch.from_numpy(~mask).to(Jv.device)
+    check_finite("the x̂0 Jacobian's products", Jv)
+    total = Jv.flatten(1).norm(dim=1)
+    return (Jv * outside).flatten(1).norm(dim=1) / total.clamp_min(torch.finfo(total.dtype).tiny)
+
+
+# ----------------------------------------------------------------------------- diagnostics
+@dataclass
+class RankProfile:
+    """The numerical rank of the x̂0 Jacobian against t: how many σᵢ are at least τ·σ₁.
+
+    Attributes
+    ----------
+    ts : numpy.ndarray
+        ``(T,)`` the t's.
+    s : numpy.ndarray
+        ``(T, k)`` the top-k singular values at each t.
+    residuals : numpy.ndarray
+        ``(T, k)`` their certified residuals.
+    tau : float
+        The threshold, relative to σ₁.
+    rank : numpy.ndarray
+        ``(T,)`` how many of the k computed σᵢ are at least τ·σ₁.
+    at_least : numpy.ndarray
+        ``(T,)`` bool: all k are, so the rank is k or more (compute more to see further).
+    share : numpy.ndarray
+        ``(T,)`` rank / the dimension of x_t: the share of directions that count.
+    dim : int
+        The dimension of x_t.
+    converged : numpy.ndarray
+        ``(T,)`` bool, each SVD reached its tolerance.
+    """
+
+    ts: np.ndarray
+    s: np.ndarray
+    residuals: np.ndarray
+    tau: float
+    rank: np.ndarray
+    at_least: np.ndarray
+    share: np.ndarray
+    dim: int
+    converged: np.ndarray
+
+
+def rank_profile(bases: Sequence[LocalBasis], ts: Sequence[float], tau: float, dim: int) -> RankProfile:
+    """The :class:`RankProfile` of the x̂0 bases computed at ``ts``."""
+    tau = check_float("tau", tau, low=0.0, high=1.0, low_open=True)
+    s = np.stack([b.s.detach().cpu().double().numpy() for b in bases])
+    residuals = np.stack([b.residuals.detach().cpu().double().numpy() for b in bases])
+    above = s >= tau * s[:, :1]
+    rank = above.sum(axis=1)
+    return RankProfile(
+        ts=np.asarray(ts, float),
+        s=s,
+        residuals=residuals,
+        tau=tau,
+        rank=rank,
+        at_least=np.asarray(above.all(axis=1)),
+        share=rank / dim,
+        dim=dim,
+        converged=np.array([bool(b.converged) for b in bases]),
+    )
+
+
+@dataclass
+class Linearity:
+    """How linear x̂0 is along a direction: f(x + λv) − f(x) against its first-order part λ J v.
+
+    Attributes
+    ----------
+    lambdas : numpy.ndarray
+        ``(L,)`` the step sizes.
+    ratio : numpy.ndarray
+        ``(L,)`` ‖f(x+λv) − f(x)‖ / ‖λ J v‖ (1 for a linear map).
+    cosine : numpy.ndarray
+        ``(L,)`` the cosine between f(x+λv) − f(x) and λ J v (1 for a linear map).
+    jv_norm : float
+        ‖J v‖.
+    """
+
+    lambdas: np.ndarray
+    ratio: np.ndarray
+    cosine: np.ndarray
+    jv_norm: float
+
+
+def linearity(f: X0Map, xt: torch.Tensor, v: torch.Tensor, lambdas: Sequence[float]) -> Linearity:
+    """The :class:`Linearity` of ``f`` at ``xt`` along ``v`` (normalised), for each step size."""
+    values = [check_float("lambdas", lam) for lam in np.atleast_1d(np.asarray(lambdas, dtype=float))]
+    if not 1 <= len(values) <= MAX_LAMBDAS or any(lam == 0 for lam in values):
+        raise InvalidParameterError(f"lambdas must be 1 to {MAX_LAMBDAS} nonzero step sizes")
+    v = torch.as_tensor(v, dtype=xt.dtype, device=xt.device).reshape(xt.shape)
+    if not bool(torch.isfinite(v).all()) or float(v.norm()) == 0:
+        raise InvalidParameterError("v must be a finite, nonzero direction shaped like x_t")
+    v = v / v.norm()
+    J = jacobian(f, xt)
+    jv = J.matmat(v.reshape(-1, 1)).reshape(J.y.shape)
+    y0 = J.y
+    ratio, cosine = [], []
+    with torch.no_grad():
+        for lam in values:
+            delta = (f(xt + lam * v) - y0).double().flatten()
+            first = (lam * jv).double().flatten()
+            check_finite(f"x̂0 at λ = {lam:g}", delta)
+            ratio.append(float(delta.norm() / first.norm()))
+            cosine.append(float(delta @ first / (delta.norm() * first.norm()).clamp_min(1e-300)))
+    return Linearity(np.array(values), np.array(ratio), np.array(cosine), float(jv.norm()))

@@ -1,0 +1,183 @@
+"""Local edits (LOCO Edit): the x̂0 map against diffusers, masks, the nullspace projection, diagnostics, metrics.
+
+Oracles: diffusers' own ``DDIMScheduler.step(...).pred_original_sample`` for x̂0 under each
+prediction type; a full Jacobian (``torch.func.jacrev``) of a tiny U-Net for the leakage and the
+linearity ratio; scikit-image's ``structural_similarity`` for SSIM.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from svdlens.diffusion._evaluate import edit_metrics
+from svdlens.diffusion._local import (
+    X0Map,
+    image_mask,
+    leakage,
+    linearity,
+    local_directions,
+    model_mask,
+    project_out,
+    rank_profile,
+)
+from svdlens.exceptions import InvalidParameterError
+
+
+@pytest.fixture(scope="module")
+def unet():
+    from diffusers import UNet2DModel
+
+    torch.manual_seed(0)
+    model = UNet2DModel(
+        sample_size=8,
+        in_channels=1,
+        out_channels=1,
+        layers_per_block=1,
+        block_out_channels=(8, 16),
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=4,
+    ).eval()
+    return model.requires_grad_(False)
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
+def test_the_x0_map_is_diffusers_pred_original_sample(unet, prediction_type):
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler(num_train_timesteps=1000, prediction_type=prediction_type, clip_sample=False)
+    scheduler.set_timesteps(50)
+    timestep = int(scheduler.timesteps[20])
+    x = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    f = X0Map(unet, float(scheduler.alphas_cumprod[timestep]), timestep, prediction_type)
+    with torch.no_grad():
+        ours = f(x)
+        theirs = scheduler.step(unet(x, timestep).sample, timestep, x, eta=0.0).pred_original_sample
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    mask = image_mask((2, 1, 5, 4), 8, 8)
+    inside = f.restricted(torch.from_numpy(np.flatnonzero(mask)))
+    with torch.no_grad():
+        torch.testing.assert_close(inside(x), theirs.flatten(-2)[..., np.flatnonzero(mask)])
+
+
+@pytest.mark.parametrize(
+    "mask, words",
+    [
+        ((0, 0, 0, 4), "x0 < x1"),
+        ((-1, 0, 4, 4), "must lie in the 8×8 image"),
+        ((0, 0, 9, 4), "must lie in the 8×8 image"),
+        ((0.5, 0, 4, 4), "four whole pixel numbers"),
+        (np.zeros((8, 8), bool), "the mask is empty"),
+        (np.ones((8, 8), bool), "covers the whole image"),
+        (np.zeros((7, 8), bool), "must be 8×8"),
+        (np.full((8, 8), 0.5), "only 0 and 1"),
+    ],
+)
+def test_bad_masks_get_clear_errors(mask, words):
+    with pytest.raises(InvalidParameterError, match=words):
+        image_mask(mask, 8, 8)
+
+
+def test_a_mask_in_image_pixels_shrinks_to_the_latent():
+    big = image_mask((8, 8, 24, 16), 32, 32)  # a 16×8 box in a 32×32 image
+    small = model_mask(big, 4)  # an 8× smaller latent
+    assert small.shape == (4, 4) and small.sum() == 2 and small[1, 1] and small[1, 2]
+    with pytest.raises(InvalidParameterError, match="covers no pixel of the model's 4×4 latent"):
+        model_mask(image_mask((0, 0, 2, 2), 32, 32), 4)
+
+
+def test_the_projection_leaves_directions_orthogonal_to_the_outside_ones():
+    rng = np.random.default_rng(0)
+    outside = torch.from_numpy(np.linalg.qr(rng.standard_normal((50, 5)))[0].T.copy()).float()  # 5 orthonormal rows
+    v = torch.from_numpy(rng.standard_normal((3, 50))).float()
+    p = project_out(v, outside)
+    assert float((p @ outside.T).abs().max()) < 1e-6
+    torch.testing.assert_close(p.norm(dim=1), torch.ones(3))
+    with pytest.raises(InvalidParameterError, match="direction 1 lies in the span"):
+        project_out(outside[:1] * 2, outside)
+
+
+def _full_jacobian(f, x):
+    return torch.func.jacrev(f)(x).reshape(f(x).numel(), x.numel())
+
+
+def test_local_directions_against_a_full_jacobian(unet):
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler(num_train_timesteps=1000)
+    t = 600
+    f = X0Map(unet, float(scheduler.alphas_cumprod[t]), t, "epsilon")
+    x = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    mask = image_mask((2, 2, 6, 5), 8, 8)
+    v, leak, leak_before, inside, outside = local_directions(f, x, mask, k=3, r=4, basis_options={"tol": 1e-6})
+    J = _full_jacobian(f, x)
+    flat_in, flat_out = np.flatnonzero(mask), np.flatnonzero(~mask)
+    s_in = torch.linalg.svdvals(J[flat_in])[:3]
+    torch.testing.assert_close(inside.s, s_in, rtol=1e-4, atol=1e-5)
+    V_out = torch.linalg.svd(J[flat_out])[2][:4]
+    assert float((v.reshape(3, -1) @ V_out.T).abs().max()) < 1e-5  # orthogonal to the true outside directions
+    Jv = J @ v.reshape(3, -1).T
+    expected = Jv[flat_out].norm(dim=0) / Jv.norm(dim=0)
+    torch.testing.assert_close(leak, expected, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(leakage(f, x, v, mask), expected, rtol=1e-4, atol=1e-6)
+    assert float(leak.mean()) < float(leak_before.mean())  # projecting out the outside directions helps
+    assert inside.converged and outside is not None and outside.converged
+
+
+def test_linearity_is_one_for_small_steps_and_measured_for_large(unet):
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler(num_train_timesteps=1000)
+    f = X0Map(unet, float(scheduler.alphas_cumprod[500]), 500, "epsilon")
+    x = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    v = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(4))
+    lin = linearity(f, x, v, [1e-3, -1e-3, 30.0])
+    assert np.allclose(lin.ratio[:2], 1, atol=1e-2) and np.allclose(lin.cosine[:2], 1, atol=1e-3)
+    J = _full_jacobian(f, x)
+    u = (v / v.norm()).reshape(-1)
+    assert lin.jv_norm == pytest.approx(float((J @ u).norm()), rel=1e-4)
+    with torch.no_grad():
+        delta = (f(x + 30.0 * u.reshape(x.shape)) - f(x)).flatten()
+    assert lin.ratio[2] == pytest.approx(float(delta.norm() / (30.0 * (J @ u).norm())), rel=1e-4)
+    with pytest.raises(InvalidParameterError, match="nonzero step sizes"):
+        linearity(f, x, v, [0.0])
+
+
+def test_rank_profile_counts_singular_values_above_tau():
+    from svdlens.nets import LocalBasis
+
+    def basis(s):
+        s = torch.tensor(s)
+        return LocalBasis(
+            u=torch.zeros(len(s), 1), s=s, v=torch.zeros(len(s), 1), residuals=torch.zeros(len(s)),
+            n_jvp=0, n_vjp=0, converged=True,
+        )  # fmt: skip
+
+    p = rank_profile([basis([10.0, 5.0, 0.5]), basis([4.0, 3.9, 3.8])], [0.3, 0.9], tau=0.1, dim=64)
+    assert p.rank.tolist() == [2, 3] and p.at_least.tolist() == [False, True]
+    assert p.share.tolist() == [2 / 64, 3 / 64]
+
+
+def test_edit_metrics_against_scikit_image():
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(5)
+    before = rng.random((24, 24))
+    after = before.copy()
+    after[6:14, 8:16] += 0.2 * rng.random((8, 8))
+    after[20:, :4] += 0.01  # a little leakage
+    mask = image_mask((8, 6, 16, 14), 24, 24)
+    m = edit_metrics(before, after, mask)
+    assert m.ssim == pytest.approx(structural_similarity(before, after, data_range=1.0), abs=1e-12)
+    delta = after - before
+    assert m.leakage == pytest.approx(np.linalg.norm(delta[~mask]) / np.linalg.norm(delta))
+    assert m.mse_inside == pytest.approx((delta[mask] ** 2).mean()) and m.mse_outside == pytest.approx(
+        (delta[~mask] ** 2).mean()
+    )
+    assert m.ssim_outside > m.ssim_inside  # the edit is inside
+    colour = edit_metrics(np.stack([before] * 3), np.stack([after] * 3), mask)  # (c, h, w) images
+    assert colour.leakage == pytest.approx(m.leakage) and colour.ssim == pytest.approx(m.ssim, abs=1e-9)
+    with pytest.raises(InvalidParameterError, match="one shape"):
+        edit_metrics(before, after[:-1], mask)
