@@ -181,3 +181,60 @@ def test_edit_metrics_against_scikit_image():
     assert colour.leakage == pytest.approx(m.leakage) and colour.ssim == pytest.approx(m.ssim, abs=1e-9)
     with pytest.raises(InvalidParameterError, match="one shape"):
         edit_metrics(before, after[:-1], mask)
+
+
+# ----------------------------------------------------------------------------- through the pipeline
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    import svdlens as sl
+    from tiny_pipelines import tiny_ddim, tiny_stable_diffusion
+
+    root = tmp_path_factory.mktemp("local")
+    return sl.diffusion.load(tiny_ddim(root / "ddim")), sl.diffusion.load(tiny_stable_diffusion(root / "sd"))
+
+
+def test_the_pipelines_x0_map_is_its_schedulers_pred_original_sample(tiny):
+    pipe = tiny[0]
+    grid = pipe._schedule.grid(0.6, 10)
+    x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    f = pipe.x0_map(0.6, 10)
+    from diffusers import DDIMScheduler
+
+    assert pipe.scheduler.config.clip_sample  # diffusers clips x̂0 in its step; the map is the unclipped mean
+    unclipped = DDIMScheduler.from_config({**pipe.scheduler.config, "clip_sample": False})
+    unclipped.set_timesteps(10)
+    with torch.no_grad():
+        out = pipe.unet(x, grid.t_index).sample
+        theirs = unclipped.step(out, grid.t_index, x, eta=0.0).pred_original_sample
+        torch.testing.assert_close(f(x), theirs, rtol=1e-5, atol=1e-5)
+        clipped = grid.sampler.step(out, grid.t_index, x, eta=0.0).pred_original_sample
+        torch.testing.assert_close(f(x).clamp(-1, 1), clipped, rtol=1e-5, atol=1e-5)
+
+
+def test_local_directions_on_a_pixel_and_a_latent_model(tiny):
+    ddim, sd = tiny
+    image = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
+    ld = ddim.local_directions(image, mask=(4, 4, 12, 10), t=0.6, k=2, r=3, steps=4, tol=1e-3)
+    assert ld.v.shape == (2, 1, 3, 16, 16) and ld.leakage.shape == (2,) and ld.converged
+    W = ld.outside.v.reshape(3, -1).double()
+    assert float((ld.v.reshape(2, -1).double() @ W.T).abs().max()) < 1e-6  # the projection, through the pipeline
+    grid = ddim.edit(image, ld.v[0], strengths=[0, 2], t=0.6, steps=4)  # edits take them like any direction
+    assert grid.shape == (2, 3, 16, 16)
+    latent = sd.local_directions(np.random.default_rng(1).random((3, 32, 32)), mask=(0, 0, 16, 16), k=1, r=1, steps=2)
+    assert latent.mask.shape == (16, 16) and latent.mask.sum() == 64  # the image box, halved to the latent
+    with pytest.raises(InvalidParameterError, match="covers no pixel of the model's 16×16 latent"):
+        sd.local_directions(np.zeros((3, 32, 32)), mask=(0, 0, 1, 1), k=1, r=1, steps=2)
+    with pytest.raises(InvalidParameterError, match="whole image"):
+        ddim.local_directions(image, mask=np.ones((16, 16), bool), steps=4)
+
+
+def test_the_diagnostics_run_on_the_pipeline(tiny):
+    ddim = tiny[0]
+    image = np.random.default_rng(2).random((3, 16, 16)).astype(np.float32)
+    profile = ddim.rank_profile(image, ts=(0.3, 0.8), k=3, steps=4)
+    assert profile.s.shape == (2, 3) and profile.rank.shape == (2,) and profile.converged.all()
+    basis = ddim.directions(image, t=0.6, k=1, steps=4)
+    lin = ddim.linearity(image, basis.v[0], t=0.6, lambdas=[1e-3, 1.0], steps=4)
+    assert lin.ratio[0] == pytest.approx(1, abs=1e-2)
+    norms = ddim.jacobian_norms(image, t=0.6, steps=4)
+    assert set(norms) == {"x0", "h", "eps"} and all(v > 0 for v in norms.values())

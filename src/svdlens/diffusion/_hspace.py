@@ -27,6 +27,7 @@ from ..exceptions import InvalidParameterError, SvdlensError
 from ..linalg import principal_angles
 from ..nets import LayerMap, LocalBasis, Transported, jacobian, layer_map, local_basis, transport
 from ._ddim import DDIM
+from ._local import X0Map
 from ._modules import DiffusersModel
 from ._schedule import Grid, Schedule
 from ._text import Text
@@ -161,16 +162,28 @@ class HSpace:
     # ------------------------------------------------------------------ the map and its basis
     def h_map(self, grid: Grid, *, prompt: str | None, layer: str | None) -> LayerMap:
         """f: x_t ↦ h at ``grid``'s x_t timestep, in float32 (see ``Pipeline.h_map``)."""
-        kwargs: dict[str, Any] = {"timestep": grid.t_index}
+        return layer_map(
+            self._unet32_or_own(), layer or "mid_block", timestep=grid.t_index, **self._text_kwargs(prompt)
+        )
+
+    def x0_map(self, grid: Grid, *, prompt: str | None) -> X0Map:
+        """f: x_t ↦ x̂0 at ``grid``'s x_t timestep, in float32 (see ``Pipeline.x0_map``)."""
+        t = grid.t_index
+        kind = self.schedule.sampler.config.prediction_type
+        return X0Map(self._unet32_or_own(), float(self.schedule.alphas[t]), t, kind, **self._text_kwargs(prompt))
+
+    def _text_kwargs(self, prompt: str | None) -> dict[str, Any]:
+        """The U-Net's conditioning on ``prompt`` (nothing for a model without text), in float32."""
         cond = self.text.conditioning(prompt)  # refuses a prompt for a model without text
-        if cond is not None:
-            kwargs["encoder_hidden_states"] = cond.cond.float()
-        unet = self.unet
-        if self.dtype != torch.float32:
-            if self._unet32 is None:
-                self._unet32 = copy.deepcopy(self.unet).float()
-            unet = self._unet32
-        return layer_map(unet, layer or "mid_block", **kwargs)
+        return {} if cond is None else {"encoder_hidden_states": cond.cond.float()}
+
+    def _unet32_or_own(self) -> DiffusersModel:
+        """The U-Net in float32 for Jacobian products: its own, or a float32 copy made once."""
+        if self.dtype == torch.float32:
+            return self.unet
+        if self._unet32 is None:
+            self._unet32 = copy.deepcopy(self.unet).float()
+        return self._unet32
 
     def directions(
         self,

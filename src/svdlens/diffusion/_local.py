@@ -59,7 +59,11 @@ class X0Map:
 
     With ᾱ the cumulative signal level at the timestep and ``out`` the U-Net's output:
     ``epsilon``: x̂0 = (x − √(1−ᾱ)·out)/√ᾱ; ``v_prediction``: x̂0 = √ᾱ·x − √(1−ᾱ)·out;
-    ``sample``: x̂0 = out. This is diffusers' ``pred_original_sample`` of the same step.
+    ``sample``: x̂0 = out. This is diffusers' ``pred_original_sample`` of the same step before
+    its ``clip_sample`` or ``thresholding``, which the map leaves out: the posterior mean is
+    smooth, and a clipped pixel would have no derivative. With
+    ``target="eps"`` the map is x_t ↦ ε̂ instead, the noise the same prediction implies
+    (ε̂ = (x − √ᾱ·x̂0)/√(1−ᾱ)).
 
     Parameters
     ----------
@@ -74,6 +78,8 @@ class X0Map:
     pixels : torch.Tensor, optional
         Flat indices (into h·w) of the pixels to keep; the output is then ``(n, c, len(pixels))``.
         None keeps the whole x̂0.
+    target : {"x0", "eps"}
+        The posterior mean x̂0 (the default) or the noise ε̂.
     **forward_kwargs
         Passed to every U-Net call (``encoder_hidden_states`` for a text model).
     """
@@ -85,12 +91,16 @@ class X0Map:
         timestep: int,
         prediction_type: str,
         pixels: torch.Tensor | None = None,
+        target: str = "x0",
         **forward_kwargs: Any,
     ) -> None:
         if prediction_type not in PREDICTION_TYPES:
             raise InvalidParameterError(f"prediction_type must be one of {', '.join(PREDICTION_TYPES)}")
+        if target not in ("x0", "eps"):
+            raise InvalidParameterError(f"target must be x0 or eps; got {target!r}")
         self.model, self.alpha_bar, self.timestep = model, float(alpha_bar), int(timestep)
         self.prediction_type, self.pixels, self.forward_kwargs = prediction_type, pixels, forward_kwargs
+        self.target = target
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         out = self.model(x, self.timestep, **self.forward_kwargs).sample
@@ -101,17 +111,28 @@ class X0Map:
             x0 = math.sqrt(a) * x - math.sqrt(1 - a) * out
         else:
             x0 = out
+        if self.target == "eps":
+            x0 = out if self.prediction_type == "epsilon" else (x - math.sqrt(a) * x0) / math.sqrt(1 - a)
         if self.pixels is None:
             return x0
         return x0.flatten(-2).index_select(-1, self.pixels)  # a fixed index: vmap and forward AD take it
 
-    def restricted(self, pixels: torch.Tensor | None) -> X0Map:
-        """The same map keeping only ``pixels`` (flat indices into h·w)."""
-        return X0Map(self.model, self.alpha_bar, self.timestep, self.prediction_type, pixels, **self.forward_kwargs)
+    def restricted(self, pixels: torch.Tensor | None, target: str | None = None) -> X0Map:
+        """The same map keeping only ``pixels`` (flat indices into h·w), or of another ``target``."""
+        return X0Map(
+            self.model,
+            self.alpha_bar,
+            self.timestep,
+            self.prediction_type,
+            pixels,
+            target or self.target,
+            **self.forward_kwargs,
+        )
 
     def __repr__(self) -> str:
         where = "" if self.pixels is None else f", {len(self.pixels)} pixels"
-        return f"x0_map({type(self.model).__name__}, timestep={self.timestep}, {self.prediction_type}{where})"
+        name = "x0_map" if self.target == "x0" else "eps_map"
+        return f"{name}({type(self.model).__name__}, timestep={self.timestep}, {self.prediction_type}{where})"
 
 
 # ----------------------------------------------------------------------------- masks

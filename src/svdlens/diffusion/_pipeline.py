@@ -15,7 +15,7 @@ Each public method checks t and steps once, makes the call's grid, and hands bot
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +25,15 @@ from numpy.typing import ArrayLike
 from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T
 from .._progress import Progress
 from ..exceptions import InvalidParameterError
-from ..nets import LayerMap, LocalBasis, Transported
+from ..nets import LayerMap, LocalBasis, Transported, local_basis
 from ..nets._basis import DEFAULT_MAX_MEMORY
 from ..nets._jacobian import parse_memory
 from ._ddim import DDIM
 from ._hspace import LOCAL_BASIS_DEFAULTS, HSpace, PromptComparison, StartPoint
+from ._local import Linearity, LocalDirections, RankProfile, X0Map, image_mask, model_mask
+from ._local import linearity as _linearity
+from ._local import local_directions as _local_directions
+from ._local import rank_profile as _rank_profile
 from ._modules import DiffusersModel, placed
 from ._schedule import Schedule
 from ._space import ModelSpace
@@ -1074,6 +1078,278 @@ class Pipeline:
         return self._hspace.compare_prompts(
             point.xt, prompts, grid, k=k, layer=layer, progress=progress, options=options
         )
+
+    # ------------------------------------------------------------------ local edits (LOCO Edit)
+    def x0_map(self, t: float = DEFAULT_T, steps: int = DEFAULT_STEPS, *, prompt: str | None = None) -> X0Map:
+        """f: x_t ↦ x̂0, the posterior mean the U-Net predicts at x_t's timestep (Tweedie's formula).
+
+        From the model's own ``prediction_type`` (ε, v or x_0); equal to diffusers'
+        ``pred_original_sample`` at the same step. In model space (the latent, for a latent
+        model), in float32 like :meth:`h_map`.
+
+        Parameters
+        ----------
+        t : float
+            Where x_t is in the diffusion, in (0, 1].
+        steps : int
+            DDIM steps over the whole diffusion (they fix x_t's timestep).
+        prompt : str, optional
+            For a text model (None is the empty prompt).
+
+        Returns
+        -------
+        X0Map
+            The map, to give to :func:`svdlens.jacobian` or :func:`svdlens.local_basis`.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> sl.diffusion.load("builtin").x0_map(0.6)
+        x0_map(UNet2DModel, timestep=600, epsilon)
+        """
+        return self._hspace.x0_map(self._schedule.grid(t, steps), prompt=prompt)
+
+    def local_directions(
+        self,
+        image: ArrayLike | torch.Tensor | None = None,
+        *,
+        mask: ArrayLike | Sequence[int],
+        seed: int | None = None,
+        xt: torch.Tensor | None = None,
+        t: float = DEFAULT_T,
+        k: int = 3,
+        r: int = 5,
+        steps: int = DEFAULT_STEPS,
+        prompt: str | None = None,
+        tol: float = _TOL,
+        max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
+    ) -> LocalDirections:
+        """Directions that edit inside ``mask`` and leave the rest alone (LOCO Edit, Chen et al. 2024).
+
+        The top-k right singular vectors of the Jacobian of x̂0 inside the mask, projected onto
+        the nullspace of the top-r right singular vectors of the Jacobian outside it; both SVDs
+        certified. ``ld.leakage`` says how much of each direction's first-order change still
+        falls outside (``ld.leakage_before`` without the projection). Edit with
+        ``pipe.edit(image, ld.v[0], ...)``.
+
+        Parameters
+        ----------
+        image : array_like or torch.Tensor, optional
+            An image in [0, 1], inverted to x_t. Give exactly one of ``image``, ``seed``, ``xt``.
+        mask : array_like or (int, int, int, int)
+            In the pixels of the model's images (``image_size`` square, what :meth:`to_images`
+            gives): a boolean image, or a box ``(x0, y0, x1, y1)`` (columns x0 to x1 − 1, rows y0
+            to y1 − 1). For a latent model it is shrunk to the latent (a latent pixel is inside
+            when half of its image pixels are).
+        seed : int, optional
+            Take x_t where the sample generated from this seed passes at t.
+        xt : torch.Tensor, optional
+            x_t itself.
+        t : float
+            Where x_t is in the diffusion (LOCO Edit uses 0.6 to 0.75).
+        k : int
+            How many directions inside the mask.
+        r : int
+            How many outside directions to project out (LOCO Edit uses 5 to 10; 0 for none).
+        steps : int
+            DDIM steps over the whole diffusion.
+        prompt : str, optional
+            For a text model: the conditioning of the map and of the inversion.
+        tol : float
+            The residual tolerance of both SVDs.
+        max_memory : int, float, str or None
+            Budget for the Jacobian products' working memory (see :meth:`directions`).
+
+        Returns
+        -------
+        LocalDirections
+            ``v`` (k, *x_t.shape), ``s``, ``leakage``, ``leakage_before``, both bases and their
+            ``residuals``, the mask at the model's resolution.
+
+        Raises
+        ------
+        SvdlensError
+            A bad mask (empty, the whole image, out of bounds, of another shape), not exactly one
+            of ``image``, ``seed`` and ``xt``, or a direction inside the outside directions' span.
+        """
+        pixels = image_mask(mask, self.image_size, self.image_size)
+        small = model_mask(pixels, self.size)
+        grid = self._schedule.grid(t, steps)
+        point = self._hspace.start_point(
+            grid, image=image, seed=seed, xt=xt, prompt=prompt, negative_prompt=None, guidance_scale=None,
+            with_image=False,
+        )  # fmt: skip
+        x = torch.as_tensor(point.xt).to(self.device, torch.float32)
+        f = self._hspace.x0_map(grid, prompt=prompt)
+        options = {"tol": tol, "max_memory": max_memory}
+        v, leak, before, inside, outside = _local_directions(f, x, small, k=k, r=r, basis_options=options)
+        return LocalDirections(v, inside.s, leak, before, inside, outside, small, r, grid.t, grid.steps, x)
+
+    def rank_profile(
+        self,
+        image: ArrayLike | torch.Tensor | None = None,
+        *,
+        seed: int | None = None,
+        ts: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9),
+        k: int = DEFAULT_K,
+        tau: float = 0.05,
+        steps: int = DEFAULT_STEPS,
+        prompt: str | None = None,
+        tol: float = 1e-3,
+    ) -> RankProfile:
+        """The numerical rank of the x̂0 Jacobian against t: how many σᵢ are at least τ·σ₁.
+
+        At each t the image is inverted (or the seed's sample stopped) there and the top-k
+        singular values of ∂x̂0/∂x_t are computed with their certificate. A low rank is why a
+        single step along a singular vector edits cleanly (Chen et al. 2024).
+
+        Parameters
+        ----------
+        image : array_like or torch.Tensor, optional
+            An image in [0, 1]; or give ``seed``.
+        seed : int, optional
+            A generated sample instead of an image.
+        ts : sequence of float
+            The t's, each in (0, 1].
+        k : int
+            Singular values computed at each t; a rank of k means "k or more".
+        tau : float
+            The threshold, relative to σ₁, in (0, 1].
+        steps : int
+            DDIM steps over the whole diffusion.
+        prompt : str, optional
+            For a text model.
+        tol : float
+            The residual tolerance of each SVD.
+
+        Returns
+        -------
+        RankProfile
+            σ and residuals per t, the rank, whether it is only a lower bound, and its share.
+
+        Raises
+        ------
+        SvdlensError
+            Not exactly one of ``image`` and ``seed``; a bad t, k or tau.
+        """
+        ts = [float(t) for t in ts]
+        if not 1 <= len(ts) <= 64:
+            raise InvalidParameterError("ts must hold 1 to 64 values of t")
+        bases = []
+        for t in ts:
+            grid = self._schedule.grid(t, steps)
+            point = self._hspace.start_point(
+                grid, image=image, seed=seed, xt=None, prompt=prompt, negative_prompt=None, guidance_scale=None,
+                with_image=False,
+            )  # fmt: skip
+            x = torch.as_tensor(point.xt).to(self.device, torch.float32)
+            bases.append(local_basis(self._hspace.x0_map(grid, prompt=prompt), x, k=k, tol=tol))
+        return _rank_profile(bases, ts, tau, int(self.channels * self.size * self.size))
+
+    def linearity(
+        self,
+        image: ArrayLike | torch.Tensor | None = None,
+        v: torch.Tensor | None = None,
+        *,
+        seed: int | None = None,
+        xt: torch.Tensor | None = None,
+        t: float = DEFAULT_T,
+        lambdas: Sequence[float] = (0.5, 1, 2, 4, 8, 16),
+        steps: int = DEFAULT_STEPS,
+        prompt: str | None = None,
+    ) -> Linearity:
+        """How linear x̂0 is along ``v`` at x_t: ‖f(x+λv) − f(x)‖ / ‖λ J v‖ and their cosine, per λ.
+
+        Both are 1 where x̂0 is linear along v; LOCO Edit reports them to explain why one step
+        along a singular vector is enough.
+
+        Parameters
+        ----------
+        image : array_like or torch.Tensor, optional
+            An image in [0, 1], inverted to x_t. Give exactly one of ``image``, ``seed``, ``xt``.
+        v : torch.Tensor
+            The direction, shaped like x_t (normalised here), e.g. ``basis.v[0]``.
+        seed : int, optional
+            A generated sample instead of an image.
+        xt : torch.Tensor, optional
+            x_t itself.
+        t : float
+            Where x_t is in the diffusion.
+        lambdas : sequence of float
+            The step sizes λ (nonzero; the length of λv, v being a unit vector).
+        steps : int
+            DDIM steps over the whole diffusion.
+        prompt : str, optional
+            For a text model.
+
+        Returns
+        -------
+        Linearity
+            The ratio and cosine per λ, and ‖J v‖.
+
+        Raises
+        ------
+        SvdlensError
+            No ``v``, a zero or non-finite one, bad step sizes, or not exactly one start.
+        """
+        if v is None:
+            raise InvalidParameterError("give v, the direction to move along (shaped like x_t)")
+        grid = self._schedule.grid(t, steps)
+        point = self._hspace.start_point(
+            grid, image=image, seed=seed, xt=xt, prompt=prompt, negative_prompt=None, guidance_scale=None,
+            with_image=False,
+        )  # fmt: skip
+        x = torch.as_tensor(point.xt).to(self.device, torch.float32)
+        return _linearity(self._hspace.x0_map(grid, prompt=prompt), x, v, lambdas)
+
+    def jacobian_norms(
+        self,
+        image: ArrayLike | torch.Tensor | None = None,
+        *,
+        seed: int | None = None,
+        xt: torch.Tensor | None = None,
+        t: float = DEFAULT_T,
+        steps: int = DEFAULT_STEPS,
+        prompt: str | None = None,
+        tol: float = 1e-3,
+    ) -> dict[str, float]:
+        """The spectral norms (σ₁) of the Jacobians of x̂0, h and ε̂ against x_t, certified to ``tol``.
+
+        Parameters
+        ----------
+        image : array_like or torch.Tensor, optional
+            An image in [0, 1]. Give exactly one of ``image``, ``seed``, ``xt``.
+        seed : int, optional
+            A generated sample instead of an image.
+        xt : torch.Tensor, optional
+            x_t itself.
+        t : float
+            Where x_t is in the diffusion.
+        steps : int
+            DDIM steps over the whole diffusion.
+        prompt : str, optional
+            For a text model.
+        tol : float
+            The residual tolerance of each top singular value.
+
+        Returns
+        -------
+        dict
+            ``{"x0": σ₁, "h": σ₁, "eps": σ₁}``.
+        """
+        grid = self._schedule.grid(t, steps)
+        point = self._hspace.start_point(
+            grid, image=image, seed=seed, xt=xt, prompt=prompt, negative_prompt=None, guidance_scale=None,
+            with_image=False,
+        )  # fmt: skip
+        x = torch.as_tensor(point.xt).to(self.device, torch.float32)
+        x0 = self._hspace.x0_map(grid, prompt=prompt)
+        maps: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+            "x0": x0,
+            "h": self._hspace.h_map(grid, prompt=prompt, layer=None),
+            "eps": x0.restricted(None, "eps"),
+        }
+        return {name: float(local_basis(f, x, k=1, tol=tol).s[0]) for name, f in maps.items()}
 
 
 FacePipeline = Pipeline
