@@ -278,6 +278,14 @@ CASES: dict[str, dict[str, list]] = {
             Reaches(ED, [*ED, "--max-memory", "64MB"], "svdlens.diffusion:Pipeline.directions", "max_memory")
         ],
         "--x-guidance": [Changes(ED, [*ED, "--x-guidance", "1"])],
+        "--mask": [
+            Changes(ED, [*ED, "--mask", "2,2,10,8"]),
+            Refused([*ED, "--mask", "0,0,16,16"], "covers the whole image"),
+        ],
+        "--r": [
+            Changes([*ED, "--mask", "2,2,10,8"], [*ED, "--mask", "2,2,10,8", "--r", "2"]),
+            Refused([*ED, "--r", "2"], "--r is the number of outside directions of --mask"),
+        ],
         **_generic(ED),
     },
     "transport": {

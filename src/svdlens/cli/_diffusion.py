@@ -18,7 +18,7 @@ from .._defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_T, MAX_GUIDANCE
 from .._validation import check_choice, check_float, check_fraction, check_int
 from ..diffusion import DTYPES, Pipeline, StartPoint, load
 from ..diffusion._hspace import LOCAL_BASIS_DEFAULTS
-from ..exceptions import InvalidParameterError
+from ..exceptions import InvalidParameterError, SvdlensError
 from ..nets._jacobian import parse_memory
 from ._main import handled
 
@@ -43,6 +43,7 @@ __all__ = [
     "pipeline",
     "read_start_image",
     "parse_strengths",
+    "parse_mask",
     "start",
     "check_t_steps",
 ]
@@ -244,6 +245,23 @@ def read_start_image(spec: str) -> np.ndarray:
             raise InvalidParameterError(f"{spec!r}: use builtin:0 to builtin:{len(faces) - 1}")
         return faces[int(text)]
     return read_image(spec, color=True)
+
+
+def parse_mask(text: str) -> tuple[int, ...] | np.ndarray:
+    """``--mask``: a box ``"x0,y0,x1,y1"`` (whole pixels), or a black-and-white image file (white = inside)."""
+    parts = text.split(",")
+    if len(parts) == 4:
+        try:
+            return tuple(int(p) for p in parts)
+        except ValueError:
+            raise InvalidParameterError(f"--mask as a box is four whole numbers x0,y0,x1,y1; got {text!r}") from None
+    from ..faces import read_image
+
+    try:
+        image = read_image(text)
+    except SvdlensError as err:
+        raise InvalidParameterError(f"--mask is a box x0,y0,x1,y1 or a mask image file: {err}") from None
+    return image > 0.5
 
 
 def parse_strengths(text: str) -> list[float]:

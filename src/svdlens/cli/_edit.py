@@ -17,6 +17,7 @@ from .._validation import check_int
 from ..diffusion import Pipeline
 from ..diffusion._figures import grid_animation, image_grid
 from ..diffusion._hspace import LOCAL_BASIS_DEFAULTS
+from ..diffusion._local import image_mask, model_mask
 from ._diffusion import (
     MAX_MEMORY,
     MODEL_FLAGS,
@@ -30,11 +31,12 @@ from ._diffusion import (
     is_builtin_spec,
     model_choice,
     model_flags,
+    parse_mask,
     parse_strengths,
     pipeline,
     start,
 )
-from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, status
+from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, refuse_unused, status
 
 __all__ = ["edit_command", "run_edit"]
 
@@ -53,6 +55,8 @@ def run_edit(
     t: float,
     steps: int,
     x_guidance: int = 0,
+    mask: Any = None,
+    r: int = 5,
     choice: ModelChoice | None = None,
     tol: float = LOCAL_BASIS_DEFAULTS["tol"],
     max_memory: str = LOCAL_BASIS_DEFAULTS["max_memory"],
@@ -83,6 +87,12 @@ def run_edit(
     x_guidance : int
         0 for the plain move, more for that many steps of x-space guidance (see
         :meth:`Pipeline.edit`).
+    mask : box or boolean image, optional
+        Edit inside this region only (LOCO Edit, :meth:`Pipeline.local_directions`): the
+        directions are those of x̂0 inside the mask, projected away from the top ``r`` outside.
+        None: the h-space directions of :meth:`Pipeline.directions`.
+    r : int
+        With ``mask``: how many outside directions to project out.
     choice : ModelChoice, optional
         The prompt, negative prompt, guidance scale and layer of the command line.
     tol : float
@@ -106,12 +116,22 @@ def run_edit(
     """
     t0 = time.perf_counter()
     choice = choice or model_choice()
+    if mask is not None:  # a bad mask is refused before the inversion
+        model_mask(image_mask(mask, pipe.image_size, pipe.image_size), pipe.size)
     xt = start(pipe, image, seed, t, steps, choice, with_image=False).xt  # strength 0 is the image
     options: dict[str, Any] = {"layer": choice.layer, "tol": tol, "max_memory": max_memory}
-    basis = pipe.directions(xt=xt, t=t, k=max(directions), steps=steps, prompt=choice.prompt, **options)
+    if mask is None:
+        basis = pipe.directions(xt=xt, t=t, k=max(directions), steps=steps, prompt=choice.prompt, **options)
+        moves, s, local = basis.v, basis.s, None
+    else:
+        local = pipe.local_directions(
+            xt=xt, mask=mask, t=t, k=max(directions), r=r, steps=steps, prompt=choice.prompt, tol=tol,
+            max_memory=max_memory,
+        )  # fmt: skip
+        moves, s = local.v, local.s
     rows = [
         pipe.edit(
-            v=basis.v[d - 1],
+            v=moves[d - 1],
             strengths=strengths,
             t=t,
             steps=steps,
@@ -135,16 +155,22 @@ def run_edit(
         "negative_prompt": choice.negative_prompt,
         "guidance": choice.edit_guidance if pipe.has_text else None,  # the edits' denoising
         "sampling_guidance": pipe._guidance(choice.guidance) if seed is not None else None,  # a seed's start
-        "layer": basis.layer,
+        "layer": basis.layer if local is None else None,
+        "map": "h (x_t ↦ the U-Net's block)" if local is None else "x̂0 inside the mask (LOCO Edit)",
+        "mask_pixels": None if local is None else int(local.mask.sum()),
+        "r": None if local is None else r,
+        "leakage": None if local is None else local.leakage.tolist(),
+        "leakage_without_projection": None if local is None else local.leakage_before.tolist(),
         "x_guidance": x_guidance,
         "tol": tol,
         "max_memory": max_memory,
-        "singular_values": basis.s.tolist(),
+        "singular_values": s.tolist(),
         "seconds": time.perf_counter() - t0,
     }
     protect = [image] if image and not is_builtin_spec(image) else []
     with staged_output(out, protect=protect, force=force) as stage:
-        save_figure(image_grid(grid, labels, cols, "edits along the local basis"), stage / "edit.png")
+        title = "edits along the local basis" if local is None else f"edits inside the mask (r = {r})"
+        save_figure(image_grid(grid, labels, cols, title), stage / "edit.png")
         save_animation(grid_animation(grid, labels, cols), stage / "edit.gif", fps=3)
         np.save(stage / "edit.npy", grid)
         (stage / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -170,6 +196,15 @@ def edit_command(
         "--x-guidance",
         help=f"x-space guidance iterations instead of a plain move (0 = plain, at most {MAX_X_GUIDANCE}).",
     ),
+    mask: Optional[str] = typer.Option(
+        None,
+        "--mask",
+        help="Edit only this region (LOCO Edit): a box x0,y0,x1,y1 in the model's image pixels, or a black-and-white "
+        "image of that size (white = inside).",
+    ),
+    r: Optional[int] = typer.Option(
+        None, "--r", help="With --mask: outside directions projected out, so the rest stays put (default 5)."
+    ),
     out: str = out_option("out/edit", help="Folder for edit.png, edit.gif, edit.npy and summary.json."),
     force: bool = FORCE,
     as_json: bool = JSON,
@@ -183,6 +218,8 @@ def edit_command(
 
         svdlens edit --seed 7 --direction 1 --strength -2,0,2 --x-guidance 3
 
+        svdlens edit --image builtin:3 --mask 8,18,24,28 --r 5 --t 0.6 --out out/mouth
+
         svdlens edit --model ./sd-1-5 --image photo.png --prompt "a photo of a face" --device cuda --dtype float16
     """
     with handled():
@@ -193,6 +230,9 @@ def edit_command(
             check_int("the number of --direction", len(direction), high=MAX_DIRECTIONS)
         directions = tuple(check_int("--direction", d, high=64) for d in direction)
         x_guidance = check_int("--x-guidance", x_guidance, low=0, high=MAX_X_GUIDANCE)
+        refuse_unused(("--r", r, mask is None, "is the number of outside directions of --mask; give --mask too"))
+        region = None if mask is None else parse_mask(mask)
+        r = check_int("--r", 5 if r is None else r, low=0, high=64)
         basis = check_basis_options(tol, max_memory)
         with status(quiet or as_json, "DDIM inversion, local basis, denoising..."):
             summary = run_edit(
@@ -205,6 +245,8 @@ def edit_command(
                 t=t,
                 steps=steps,
                 x_guidance=x_guidance,
+                mask=region,
+                r=r,
                 choice=choice,
                 **basis,
                 force=force,
