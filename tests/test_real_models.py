@@ -292,8 +292,8 @@ def test_cli_commands_on_a_stable_diffusion_folder(sd_dir, tmp_path):
     assert np.load(tmp_path / "e" / "edit.npy").shape == (1, 3, 3, 32, 32)
     res = runner.invoke(
         app,
-        ["transport", *base, *text, "--from", "builtin:0", "--to", "builtin:1", "-k", "2", "--strength", "0",
-         "--layer", "up_blocks.0", "--out", str(tmp_path / "t")],
+        ["transport", *base, *text, "--guidance", "2", "--from", "builtin:0", "--to", "builtin:1", "-k", "2",
+         "--strength", "0", "--layer", "up_blocks.0", "--out", str(tmp_path / "t")],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "t" / "summary.json").read_text())
