@@ -23,12 +23,13 @@ import torch
 from numpy.typing import ArrayLike
 
 from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T
-from .._progress import Progress
+from .._progress import Progress, report
 from ..exceptions import InvalidParameterError
 from ..nets import LayerMap, LocalBasis, Transported, local_basis
 from ..nets._basis import DEFAULT_MAX_MEMORY
 from ..nets._jacobian import parse_memory
 from ._ddim import DDIM
+from ._evolution import BasisEvolution, check_ts, evolution_of
 from ._hspace import LOCAL_BASIS_DEFAULTS, HSpace, PromptComparison, StartPoint
 from ._local import Linearity, LocalDirections, RankProfile, X0Map, image_mask, model_mask
 from ._local import linearity as _linearity
@@ -1350,6 +1351,87 @@ class Pipeline:
             "eps": x0.restricted(None, "eps"),
         }
         return {name: float(local_basis(f, x, k=1, tol=tol).s[0]) for name, f in maps.items()}
+
+    # ------------------------------------------------------------------ how the basis evolves (Park et al. §5)
+    def basis_evolution(
+        self,
+        images: ArrayLike | torch.Tensor,
+        ts: Sequence[float] = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1),
+        k: int = 5,
+        *,
+        steps: int = DEFAULT_STEPS,
+        warm: bool = True,
+        prompt: str | None = None,
+        layer: str | None = None,
+        tol: float = _TOL,
+        max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
+        progress: Progress = None,
+    ) -> BasisEvolution:
+        """Local bases over a t grid for one image or several, with their distances and frequency content.
+
+        Each image is inverted to each t (descending) and its basis of x_t ↦ h computed there,
+        warm-started from its basis at the t before (``warm``): neighbouring t's have nearby
+        directions. The result holds the Grassmann and projection distances across t and across
+        images, each direction's radially averaged power spectrum, and the homogeneity of the
+        images' bases at each t (Park et al. 2023, §5: coarse directions at large t, fine ones
+        near 0, and bases that grow alike across images as t grows).
+
+        Parameters
+        ----------
+        images : array_like or torch.Tensor
+            One image in [0, 1] or a batch of them (as :meth:`to_model` reads them).
+        ts : sequence of float
+            2 to 32 t's in (0, 1]; computed in descending order.
+        k : int
+            Directions per basis.
+        steps : int
+            DDIM steps over the whole diffusion.
+        warm : bool
+            Start each basis from the one at the t before (False: every basis cold, as in the
+            paper).
+        prompt : str, optional
+            For a text model.
+        layer : str, optional
+            The U-Net block whose output is h (default ``"mid_block"``).
+        tol : float
+            The residual tolerance of every basis.
+        max_memory : int, float, str or None
+            Budget for the Jacobian products' working memory (see :meth:`directions`).
+        progress : callable, optional
+            ``progress(done, total, label)`` after each basis.
+
+        Returns
+        -------
+        BasisEvolution
+            Bases, distances, spectra, homogeneity and the products each basis took.
+
+        Raises
+        ------
+        SvdlensError
+            Bad t's, k or images.
+        """
+        values = check_ts(ts)
+        batch = self._space.as_batch(images)
+        total = len(batch) * len(values)
+        report(progress, 0, total, "local bases over t")
+        bases: list[list[LocalBasis]] = []
+        for i, image in enumerate(batch):
+            row: list[LocalBasis] = []
+            for t in values:
+                grid = self._schedule.grid(t, steps)
+                point = self._hspace.start_point(
+                    grid, image=image[None], seed=None, xt=None, prompt=prompt, negative_prompt=None,
+                    guidance_scale=None, with_image=False,
+                )  # fmt: skip
+                basis = self._hspace.directions(
+                    point.xt, grid, k=k, prompt=prompt, layer=layer, method=_METHOD, tol=tol, max_memory=max_memory,
+                    cache_dir=None, jvp_mode=_JVP_MODE, block_size=None, max_dim=None, max_iter=None,
+                    start=row[-1].v if warm and row else None,
+                )  # fmt: skip
+                row.append(basis)
+                report(progress, i * len(values) + len(row), total, "local bases over t")
+            bases.append(row)
+        return evolution_of(bases, values, warm)
 
 
 FacePipeline = Pipeline
