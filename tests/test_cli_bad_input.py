@@ -273,6 +273,104 @@ CASES = [
     ("sample --out a file", ["sample", "--out", "{d}/a_file", *FAST], 2, ["is a file; give a folder"]),
     ("sample --out under a file", ["sample", "--out", "{d}/a_file/o", *FAST], 2, ["is not a folder"]),
     ("sample --out under /proc", ["sample", "--out", "/proc/svdlens-o", *FAST], 2, ["cannot write to the output"]),
+    # svdlens evolution
+    (
+        "evolution with one t",
+        ["evolution", "--image", "builtin:3", "--t", "0.5", "--out", "{d}/o", *FAST],
+        2,
+        ["--t needs 2 to 32"],
+    ),
+    (
+        "evolution with t above 1",
+        ["evolution", "--image", "builtin:3", "--t", "0.5,1.5", "--out", "{d}/o", *FAST],
+        2,
+        ["--t must be t's in (0, 1]", "1.5"],
+    ),
+    (
+        "evolution with t = 0",
+        ["evolution", "--image", "builtin:3", "--t", "0.5,0", "--out", "{d}/o", *FAST],
+        2,
+        ["--t must be t's in (0, 1]"],
+    ),
+    (
+        "evolution with t not a number",
+        ["evolution", "--image", "builtin:3", "--t", "0.5,x", "--out", "{d}/o", *FAST],
+        2,
+        ["--t is a list of t's"],
+    ),
+    (
+        "evolution with a t twice",
+        ["evolution", "--image", "builtin:3", "--t", "0.5,0.5", "--out", "{d}/o", *FAST],
+        2,
+        ["--t lists a t twice"],
+    ),
+    ("evolution with no images", ["evolution", "--out", "{d}/o", *FAST], 2, ["give --image builtin:N", "--images DIR"]),
+    (
+        "evolution with --image and --images",
+        ["evolution", "--image", "builtin:3", "--images", "{d}/faces", "--out", "{d}/o", *FAST],
+        2,
+        ["not both"],
+    ),
+    (
+        "evolution with k = 0",
+        ["evolution", "--image", "builtin:3", "-k", "0", "--out", "{d}/o", *FAST],
+        2,
+        ["-k must be"],
+    ),
+    (
+        "evolution with a huge k",
+        ["evolution", "--image", "builtin:3", "-k", "100000", "--out", "{d}/o", *FAST],
+        2,
+        ["-k must be", "≤ 512"],
+    ),
+    (
+        "evolution with --steps 0",
+        ["evolution", "--image", "builtin:3", "--steps", "0", "--out", "{d}/o", "--quiet"],
+        2,
+        ["--steps must be"],
+    ),
+    (
+        "evolution with --guidance",
+        ["evolution", "--image", "builtin:3", "--guidance", "2", "--out", "{d}/o", *FAST],
+        2,
+        ["--guidance has no effect here"],
+    ),
+    (
+        "evolution with a negative prompt",
+        ["evolution", "--image", "builtin:3", "--negative-prompt", "x", "--out", "{d}/o", *FAST],
+        2,
+        ["--negative-prompt has no effect"],
+    ),
+    (
+        "evolution with --tol 0",
+        ["evolution", "--image", "builtin:3", "--tol", "0", "--out", "{d}/o", *FAST],
+        2,
+        ["--tol must be"],
+    ),
+    (
+        "evolution with images of two sizes",
+        ["evolution", "--image", "builtin:3", "--image", "world:0", "--out", "{d}/o", *FAST],
+        2,
+        ["--image: the images must share one size"],
+    ),
+    (
+        "evolution with 17 images",
+        ["evolution", *["--image", "builtin:1"] * 17, "--out", "{d}/o", *FAST],
+        2,
+        ["the number of --image must be"],
+    ),
+    (
+        "evolution with a missing folder",
+        ["evolution", "--images", "{d}/nothing", "--out", "{d}/o", *FAST],
+        2,
+        ["no such file or folder"],
+    ),
+    (
+        "evolution onto its input folder",
+        ["evolution", "--images", "{d}/faces", "--t", "0.6,0.5", "-k", "1", "--out", "{d}/faces", *FAST],
+        2,
+        ["refusing to overwrite the input"],
+    ),
 ]
 
 

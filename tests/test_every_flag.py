@@ -119,6 +119,9 @@ TR = ["transport", "--from", "{img}", "--to", "{img2}", "--model", "{ddim}", "-k
 TR = [*TR, "--tol", "0.1", "--out", "o"]
 TRS = ["transport", "--from", "{img}", "--to", "{img2}", "--model", "{sd}", "-k", "2", "--steps", "2", "--t", "0.5"]
 TRS = [*TRS, "--strength", "-2,2", "--out", "o"]
+EV = ["evolution", "--model", "{ddim}", "--image", "{img}", "-k", "2", "--steps", "4", "--t", "0.7,0.4", "--out", "o"]
+EVS = ["evolution", "--model", "{sd}", "--image", "{img}", "-k", "2", "--steps", "2", "--t", "0.7,0.4", "--out", "o"]
+EVG = ["evolution", "--model", "{ddim}", "--images", "{faces3}", *EV[5:]]
 SA = ["sample", "--model", "{ddim}", "--n", "2", "--steps", "2", "--out", "o"]
 SS = ["sample", "--model", "{sd}", "--n", "1", "--steps", "2", "--out", "o"]
 TF = ["train-faces", "--steps", "2", "--batch-size", "2", "--data", "lfw", "--out", "o"]
@@ -316,6 +319,36 @@ CASES: dict[str, dict[str, list]] = {
             Refused([*TR, "--damp", "0.5"], "--damp is the damping of --method lsqr"),
         ],
         **_generic(TR),
+    },
+    "evolution": {
+        "--model": [Changes(EV, _swap(EV, "{ddim}", "{ddim2}"))],
+        "--prompt": [Changes(EVS, [*EVS, "--prompt", "a face"]), Refused([*EV, "--prompt", "a face"], "not a text")],
+        "--negative-prompt": [
+            Refused([*EVS, "--negative-prompt", "blurry"], "--negative-prompt has no effect"),
+            Refused([*EVS, "--prompt", "a face", "--negative-prompt", "blurry"], "--negative-prompt has no effect"),
+        ],
+        "--guidance": [
+            Refused([*EVS, "--guidance", "2"], "--guidance has no effect here"),
+            Refused([*EV, "--guidance", "2"], "--guidance has no effect here"),
+        ],
+        "--layer": [Changes(EV, [*EV, "--layer", "down_blocks.1"])],
+        "--device": [Refused([*EV, "--device", "cuda:7"], "cuda")],
+        "--dtype": [Changes(EV, [*EV, "--dtype", "bfloat16"])],
+        "--image": [
+            Changes(EV, _swap(EV, "{img}", "{img2}")),
+            Changes(EV, [*EV, "--image", "{img2}"]),
+            Refused([*EV, "--images", "{faces3}"], "not both"),
+        ],
+        "--images": [Changes(EVG, _swap(EVG, "{faces3}", "{faces4}"))],
+        "--t": [Changes(EV, _swap(EV, "--t", "0.8,0.4")), Refused(_swap(EV, "--t", "0.4"), "--t needs 2 to")],
+        "--k": [Changes(EV, _swap(EV, "-k", "3"))],
+        "--steps": [Changes(EV, _swap(EV, "--steps", "5"))],
+        "--cold": [Changes(EV, [*EV, "--cold"])],
+        "--tol": [Changes(EV, [*EV, "--tol", "0.5"])],
+        "--max-memory": [
+            Reaches(EV, [*EV, "--max-memory", "64MB"], "svdlens.diffusion:Pipeline.basis_evolution", "max_memory")
+        ],
+        **_generic(EV),
     },
     "sample": {
         "--model": [Changes(SA, _swap(SA, "{ddim}", "{ddim2}"))],

@@ -7,7 +7,7 @@ the order ``svdlens --help`` lists them: the script's order.
 
 # isort: off
 from . import _svd, _explain, _eigenfaces, _jacobian  # noqa: F401
-from . import _directions, _edit, _transport, _sample, _train  # noqa: F401
+from . import _directions, _edit, _transport, _evolution, _sample, _train  # noqa: F401
 from . import _demo, _video, _app, _bench  # noqa: F401
 
 # isort: on

@@ -7,7 +7,7 @@ from matplotlib.animation import FuncAnimation
 
 from .._plotting import subplots
 
-__all__ = ["image_grid", "grid_animation", "prompt_angles_figure"]
+__all__ = ["image_grid", "grid_animation", "prompt_angles_figure", "evolution_figure", "spectra_figure"]
 
 
 def _show(ax, img):
@@ -76,5 +76,88 @@ def prompt_angles_figure(comparison):
         ax.grid(alpha=0.3)
     axes[0, 1].legend(fontsize=7, title=f"against “{first[:40]}”", title_fontsize=7)
     fig.suptitle("How the prompt turns the local basis (Park et al. 2023)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def evolution_figure(evolution, names=None):
+    """How the local basis moves over t: Grassmann distances across t (first image), and homogeneity against t.
+
+    ``evolution`` is a :class:`~svdlens.diffusion.BasisEvolution`. Left: the first image's
+    ``across_t`` as a heatmap (0: the same subspace at both t's; at most √k·π/2). Right, with
+    two images or more: the homogeneity of the images' bases at each t (1: every image has the
+    same directions).
+    """
+    ts = np.asarray(evolution.ts, float)
+    several = len(evolution.bases) >= 2
+    fig, axes = subplots(1, 2 if several else 1, figsize=(9.5 if several else 5, 4), squeeze=False)
+    ax = axes[0, 0]
+    dist = np.asarray(evolution.across_t[0])
+    im = ax.imshow(dist, cmap="magma", vmin=0, interpolation="nearest")
+    labels = [f"{t:g}" for t in ts]
+    ax.set_xticks(range(len(ts)), labels, fontsize=7)
+    ax.set_yticks(range(len(ts)), labels, fontsize=7)
+    ax.set_xlabel("t")
+    ax.set_ylabel("t")
+    if len(ts) <= 12:
+        top = dist.max() if dist.size else 0.0
+        for i in range(len(ts)):
+            for j in range(len(ts)):
+                colour = "black" if dist[i, j] > 0.6 * top else "white"
+                ax.text(j, i, f"{dist[i, j]:.2f}", ha="center", va="center", fontsize=6, color=colour)
+    first = names[0] if names else "image 1"
+    ax.set_title(f"Grassmann distance across t ({first})", fontsize=9)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    if several:
+        ax = axes[0, 1]
+        ax.plot(ts, evolution.homogeneity, "o-", color="#2ca02c")
+        ax.set_xlim(max(1.0, ts.max()) + 0.02, 0)  # from noise (t = 1) to the image (t = 0), as sampling runs
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("t")
+        ax.set_ylabel("homogeneity")
+        ax.set_title(f"How alike {len(evolution.bases)} images' bases are", fontsize=9)
+        ax.grid(alpha=0.3)
+    kind = "warm starts" if evolution.warm else "cold starts"
+    fig.suptitle(
+        f"How the local basis evolves over t (k = {len(evolution.bases[0][0].s)}; {kind}, "
+        f"{int(np.sum(evolution.products))} Jacobian products)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def spectra_figure(evolution):
+    """The frequency content of the directions at each t: radial power spectra coloured by t, and their mean frequency.
+
+    ``evolution`` is a :class:`~svdlens.diffusion.BasisEvolution`. Left: the mean radially
+    averaged power spectrum of the directions at each t (all images). Right: the power-weighted
+    mean radial frequency against t (Park et al. 2023: coarse at large t, fine near t = 0).
+    """
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    ts = np.asarray(evolution.ts, float)
+    fig, axes = subplots(1, 2, figsize=(10, 3.8), squeeze=False)
+    ax = axes[0, 0]
+    norm = Normalize(vmin=0, vmax=1)
+    cmap = colormaps["viridis"]
+    for t, power in zip(ts, evolution.frequency):
+        ax.plot(evolution.frequencies, power, "-", color=cmap(norm(t)), lw=1.3)
+    ax.set_xlabel("radial frequency (cycles per pixel)")
+    ax.set_ylabel("share of power")
+    ax.set_title("radial power spectrum of the directions", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="t", shrink=0.85)
+    ax = axes[0, 1]
+    ax.plot(ts, evolution.mean_frequency, "o-", color="#1f77b4")
+    ax.set_xlim(max(1.0, ts.max()) + 0.02, 0)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("t")
+    ax.set_ylabel("cycles per pixel")
+    ax.set_title("mean radial frequency of the directions", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.suptitle("Frequency content of the local basis over t", fontsize=10)
     fig.tight_layout()
     return fig
