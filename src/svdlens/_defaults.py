@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_STEPS",
     "DEFAULT_K",
     "DEFAULT_GUIDANCE",
+    "INVERSION_REFINE",
     "MAX_GUIDANCE",
     "MAX_PIXELS",
     "MAX_STRENGTHS",
@@ -38,6 +39,10 @@ DEFAULT_K = 10
 
 DEFAULT_GUIDANCE = 7.5
 """Classifier-free guidance of sampling with a text model (diffusers' default)."""
+
+INVERSION_REFINE = 1
+"""Fixed-point refinement iterations per DDIM inversion step (measured: the built-in faces' round trip at
+t = 1, 50 steps goes from 25.3 dB PSNR without to 49.4 dB with one, 54.6 with two; bench/diffusion.py)."""
 
 MAX_GUIDANCE = 100.0
 """The largest classifier-free guidance scale taken."""

