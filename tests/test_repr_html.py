@@ -183,3 +183,21 @@ def test_factor_effects_repr_and_plot():
     assert f"{fx.purity[1]:.0%}" in t and f"{fx.size[1]:.4g}" in t
     assert len(p.imgs) == 6 and p.imgs[1]["alt"] == "v1 +γ"
     assert isinstance(fx.plot(), Figure)
+
+
+def test_local_edit_and_evolution_results_show_themselves(tmp_path):
+    from tiny_pipelines import tiny_ddim
+
+    pipe = sl.diffusion.load(tiny_ddim(tmp_path / "ddim"))
+    image = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
+    ld = pipe.local_directions(image, mask=(4, 4, 12, 10), t=0.6, k=2, r=2, steps=4, tol=1e-3)
+    shown = parsed(ld._repr_html_())
+    words = " ".join(shown.text)
+    assert "LocalDirections" in words and f"{float(ld.leakage[0]):.4g}" in words and len(shown.imgs) == 3
+    profile = pipe.rank_profile(image, ts=(0.4, 0.8), k=2, steps=4)
+    assert "RankProfile" in " ".join(parsed(profile._repr_html_()).text)
+    lin = pipe.linearity(image, ld.v[0], t=0.6, lambdas=[0.5, 1.0], steps=4)
+    assert f"{lin.ratio[1]:.4g}" in " ".join(parsed(lin._repr_html_()).text)
+    ev = pipe.basis_evolution(image, (0.4, 0.8), k=2, steps=4)
+    words = " ".join(parsed(ev._repr_html_()).text)
+    assert "BasisEvolution" in words and str(int(ev.products.sum())) in words

@@ -117,6 +117,21 @@ class BasisEvolution:
     products: np.ndarray
     warm: bool
 
+    def _repr_html_(self) -> str:
+        from .. import _html
+
+        T = len(self.ts)
+        step = [float(self.across_t[:, j, j + 1].mean()) if j + 1 < T else None for j in range(T)]
+        rows = [
+            [float(t), step[j], float(self.mean_frequency[j]), None if np.isnan(h) else float(h), int(p)]
+            for j, (t, h, p) in enumerate(zip(self.ts, self.homogeneity, self.products.sum(axis=0)))
+        ]
+        return _html.card(
+            f"BasisEvolution: {len(self.bases)} image(s) at {T} t's, k = {len(self.bases[0][0].s)}",
+            _html.facts([("warm starts", self.warm), ("Jacobian products in all", int(self.products.sum()))]),
+            _html.columns(["t", "distance to the next t", "mean frequency", "homogeneity", "products"], rows),
+        )
+
     def angles(self, image: int, i: int, j: int) -> np.ndarray:
         """The principal angles (radians) between image ``image``'s bases at ``ts[i]`` and ``ts[j]``."""
         return principal_angles(self.bases[image][i].v, self.bases[image][j].v)

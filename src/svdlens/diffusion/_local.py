@@ -282,6 +282,30 @@ class LocalDirections:
         """Both SVDs reached their tolerance."""
         return bool(self.inside.converged and (self.outside is None or self.outside.converged))
 
+    def _repr_html_(self) -> str:
+        from .. import _html
+
+        s = _html.as_numpy(self.s).astype(float)
+        rows = [
+            [f"v{i + 1}", float(s[i]), float(self.leakage[i]), float(self.leakage_before[i])] for i in range(len(s))
+        ]
+        worst_out = float(self.outside.residuals.max()) if self.outside is not None else None
+        return _html.card(
+            f"LocalDirections: {len(s)} directions inside a mask of {int(self.mask.sum())} pixels, r = {self.r}",
+            _html.facts(
+                [
+                    ("t", self.t),
+                    ("steps", self.steps),
+                    ("converged", self.converged),
+                    ("max residual inside", f"{float(self.inside.residuals.max()):.1e}"),
+                    ("max residual outside", f"{worst_out:.1e}" if worst_out is not None else None),
+                ]
+            ),
+            _html.columns(["direction", "σ inside", "leakage", "leakage, r = 0"], rows, bars=1 - self.leakage.numpy()),
+            _html.thumbnails([self.mask.astype(float)], ["mask"]),
+            _html.thumbnails(list(self.v), [f"v{i + 1}" for i in range(len(s))], signed=True),
+        )
+
 
 def project_out(v: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
     """Rows of ``v`` projected onto the orthogonal complement of the rows of ``outside``, then normalised.
@@ -373,6 +397,18 @@ class RankProfile:
     dim: int
     converged: np.ndarray
 
+    def _repr_html_(self) -> str:
+        from .. import _html
+
+        rows = [
+            [float(t), f"{int(r)}{'+' if a else ''}", float(s[0]), f"{float(res.max()):.1e}", bool(c)]
+            for t, r, a, s, res, c in zip(self.ts, self.rank, self.at_least, self.s, self.residuals, self.converged)
+        ]
+        return _html.card(
+            f"RankProfile: σᵢ ≥ {self.tau:g}·σ₁ of ∂x̂0/∂x_t over t (dimension {self.dim})",
+            _html.columns(["t", "rank", "σ₁", "max residual", "converged"], rows),
+        )
+
 
 def rank_profile(bases: Sequence[LocalBasis], ts: Sequence[float], tau: float, dim: int) -> RankProfile:
     """The :class:`RankProfile` of the x̂0 bases computed at ``ts``."""
@@ -414,6 +450,15 @@ class Linearity:
     ratio: np.ndarray
     cosine: np.ndarray
     jv_norm: float
+
+    def _repr_html_(self) -> str:
+        from .. import _html
+
+        rows = [[float(lam), float(r), float(c)] for lam, r, c in zip(self.lambdas, self.ratio, self.cosine)]
+        return _html.card(
+            f"Linearity of x̂0 along a direction (‖J v‖ = {self.jv_norm:.4g})",
+            _html.columns(["λ", "‖Δ‖ / ‖λ J v‖", "cosine"], rows, bars=np.clip(self.cosine, 0, 1)),
+        )
 
 
 def linearity(f: X0Map, xt: torch.Tensor, v: torch.Tensor, lambdas: Sequence[float]) -> Linearity:
