@@ -38,7 +38,6 @@ import torch
 from matplotlib.figure import Figure
 
 import svdlens as sl
-from svdlens.diffusion._figures import evolution_figure
 
 torch.set_num_threads(1)
 STEPS, T = 20, 0.6
@@ -148,7 +147,7 @@ print("mean radial frequency per t:", np.round(ev.mean_frequency, 3))
 ev
 
 # %%
-fig_evolution = evolution_figure(ev)
+fig_evolution = ev.plot()
 fig_evolution
 
 # %% [markdown]

@@ -75,3 +75,14 @@ def test_basis_evolution_on_a_tiny_model_warm_and_cold(tmp_path):
     assert warm.products[:, 0].tolist() == cold.products[:, 0].tolist()  # the first t starts cold in both
     one = pipe.basis_evolution(images[0], (0.4, 0.6), k=2, steps=10)
     assert len(one.bases) == 1 and np.isnan(one.homogeneity).all()
+
+
+def test_the_evolution_draws_itself_without_recomputing():
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(3)
+    rows = [[_basis(_orthonormal(rng, 2, (1, 1, 8, 8))) for _ in range(3)] for _ in range(2)]
+    ev = evolution_of(rows, [0.9, 0.5, 0.1], warm=True)
+    assert isinstance(ev.plot(), Figure) and isinstance(ev.plot("spectra"), Figure)
+    with pytest.raises(InvalidParameterError, match="kind"):
+        ev.plot("nope")

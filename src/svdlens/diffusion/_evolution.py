@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -131,6 +132,32 @@ class BasisEvolution:
             _html.facts([("warm starts", self.warm), ("Jacobian products in all", int(self.products.sum()))]),
             _html.columns(["t", "distance to the next t", "mean frequency", "homogeneity", "products"], rows),
         )
+
+    def plot(self, kind: str = "distances") -> Any:
+        """Draw the evolution: ``"distances"`` (across t, and the homogeneity) or ``"spectra"``.
+
+        Parameters
+        ----------
+        kind : {"distances", "spectra"}
+            The Grassmann distances between the first image's bases at every two t's, with the
+            homogeneity against t for several images; or the radial power spectra per t and
+            their mean frequency.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A pyplot-free figure; nothing is recomputed.
+
+        Raises
+        ------
+        InvalidParameterError
+            Another ``kind``.
+        """
+        from ._figures import evolution_figure, spectra_figure
+
+        if kind not in ("distances", "spectra"):
+            raise InvalidParameterError(f"kind must be 'distances' or 'spectra'; got {kind!r}")
+        return evolution_figure(self) if kind == "distances" else spectra_figure(self)
 
     def angles(self, image: int, i: int, j: int) -> np.ndarray:
         """The principal angles (radians) between image ``image``'s bases at ``ts[i]`` and ``ts[j]``."""
