@@ -79,3 +79,17 @@ def test_refine_is_checked(builtin):
         builtin.invert(np.zeros((32, 32)), t=0.5, steps=5, refine=-1)
     with pytest.raises(InvalidParameterError, match="refine"):
         builtin.invert(np.zeros((32, 32)), t=0.5, steps=5, refine=1000)
+
+
+def test_a_diverging_refinement_stops_at_its_better_iterate(builtin, monkeypatch):
+    """With a step 50 times too long the iteration runs away; each sample keeps its best iterate, finite."""
+    from svdlens.diffusion._ddim import DDIM
+
+    faces = sl.faces.builtin()[:3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = builtin.invert(faces, t=0.5, steps=10, refine=0)
+        monkeypatch.setattr(DDIM, "_refine_scale", staticmethod(lambda grid, s: 50.0))
+        guarded = builtin.invert(faces, t=0.5, steps=10, refine=3)
+    assert bool(guarded.isfinite().all())
+    np.testing.assert_array_equal(guarded.numpy(), plain.numpy())  # every bigger step was undone

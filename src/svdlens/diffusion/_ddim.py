@@ -135,13 +135,40 @@ class DDIM:
         for i, s in enumerate(ts, start=1):
             z = grid.up(self.text.model_output(x, s, cond), s, x)
             if refine:
-                scale = self._refine_scale(grid, s)
-                for _ in range(refine):
-                    z = z + (x - grid.down(self.text.model_output(z, s, cond), s, z)) * scale
+                z = self._refined(z, x, s, grid, cond, refine)
             x = z
             check_finite(f"the inversion step at timestep {s}", x)
             report(progress, i, len(ts), "DDIM inversion")
         return x
+
+    def _refined(
+        self, z: torch.Tensor, x: torch.Tensor, s: int, grid: Grid, cond: Conditioning | None, refine: int
+    ) -> torch.Tensor:
+        """``refine`` safeguarded fixed-point iterations from z towards the x_s that the sampler takes back to x.
+
+        Each sample stops, at its better iterate, as soon as its residual ‖x − D(z)‖ grows or
+        turns non-finite: the iteration contracts near the answer but can diverge far from it
+        (measured: 5 iterations on some built-in faces at t = 1 ran away without this guard).
+        """
+        scale = self._refine_scale(grid, s)
+        shape = (-1,) + (1,) * (z.ndim - 1)
+        active = torch.ones(len(z), dtype=torch.bool, device=z.device)
+        previous, last = z, None
+        for _ in range(refine):
+            residual = x - grid.down(self.text.model_output(z, s, cond), s, z)
+            norm = residual.flatten(1).norm(dim=1)
+            if last is not None:
+                worse = active & ((norm > last) | ~torch.isfinite(norm))
+                z = torch.where(worse.view(shape), previous, z)  # back to the better iterate, and stop there
+                active &= ~worse
+                if not bool(active.any()):
+                    break
+            previous, last = z, norm
+            step = z + residual * scale
+            ok = active & torch.isfinite(step).flatten(1).all(dim=1)
+            z = torch.where(ok.view(shape), step, z)
+            active &= ok
+        return z
 
     @staticmethod
     def _refine_scale(grid: Grid, s: int) -> float:
