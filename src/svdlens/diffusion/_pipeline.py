@@ -36,7 +36,7 @@ from ._local import linearity as _linearity
 from ._local import local_directions as _local_directions
 from ._local import rank_profile as _rank_profile
 from ._modules import DiffusersModel, placed
-from ._schedule import Schedule
+from ._schedule import Grid, Schedule
 from ._space import ModelSpace
 from ._text import Conditioning, Text
 
@@ -1184,15 +1184,30 @@ class Pipeline:
         pixels = image_mask(mask, self.image_size, self.image_size)
         small = model_mask(pixels, self.size)
         grid = self._schedule.grid(t, steps)
-        point = self._hspace.start_point(
-            grid, image=image, seed=seed, xt=xt, prompt=prompt, negative_prompt=None, guidance_scale=None,
-            with_image=False,
-        )  # fmt: skip
-        x = torch.as_tensor(point.xt).to(self.device, torch.float32)
+        x = self._x_t32(grid, image=image, seed=seed, xt=xt, prompt=prompt)
         f = self._hspace.x0_map(grid, prompt=prompt)
         options = {"tol": tol, "max_memory": max_memory}
         v, leak, before, inside, outside = _local_directions(f, x, small, k=k, r=r, basis_options=options)
         return LocalDirections(v, inside.s, leak, before, inside, outside, small, r, grid.t, grid.steps, x)
+
+    def _x_t32(
+        self,
+        grid: Grid,
+        *,
+        image: ArrayLike | torch.Tensor | None,
+        seed: int | None,
+        xt: torch.Tensor | None,
+        prompt: str | None,
+    ) -> torch.Tensor:
+        """x_t on ``grid`` from exactly one of an image (inverted without guidance), a seed or x_t, in float32.
+
+        Where the local edits, the rank profile, the linearity, the norms and the evolution start.
+        """
+        point = self._hspace.start_point(
+            grid, image=image, seed=seed, xt=xt, prompt=prompt, negative_prompt=None, guidance_scale=None,
+            with_image=False,
+        )  # fmt: skip
+        return torch.as_tensor(point.xt).to(self.device, torch.float32)
 
     def rank_profile(
         self,
@@ -1247,11 +1262,7 @@ class Pipeline:
         bases = []
         for t in ts:
             grid = self._schedule.grid(t, steps)
-            point = self._hspace.start_point(
-                grid, image=image, seed=seed, xt=None, prompt=prompt, negative_prompt=None, guidance_scale=None,
-                with_image=False,
-            )  # fmt: skip
-            x = torch.as_tensor(point.xt).to(self.device, torch.float32)
+            x = self._x_t32(grid, image=image, seed=seed, xt=None, prompt=prompt)
             bases.append(local_basis(self._hspace.x0_map(grid, prompt=prompt), x, k=k, tol=tol))
         return _rank_profile(bases, ts, tau, int(self.channels * self.size * self.size))
 
@@ -1304,11 +1315,7 @@ class Pipeline:
         if v is None:
             raise InvalidParameterError("give v, the direction to move along (shaped like x_t)")
         grid = self._schedule.grid(t, steps)
-        point = self._hspace.start_point(
-            grid, image=image, seed=seed, xt=xt, prompt=prompt, negative_prompt=None, guidance_scale=None,
-            with_image=False,
-        )  # fmt: skip
-        x = torch.as_tensor(point.xt).to(self.device, torch.float32)
+        x = self._x_t32(grid, image=image, seed=seed, xt=xt, prompt=prompt)
         return _linearity(self._hspace.x0_map(grid, prompt=prompt), x, v, lambdas)
 
     def jacobian_norms(
@@ -1347,11 +1354,7 @@ class Pipeline:
             ``{"x0": σ₁, "h": σ₁, "eps": σ₁}``.
         """
         grid = self._schedule.grid(t, steps)
-        point = self._hspace.start_point(
-            grid, image=image, seed=seed, xt=xt, prompt=prompt, negative_prompt=None, guidance_scale=None,
-            with_image=False,
-        )  # fmt: skip
-        x = torch.as_tensor(point.xt).to(self.device, torch.float32)
+        x = self._x_t32(grid, image=image, seed=seed, xt=xt, prompt=prompt)
         x0 = self._hspace.x0_map(grid, prompt=prompt)
         maps: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
             "x0": x0,
@@ -1427,12 +1430,9 @@ class Pipeline:
             row: list[LocalBasis] = []
             for t in values:
                 grid = self._schedule.grid(t, steps)
-                point = self._hspace.start_point(
-                    grid, image=image[None], seed=None, xt=None, prompt=prompt, negative_prompt=None,
-                    guidance_scale=None, with_image=False,
-                )  # fmt: skip
+                x = self._x_t32(grid, image=image[None], seed=None, xt=None, prompt=prompt)
                 basis = self._hspace.directions(
-                    point.xt, grid, k=k, prompt=prompt, layer=layer, method=_METHOD, tol=tol, max_memory=max_memory,
+                    x, grid, k=k, prompt=prompt, layer=layer, method=_METHOD, tol=tol, max_memory=max_memory,
                     cache_dir=None, jvp_mode=_JVP_MODE, block_size=None, max_dim=None, max_iter=None,
                     start=row[-1].v if warm and row else None,
                 )  # fmt: skip
