@@ -161,25 +161,14 @@ def broken_folder_rows(tmp: Path) -> list[dict]:
         breaks(folder)
         out = tmp / f"out{i}"
         args = ["sample", "--model", str(folder), "--steps", "2", "--quiet", "--out", str(out)]
-        try:
-            done = subprocess.run(
-                [sys.executable, "-c", FOLDER_CHILD, *args], capture_output=True, text=True, timeout=120,
-                env={**os.environ, "COLUMNS": "10000"},
-            )  # fmt: skip
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
-        except subprocess.TimeoutExpired:
-            result, lines = {"code": "timed out", "seconds": 120.0, "rss_kb": None}, []
+        row = _child(args, tmp, timeout=120, width=100)
         rows.append(
             {
                 "case": case,
-                "exit code": result["code"],
-                "seconds": result["seconds"],
-                "peak RSS (GB)": None if result["rss_kb"] is None else result["rss_kb"] / 2**20,
-                "lines printed": len(lines),
+                **{key: row[key] for key in ("exit code", "seconds", "peak RSS (GB)", "lines printed")},
                 "wrote nothing": not out.exists(),
-                f"within {FOLDER_SECONDS} s": result["seconds"] < FOLDER_SECONDS,
-                "message": lines[0].removeprefix("error: ").replace(str(tmp), "…")[:100] if lines else "",
+                f"within {FOLDER_SECONDS} s": row["seconds"] < FOLDER_SECONDS,
+                "message": row["message"],
             }
         )
         print(rows[-1], flush=True)
@@ -211,7 +200,7 @@ def broken_folders_main() -> None:
 
 
 # ----------------------------------------------------------------------------- hardening, round 2 (issue 22)
-def _child(args: list[str], tmp: Path, timeout: float = 300) -> dict:
+def _child(args: list[str], tmp: Path, timeout: float = 300, width: int = 110) -> dict:
     """``svdlens ARGS`` in a fresh, address-capped process (FOLDER_CHILD): exit code, seconds, peak RSS, lines."""
     try:
         done = subprocess.run(
@@ -227,7 +216,7 @@ def _child(args: list[str], tmp: Path, timeout: float = 300) -> dict:
         "seconds": result["seconds"],
         "peak RSS (GB)": None if result["rss_kb"] is None else result["rss_kb"] / 2**20,
         "lines printed": len(lines),
-        "message": lines[0].removeprefix("error: ").replace(str(tmp), "…")[:110] if lines else "",
+        "message": lines[0].removeprefix("error: ").replace(str(tmp), "…")[:width] if lines else "",
     }
 
 
