@@ -347,7 +347,8 @@ def local_directions(
     inside = local_basis(f.restricted(_flat(mask, xt.device)), xt, k=k, **basis_options)
     outside = local_basis(f.restricted(_flat(~mask, xt.device)), xt, k=r, **basis_options) if r else None
     v = inside.v if outside is None else project_out(inside.v, outside.v)
-    return v, leakage(f, xt, v, mask), leakage(f, xt, inside.v, mask), inside, outside
+    both = leakage(f, xt, torch.cat([v, inside.v]), mask)  # one Jacobian, one batch of JVPs for both
+    return v, both[:k], both[k:], inside, outside
 
 
 def leakage(f: X0Map, xt: torch.Tensor, v: torch.Tensor, mask: np.ndarray) -> torch.Tensor:
