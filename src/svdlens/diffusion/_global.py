@@ -389,7 +389,7 @@ class GlobalDirections:
         )
 
     def plot(self, images: Sequence[Any] = (), n: int = 3) -> Any:
-        """Draw each shared direction carried to the first ``n`` images (:func:`global_figure`).
+        """Draw each shared direction carried to the first ``n`` images (``global_figure``).
 
         No model runs: each direction is projected onto the local bases the result holds.
 

@@ -1172,7 +1172,7 @@ class Pipeline:
         Returns
         -------
         LocalDirections
-            ``v`` (k, *x_t.shape), ``s``, ``leakage``, ``leakage_before``, both bases and their
+            ``v`` ``(k, *x_t.shape)``, ``s``, ``leakage``, ``leakage_before``, both bases and their
             ``residuals``, the mask at the model's resolution.
 
         Raises

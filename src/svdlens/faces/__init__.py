@@ -2,6 +2,7 @@
 
 from ._data import LoadReport, builtin, load, read_image
 from ._estimator import Eigenfaces
+from ._oracle import FactorOracle
 from ._outofcore import fit_out_of_core, lazy_images
 from ._uses import (
     CompressionCurve,
@@ -23,6 +24,7 @@ __all__ = [
     "read_image",
     "LoadReport",
     "Eigenfaces",
+    "FactorOracle",
     "fit_out_of_core",
     "lazy_images",
     "Puzzle",

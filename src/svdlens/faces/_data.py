@@ -136,7 +136,7 @@ def read_image(path: str | Path, *, color: bool = False, max_pixels: int | None 
         grayscale file, (3, h, w) RGB for a colour one (alpha is dropped).
     max_pixels : int, optional
         The largest width × height read; checked from the header, before any decoding.
-        Default: :func:`svdlens._defaults.max_pixels`, the cap in force (``svdlens --max-pixels`` raises it).
+        Default: ``svdlens._defaults.max_pixels()``, the cap in force (``svdlens --max-pixels`` raises it).
 
     Returns
     -------
@@ -282,7 +282,7 @@ def load(
     """Load face images as an array ``(n, h, w)`` of floats.
 
     Colour images are converted to grayscale. Files that are not images, and images that
-    cannot be decoded, are skipped with a :class:`SkippedFilesWarning` that names them.
+    cannot be decoded, are skipped with a :class:`~svdlens.exceptions.SkippedFilesWarning` that names them.
 
     Parameters
     ----------

@@ -380,7 +380,7 @@ def detect_faces(ef: Eigenfaces, faces: ArrayLike, nonfaces: ArrayLike, k: int |
         ``(m, h, w)`` images that are not faces.
     k : int, optional
         How many eigenfaces span face space (default: the first 5, see
-        :meth:`Eigenfaces.distance_from_face_space`).
+        :meth:`~svdlens.Eigenfaces.distance_from_face_space`).
 
     Returns
     -------

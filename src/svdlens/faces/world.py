@@ -439,7 +439,7 @@ def _draw(f: np.ndarray, size: int) -> np.ndarray:
 
 
 def oracle():
-    """The shipped factor oracle (:class:`svdlens.faces.FactorOracle`): reads the factors back from images.
+    """The shipped factor oracle (:class:`~svdlens.faces.FactorOracle`): reads the factors back from images.
 
     Returns
     -------

@@ -56,7 +56,7 @@ class LocalBasis:
     method : str
         The SVD method that ran.
     key : str
-        The :func:`cache_key` of (f, x, parameters).
+        The :func:`~svdlens.nets.cache_key` of (f, x, parameters).
     n_matvec : int
         Products of the SVD with J or Jᵀ.
     iterations : int
@@ -432,7 +432,7 @@ def local_basis(
     seed : int
         Seed of the random start.
     cache_dir : path, optional
-        Reuse a basis saved there under its :func:`cache_key`, or save the new one.
+        Reuse a basis saved there under its :func:`~svdlens.nets.cache_key`, or save the new one.
     max_memory : int, float, str or None
         Budget for the working memory of the Jacobian's products, above what the model and
         x already take: bytes, or a size such as ``"4GB"`` or ``"512MiB"``. The default,
@@ -440,7 +440,7 @@ def local_basis(
         UNet's 3.4 GB of float32 weights and the rest of the system. The first forward pass
         measures the activations reverse mode keeps (``graph_bytes``); a batched product of b
         vectors holds at most ``(2.5 + 0.5·b)·graph_bytes`` (measured at scale, with a margin;
-        see :func:`svdlens.nets._jacobian.block_for_memory`), so products go in batches of the
+        see ``svdlens.nets._jacobian.block_for_memory``), so products go in batches of the
         largest b that fits (at least 1), one batch's activations at a time, each freed before
         the next. ``None``: no budget, one batched call per block.
     jvp_mode : {"auto", "forward", "double_vjp"}

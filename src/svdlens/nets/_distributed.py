@@ -207,7 +207,7 @@ def local_bases(
         ``progress(done, total, label)`` after each basis, cached ones included.
     timeout : float
         Seconds the whole connection may take when ``client`` is an address (see
-        :func:`svdlens._dask.connect`: a silent peer or one that is not dask is refused in time).
+        ``svdlens._dask.connect``: a silent peer or one that is not dask is refused in time).
     names : sequence of str, optional
         How errors name the items (default: ``item 0``, ``item 1``, ...).
 

@@ -109,7 +109,7 @@ class JacobianOperator(Operator):
     x : torch.Tensor
         The point.
     jvp_mode : {"auto", "forward", "double_vjp"}
-        How ``J @ V`` is computed (see :func:`jacobian`).
+        How ``J @ V`` is computed (see :func:`~svdlens.jacobian`).
     max_block : int, optional
         The most vectors pushed through one batched call; wider blocks are split. None: no cap.
 
@@ -129,7 +129,7 @@ class JacobianOperator(Operator):
         As above; may be changed between products.
     graph_bytes : int
         Activation memory of one forward pass as reverse mode keeps it (measured on the first
-        forward): the unit :func:`block_for_memory` sizes blocks in.
+        forward): the unit ``block_for_memory`` sizes blocks in.
     """
 
     def __init__(self, f: Callable, x: torch.Tensor, *, jvp_mode: str = "auto", max_block: int | None = None) -> None:

@@ -20,7 +20,7 @@ class LayerMap:
     """``x ↦ output of model.<layer>`` for the forward call ``model(x, **forward_kwargs)``.
 
     A forward hook catches the submodule's output and stops the forward pass there. A tuple
-    output gives its first tensor (diffusers blocks return tuples). Made by :func:`layer_map`.
+    output gives its first tensor (diffusers blocks return tuples). Made by :func:`~svdlens.layer_map`.
 
     Parameters
     ----------

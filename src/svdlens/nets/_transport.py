@@ -21,7 +21,7 @@ __all__ = ["transport", "Transported", "global_directions", "TRANSPORT_METHODS"]
 class Transported(NamedTuple):
     """An h-space direction carried to a target sample: the x-step there, and how well it does.
 
-    Made by :func:`transport`.
+    Made by :func:`~svdlens.transport`.
 
     Attributes
     ----------
@@ -187,7 +187,7 @@ def global_directions(
     progress: Progress = None,
     timeout: float = 10.0,
 ) -> torch.Tensor:
-    """The k h-space directions shared by many samples' local bases, shape (k, *h.shape).
+    """The k h-space directions shared by many samples' local bases, shape ``(k, *h.shape)``.
 
     The top-k left singular vectors of the stacked ``[U₁ … U_N]``. These are the top
     eigenvectors of the average projector ``(1/N) Σ Uᵢ Uᵢᵀ``, i.e. the extrinsic (chordal)

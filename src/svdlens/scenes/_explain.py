@@ -22,7 +22,7 @@ __all__ = ["explain", "Explanation"]
 class Explanation:
     """The scenes of one matrix, in the script's order.
 
-    Made by :func:`explain`; ``ex[name]`` is the scene called ``name``.
+    Made by :func:`~svdlens.explain`; ``ex[name]`` is the scene called ``name``.
 
     Attributes
     ----------
