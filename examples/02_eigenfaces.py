@@ -27,6 +27,7 @@
 
 # %%
 # ruff: noqa: B018 (a bare name ending a cell is how a notebook shows it)
+# %matplotlib inline
 import numpy as np
 from matplotlib.figure import Figure
 

@@ -33,6 +33,7 @@
 
 # %%
 # ruff: noqa: B018 (a bare name ending a cell is how a notebook shows it)
+# %matplotlib inline
 import numpy as np
 import torch
 from matplotlib.figure import Figure

@@ -201,3 +201,20 @@ def test_local_edit_and_evolution_results_show_themselves(tmp_path):
     ev = pipe.basis_evolution(image, (0.4, 0.8), k=2, steps=4)
     words = " ".join(parsed(ev._repr_html_()).text)
     assert "BasisEvolution" in words and str(int(ev.products.sum())) in words
+
+
+def test_figures_show_as_png_in_ipython_without_pyplot():
+    """A figure from ``.plot()`` draws itself in Jupyter, though it never touched pyplot."""
+    interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
+    shell = interactiveshell.InteractiveShell.instance()
+    try:
+        png = shell.display_formatter.formatters["image/png"]
+        png.pop(Figure, None)  # as in a fresh kernel where pyplot was never imported
+        fig = sl.svd(np.diag([3.0, 1.0])).plot()
+        assert png(fig)[:4] == b"\x89PNG"  # what a kernel sends for the cell's result
+        custom = lambda fig: b"mine"  # noqa: E731
+        png.for_type(Figure, custom)
+        sl.svd(np.diag([3.0, 1.0])).plot()
+        assert png.lookup_by_type(Figure) is custom  # a formatter already there is kept
+    finally:
+        interactiveshell.InteractiveShell.clear_instance()

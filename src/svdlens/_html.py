@@ -21,13 +21,24 @@ from __future__ import annotations
 import base64
 import io
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
 import numpy as np
 
-__all__ = ["card", "facts", "columns", "thumbnails", "cell", "as_numpy", "spectrum_rows", "spectrum_figure"]
+__all__ = [
+    "card",
+    "facts",
+    "columns",
+    "thumbnails",
+    "cell",
+    "as_numpy",
+    "spectrum_rows",
+    "spectrum_figure",
+    "show_figures_in_jupyter",
+]
 
 MAX_ROWS = 10
 """Rows a table shows before it says how many more there are."""
@@ -195,6 +206,7 @@ def spectrum_figure(s: Any, residuals: Any, title: str):
     k = np.arange(1, len(s) + 1)
     fig = Figure(figsize=(6, 3.4))
     FigureCanvasAgg(fig)
+    show_figures_in_jupyter()
     ax = fig.subplots()
     ax.bar(k, s, color="#2ca02c")
     for i, (si, ri) in enumerate(zip(s, r)):
@@ -204,3 +216,25 @@ def spectrum_figure(s: Any, residuals: Any, title: str):
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def show_figures_in_jupyter() -> None:
+    """In IPython, register a PNG formatter for figures, as matplotlib's inline backend does.
+
+    The inline backend registers its formatter only once pyplot is used; a figure made without
+    pyplot would otherwise show as ``<Figure size 640x480 with 1 Axes>``. An existing formatter
+    (pyplot's, or the user's own) is kept. IPython is only looked up, never imported.
+    """
+    from matplotlib.figure import Figure
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    try:
+        png.lookup_by_type(Figure)
+    except KeyError:
+        from IPython.core.pylabtools import print_figure
+
+        png.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))

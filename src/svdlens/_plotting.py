@@ -1,7 +1,8 @@
 """Shared drawing conventions: colours with a fixed meaning, image panels, atomic saving.
 
 Figures are plain :class:`matplotlib.figure.Figure` objects on an Agg canvas, made without
-pyplot, so drawing never touches the user's matplotlib backend or pyplot's figure list.
+pyplot, so drawing never touches the user's matplotlib backend or pyplot's figure list. In a
+Jupyter kernel they still show themselves as PNG at the end of a cell (``_html.show_figures_in_jupyter``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ._atomic import atomic_write
+from ._html import show_figures_in_jupyter
 from .exceptions import MissingDependencyError
 
 __all__ = [
@@ -42,6 +44,7 @@ def new_figure(**kwargs: Any) -> Figure:
     """A figure on its own Agg canvas (``kwargs`` as for :class:`~matplotlib.figure.Figure`)."""
     fig = Figure(**kwargs)
     FigureCanvasAgg(fig)
+    show_figures_in_jupyter()
     return fig
 
 
