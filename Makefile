@@ -4,7 +4,7 @@ PIP = $(PYTHON) -m pip install -q --disable-pip-version-check
 # torch is installed first and pinned, so that nothing pulls the multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install install-test install-browser install-system install-video install-bench demo test lint bench clean
+.PHONY: install install-test install-docs install-browser install-system install-video install-bench demo docs test lint bench clean
 
 install:
 	$(PIP) "$(TORCH)"
@@ -12,6 +12,9 @@ install:
 
 install-test: install install-browser install-system install-video
 	$(PIP) -e ".[test]"
+
+install-docs: install
+	$(PIP) -e ".[docs]"
 
 # The video extra (Manim) builds pycairo and ManimPango against Debian's cairo and pango.
 install-video:
@@ -40,13 +43,22 @@ install-bench: install install-video
 demo: install
 	svdlens demo --out out/demo
 
-# The habits that keep the code as it is: lint, format, types, then the tests (doctests included).
+# The documentation site, offline, into docs/_build/html: every page read afresh (-E), the
+# notebooks executed, the fast demo run for its figures, warnings as errors, intersphinx off.
+SPHINX = $(PYTHON) -m sphinx -E -W --keep-going -q -b html docs docs/_build/html
+docs: install-docs
+	$(SPHINX)
+	@echo "open docs/_build/html/index.html"
+
+# The habits that keep the code as it is: lint, format, types, the docs, then the tests
+# (doctests included; tests/test_docs.py reads the site just built).
 lint:
-	$(PYTHON) -m ruff check src tests bench
-	$(PYTHON) -m ruff format --check src tests bench
+	$(PYTHON) -m ruff check src tests bench examples docs/conf.py
+	$(PYTHON) -m ruff format --check src tests bench examples docs/conf.py
 	$(PYTHON) -m mypy
 
 test: install-test lint
+	$(SPHINX)
 	$(PYTHON) -m pytest -q
 
 bench: install-bench
@@ -61,4 +73,4 @@ bench: install-bench
 	$(PYTHON) bench/video.py
 
 clean:
-	rm -rf build dist .pytest_cache .hypothesis src/*.egg-info
+	rm -rf build dist .pytest_cache .hypothesis src/*.egg-info docs/_build docs/api docs/tutorials docs/gallery
