@@ -218,3 +218,18 @@ def test_figures_show_as_png_in_ipython_without_pyplot():
         assert png.lookup_by_type(Figure) is custom  # a formatter already there is kept
     finally:
         interactiveshell.InteractiveShell.clear_instance()
+
+
+def test_transported_repr_and_plot():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(0), torch.nn.Linear(16, 5), torch.nn.Tanh())
+    b_from = sl.local_basis(model, torch.randn(1, 4, 4), k=3, method="exact")
+    b_to = sl.local_basis(model, torch.randn(1, 4, 4), k=3, method="exact")
+    carried = sl.transport(b_from.u[0], b_to)
+    html = carried._repr_html_()
+    t = text(html)
+    assert not parsed(html).errors
+    assert f"{carried.kept:.4g}" in t and f"{carried.gain:.4g}" in t
+    assert f"{abs(float(carried.coefficients[0])):.4g}" in t
+    assert len(parsed(html).imgs) == 1  # v at the target, an image-shaped x
+    assert isinstance(carried.plot(), Figure)

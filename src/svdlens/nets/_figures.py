@@ -26,6 +26,18 @@ def spectrum_plot(basis: LocalBasis):
     return fig
 
 
+def transport_plot(carried):
+    """|cᵢ|, the share of u on each of the target's left singular vectors, titled with kept and gain."""
+    c = np.abs(carried.coefficients.detach().cpu().numpy().astype(float).ravel())
+    fig, ax = subplots(figsize=(6, 3.2))
+    ax.bar(np.arange(1, len(c) + 1), c, color=COLORS["singular"])
+    ax.set_xlabel("i (the target's left singular vector u'ᵢ)")
+    ax.set_ylabel("|⟨u'ᵢ, u⟩|")
+    ax.set_title(f"u carried to the target: kept = {carried.kept:.3f}, gain ‖J'v‖ = {carried.gain:.3g}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def as_image(t) -> np.ndarray | None:
     """A tensor shaped like an image, (H, W), (C, H, W) or (1, C, H, W), as one 2-D array; else None."""
     a = t.detach().cpu().numpy()

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from scipy.sparse.linalg import lsqr
 
@@ -39,6 +40,38 @@ class Transported(NamedTuple):
     kept: float
     coefficients: torch.Tensor
     gain: float
+
+    def _repr_html_(self) -> str:
+        from .. import _html
+        from ._figures import as_image
+
+        c = np.abs(_html.as_numpy(self.coefficients).astype(float).ravel())
+        return _html.card(
+            "Transported: an h-space direction carried to a target sample",
+            _html.facts(
+                [("v shape", tuple(self.v.shape)), ("kept = cos(J'v, u)", self.kept), ("gain ‖J'v‖", self.gain)]
+            ),
+            _html.columns(
+                ["i", "|cᵢ| = |⟨u'ᵢ, u⟩|"],
+                [(i + 1, float(ci)) for i, ci in enumerate(c)],
+                bars=c / c.max() if c.size and c.max() > 0 else np.zeros_like(c),
+            ),
+            _html.thumbnails([as_image(self.v)], ["v at the target"], signed=True),
+        )
+
+    def plot(self) -> Any:
+        """Draw where ``u`` landed: |cᵢ| on the target's left singular vectors, with ``kept`` and ``gain``.
+
+        Nothing is recomputed.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure (made without pyplot).
+        """
+        from ._figures import transport_plot
+
+        return transport_plot(self)
 
 
 TRANSPORT_METHODS = ("project", "lsqr")
