@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -143,6 +144,18 @@ def test_generated_image_ends_with_the_pipelines_image(rendered):
     assert n.timesteps[0] > n.timesteps[-1] == 0
     # noise first: far from the final image
     assert np.abs(n.images[0] - n.final).mean() > 0.2
+    # x̂0 beside x_t: Tweedie's estimate (x − √(1−ᾱ) ε̂)/√ᾱ at each state, the image itself at the end
+    assert n.predictions.shape == n.images.shape
+    np.testing.assert_array_equal(r.scene.prediction_mob.pixel_array, sv._draw.to_rgba(n.final, 0.0, 1.0))
+    s = int(n.timesteps[0])
+    a = pipe.alphas[s].to(torch.float32)
+    with torch.no_grad(), one_torch_thread():
+        eps = pipe.model_output(n.noise, s)
+    x0 = (n.noise - (1 - a).sqrt() * eps) / a.sqrt()
+    np.testing.assert_allclose(n.predictions[0], pipe.to_images(x0)[0], atol=1e-5)
+    # halfway down, the guess is already much nearer the final face than the sample is
+    mid = n.steps // 2
+    assert np.abs(n.predictions[mid] - n.final).mean() < 0.5 * np.abs(n.images[mid] - n.final).mean()
 
 
 def test_jacobian_directions_numbers_are_the_pipelines(rendered):

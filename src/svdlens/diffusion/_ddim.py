@@ -75,15 +75,18 @@ class DDIM:
         grid: Grid,
         cond: Conditioning | None,
         progress: Progress = None,
-    ) -> Iterator[tuple[int, torch.Tensor]]:
-        """Each sampling step over ``timesteps`` (descending, on ``grid``): ``(timestep, x after it)``."""
+    ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        """Each sampling step over ``timesteps`` (descending, on ``grid``): ``(timestep, x after it, x̂0)``.
+
+        x̂0 is the clean sample the model predicted at the x the step started from.
+        """
         x = torch.as_tensor(x).to(self.device, self.dtype)
         report(progress, 0, len(timesteps), "DDIM sampling")
         for i, s in enumerate(timesteps, start=1):
-            x = grid.down(self.text.model_output(x, s, cond), s, x)
+            x, x0 = grid.down_with_x0(self.text.model_output(x, s, cond), s, x)
             check_finite(f"the sampling step at timestep {s}", x)
             report(progress, i, len(timesteps), "DDIM sampling")
-            yield s, x
+            yield s, x, x0
 
     def walk(
         self,
@@ -95,7 +98,7 @@ class DDIM:
     ) -> torch.Tensor:
         """x after the sampling steps over ``timesteps`` (x itself, on the device, when there are none)."""
         out = torch.as_tensor(x).to(self.device, self.dtype)
-        for _, state in self.states(out, timesteps, grid, cond, progress):
+        for _, state, _ in self.states(out, timesteps, grid, cond, progress):
             out = state
         return out
 

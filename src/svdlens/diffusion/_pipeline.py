@@ -375,7 +375,8 @@ class Pipeline:
         *,
         cond: Conditioning | None = None,
         progress: Progress = None,
-    ) -> Iterator[tuple[int, torch.Tensor]]:
+        with_x0: bool = False,
+    ) -> Iterator[tuple[int, torch.Tensor]] | Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
         """Each DDIM sampling step from x_t: ``(timestep, x after the step)``, ending at the image's x_0.
 
         Each step is ``DDIMScheduler.step`` with eta = 0 on the model's output at that timestep.
@@ -392,14 +393,30 @@ class Pipeline:
             Text embeddings and guidance (from :meth:`conditioning`).
         progress : callable, optional
             ``progress(done, total, label)`` after each step.
+        with_x0 : bool
+            Also yield x̂0, the clean sample the model predicts at the x each step starts from
+            (the scheduler's ``pred_original_sample``): what "the noise dissolves away" shows
+            long before x itself is clean.
 
         Yields
         ------
-        tuple of (int, torch.Tensor)
-            The timestep just taken and the sample after it.
+        tuple of (int, torch.Tensor) or (int, torch.Tensor, torch.Tensor)
+            The timestep just taken and the sample after it (and x̂0 with ``with_x0``), in model space.
+
+        Examples
+        --------
+        >>> import torch, svdlens as sl
+        >>> pipe = sl.diffusion.load("builtin")
+        >>> noise = torch.randn(1, pipe.channels, pipe.size, pipe.size, generator=torch.Generator().manual_seed(0))
+        >>> [s for s, x, x0 in pipe.denoise_states(noise, 1.0, steps=4, with_x0=True)]
+        [750, 500, 250, 0]
         """
         grid = self._schedule.grid(t, steps)
-        yield from self._ddim.states(xt, grid.timesteps, grid, cond, progress)
+        states = self._ddim.states(xt, grid.timesteps, grid, cond, progress)
+        if with_x0:
+            yield from states
+        else:
+            yield from ((s, x) for s, x, _ in states)
 
     def invert(
         self,

@@ -112,7 +112,12 @@ class Grid:
 
     def down(self, output: torch.Tensor, timestep: int, x: torch.Tensor) -> torch.Tensor:
         """One sampling step from ``timestep``: ``DDIMScheduler.step`` with eta = 0."""
-        return self.sampler.step(output, timestep, x, eta=0.0).prev_sample
+        return self.down_with_x0(output, timestep, x)[0]
+
+    def down_with_x0(self, output: torch.Tensor, timestep: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One sampling step from ``timestep``, and x̂0, the clean sample the model predicts at ``x``."""
+        out = self.sampler.step(output, timestep, x, eta=0.0)
+        return out.prev_sample, out.pred_original_sample
 
     def up(self, output: torch.Tensor, timestep: int, x: torch.Tensor) -> torch.Tensor:
         """One inversion step from ``timestep`` to the next one up: ``DDIMInverseScheduler.step``."""

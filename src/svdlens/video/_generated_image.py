@@ -1,4 +1,4 @@
-"""Scene 8, the generated image: noise dissolving into a face, one DDIM step at a time."""
+"""Scene 8, the generated image: noise dissolving into a face, one DDIM step at a time, with x̂0 beside x_t."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ class GeneratedImageNumbers:
     noise : the model-space noise x_T the walk starts from (a torch tensor, (1, C, H, W)).
     images : (steps + 1, H, W) (or (steps + 1, C, H, W)) ``pipe.to_images(x)`` after 0, 1, …
         steps: noise first, the generated image last, in [0, 1].
+    predictions : like ``images``: x̂0, the clean image the model predicts at each state (the
+        scheduler's ``pred_original_sample`` of the step that starts there); the last is the
+        generated image itself. A face shows here long before it shows in x_t.
     """
 
     seed: int
@@ -35,6 +38,7 @@ class GeneratedImageNumbers:
     timesteps: np.ndarray
     noise: torch.Tensor
     images: np.ndarray
+    predictions: np.ndarray
 
     @property
     def final(self) -> np.ndarray:
@@ -69,13 +73,15 @@ def generated_image_numbers(seed: int = 0, steps: int | None = None) -> Generate
     with resize_notes_silenced():
         like = pipe.to_model(sl.faces.builtin()[:1])  # model space: its shape (1, C, H, W) and device
     noise = torch.randn(tuple(like.shape), generator=torch.Generator().manual_seed(seed)).to(like.device)
-    images, timesteps = [pipe.to_images(noise)[0]], []
+    images, predictions, timesteps = [pipe.to_images(noise)[0]], [], []
     with torch.no_grad(), one_torch_thread():
-        for s, x in pipe.denoise_states(noise, 1.0, steps):
+        for s, x, x0 in pipe.denoise_states(noise, 1.0, steps, with_x0=True):
             timesteps.append(s)
             images.append(pipe.to_images(x)[0])
-    timesteps.append(0)  # the last state is the image itself
-    return GeneratedImageNumbers(seed, steps, np.array(timesteps), noise, np.stack(images))
+            predictions.append(pipe.to_images(x0)[0])
+    timesteps.append(0)  # the last state is the image itself, and its own prediction
+    predictions.append(images[-1])
+    return GeneratedImageNumbers(seed, steps, np.array(timesteps), noise, np.stack(images), np.stack(predictions))
 
 
 class GeneratedImageScene(Scene):
@@ -85,9 +91,10 @@ class GeneratedImageScene(Scene):
     time… I know it will be the exact image I want to make. … [static, then just as image
     generates, intermezzo big part plays] … just adds the noise dissolves away". Pure noise
     x_T, then each DDIM step of the built-in DDPM in turn, with the timestep counting down,
-    until the generated face.
+    until the generated face. Beside x_t, x̂0: the clean image the model predicts at that
+    step. x_t is still noise at t = 300; x̂0 shows the face forming from the first steps.
 
-    Test hook: ``face_mob`` is the picture; its pixels at the end are those of
+    Test hook: ``face_mob`` is x_t, ``prediction_mob`` is x̂0; at the end both show
     ``numbers.final``.
 
     Parameters
@@ -101,14 +108,22 @@ class GeneratedImageScene(Scene):
     def __init__(self, seed: int = 0, steps: int | None = None, **kwargs):
         self.numbers = generated_image_numbers(seed, steps)
         self.face_mob = None
+        self.prediction_mob = None
         super().__init__(**kwargs)
 
     def construct(self):
         n = self.numbers
         frames = [to_rgba(im, 0.0, 1.0) for im in n.images]
+        guesses = [to_rgba(im, 0.0, 1.0) for im in n.predictions]
         self.play(Write(title("One, two, three: generate")), run_time=0.5)
-        self.face_mob = image(frames[0], 5.2).move_to(np.array([-0.8, -0.3, 0.0]))
-        self.add(frame_box(self.face_mob, GREY))
+        up = np.array([0.0, 1.0, 0.0])
+        self.face_mob = image(frames[0], 3.9).move_to(np.array([-4.4, -0.4, 0.0]))
+        self.prediction_mob = image(guesses[0], 3.9).move_to(np.array([-0.2, -0.4, 0.0]))
+        labels = VGroup(
+            text("x_t: the sample", 24, WHITE).next_to(self.face_mob, up, buff=0.2),
+            text("x̂0: the model's guess", 24, HIGHLIGHT).next_to(self.prediction_mob, up, buff=0.2),
+        )
+        self.add(frame_box(self.face_mob, GREY), frame_box(self.prediction_mob, HIGHLIGHT))
         last = len(frames) - 1
         right = np.array([1.0, 0.0, 0.0])
         t_value = number(n.timesteps[0], 0, 30, WHITE)
@@ -120,19 +135,28 @@ class GeneratedImageScene(Scene):
         track = Rectangle(width=3.2, height=0.16, color=GREY, stroke_width=1).move_to(np.array([4.6, 0.0, 0.0]))
         bar = Rectangle(width=3.2, height=0.16, color=HIGHLIGHT, fill_opacity=1, stroke_width=0)
         bar.stretch_to_fit_width(0.001).move_to(track.get_left(), aligned_edge=LEFT)
-        self.play(FadeIn(self.face_mob), FadeIn(counter), FadeIn(step_label), FadeIn(track), run_time=0.5)
+        self.play(
+            FadeIn(self.face_mob),
+            FadeIn(self.prediction_mob),
+            FadeIn(labels),
+            FadeIn(counter),
+            FadeIn(step_label),
+            FadeIn(track),
+            run_time=0.5,
+        )
         self.add(bar)
 
         def walk(group, alpha):
             i = min(last, int(round(alpha * last)))
             set_pixels(self.face_mob, frames[i])
+            set_pixels(self.prediction_mob, guesses[i])
             t_value.set_value(int(n.timesteps[i]))
             step_value.set_value(i)
             bar.stretch_to_fit_width(max(3.2 * i / max(last, 1), 0.001)).move_to(track.get_left(), aligned_edge=LEFT)
             return group
 
-        # the picture, the counters and the bar change on every frame, so all are the animation's
-        changing = Group(self.face_mob, t_value, step_value, bar)
+        # the pictures, the counters and the bar change on every frame, so all are the animation's
+        changing = Group(self.face_mob, self.prediction_mob, t_value, step_value, bar)
         self.play(UpdateFromAlphaFunc(changing, walk), run_time=3.5, rate_func=linear)
         walk(changing, 1.0)  # the last step exactly, whatever the rate function ended on
         self.play(FadeIn(caption("The noise dissolves away: the generated face", 26, HIGHLIGHT)), run_time=0.4)
