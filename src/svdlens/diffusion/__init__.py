@@ -2,11 +2,14 @@
 
 from ._builtin import BUILTIN_DIR
 from ._cached import load_cached
+from ._evolution import BasisEvolution
 from ._global import GlobalDirections, ImageBasis, global_directions
 from ._hspace import PromptComparison, StartPoint
 from ._load import DTYPES, SUPPORTED_PIPELINES, load
+from ._local import Linearity, LocalDirections, RankProfile, X0Map
 from ._pipeline import FacePipeline, Pipeline
 from ._schedule import check_scheduler
+from ._semantics import FactorEffects
 from ._text import Conditioning
 from ._train import train_faces
 
@@ -26,4 +29,10 @@ __all__ = [
     "global_directions",
     "ImageBasis",
     "GlobalDirections",
+    "BasisEvolution",
+    "LocalDirections",
+    "RankProfile",
+    "Linearity",
+    "X0Map",
+    "FactorEffects",
 ]

@@ -160,7 +160,20 @@ class BasisEvolution:
         return evolution_figure(self) if kind == "distances" else spectra_figure(self)
 
     def angles(self, image: int, i: int, j: int) -> np.ndarray:
-        """The principal angles (radians) between image ``image``'s bases at ``ts[i]`` and ``ts[j]``."""
+        """The principal angles (radians) between image ``image``'s bases at ``ts[i]`` and ``ts[j]``.
+
+        Parameters
+        ----------
+        image : int
+            Which image (a row of :attr:`bases`).
+        i, j : int
+            Which two t's (indices into :attr:`ts`).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(k,)`` ascending, in radians.
+        """
         return principal_angles(self.bases[image][i].v, self.bases[image][j].v)
 
 

@@ -118,7 +118,20 @@ class X0Map:
         return x0.flatten(-2).index_select(-1, self.pixels)  # a fixed index: vmap and forward AD take it
 
     def restricted(self, pixels: torch.Tensor | None, target: str | None = None) -> X0Map:
-        """The same map keeping only ``pixels`` (flat indices into h·w), or of another ``target``."""
+        """The same map keeping only ``pixels`` (flat indices into h·w), or of another ``target``.
+
+        Parameters
+        ----------
+        pixels : torch.Tensor or None
+            Flat indices into h·w of the pixels kept (None: all).
+        target : {"x0", "eps"}, optional
+            What the map returns (default: as this one).
+
+        Returns
+        -------
+        X0Map
+            A new map; this one is unchanged.
+        """
         return X0Map(
             self.model,
             self.alpha_bar,
@@ -257,6 +270,8 @@ class LocalDirections:
         Where x_t is.
     steps : int
         DDIM steps of the grid.
+    xt : torch.Tensor or None
+        The x_t the directions were found at, in float32 (edit it with ``pipe.edit(xt=ld.xt, v=ld.v[0], ...)``).
     """
 
     v: torch.Tensor

@@ -153,7 +153,13 @@ class FactorEffects:
         return image_grid(self.images, labels, [f"−{self.strength:g}", f"+{self.strength:g}"], title)
 
     def summary(self) -> dict[str, Any]:
-        """Plain numbers for JSON: per direction its factor, purity, size and change."""
+        """Plain numbers for JSON: per direction its factor, purity, size and change.
+
+        Returns
+        -------
+        dict
+            ``t``, ``strength``, ``factors`` and one entry per direction.
+        """
         return {
             "t": self.t,
             "strength": self.strength,
