@@ -373,7 +373,7 @@ def save_figures(name, samples, nearest, grid):
 def main(argv=None):
     args = parse_args(argv)
     warnings.simplefilter("ignore", InputNote)
-    pipe = sl.diffusion.load("builtin")
+    pipe = sl.diffusion.load("builtin-lfw")  # the real-face model: the recorded tables are its
     faces, nonfaces = sl.faces.builtin(), sl.faces.builtin("nonfaces")
     n_samples, n_invert = (16, 20) if args.quick else (64, 100)
 

@@ -42,7 +42,7 @@ def main() -> None:
     from diffusers import DDIMInverseScheduler
 
     rows = []
-    pipe = sl.diffusion.load("builtin")
+    pipe = sl.diffusion.load("builtin-lfw")  # the real-face model: the recorded tables are its
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the 25×25 faces are resized to 32×32, with a note
         faces = sl.faces.builtin()

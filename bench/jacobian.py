@@ -55,7 +55,7 @@ def models():
     torch.manual_seed(0)
     conv = AttentionNet(channels=8).float()
     x1 = torch.randn(1, 1, 16, 16)
-    pipe = sl.diffusion.load("builtin")
+    pipe = sl.diffusion.load("builtin-lfw")  # the real-face model: the recorded tables are its
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the 25×25 face is resized to 32×32, with a note
         x2 = pipe.invert(sl.faces.builtin()[3], t=0.6, steps=50)

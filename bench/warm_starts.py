@@ -36,7 +36,7 @@ def products(b) -> int:
 
 
 def main() -> None:
-    pipe = sl.diffusion.load("builtin")
+    pipe = sl.diffusion.load("builtin-lfw")  # the real-face model: the recorded tables are its
     rows, points = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the 25×25 faces are resized to 32×32, with a note

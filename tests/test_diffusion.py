@@ -228,16 +228,31 @@ def test_cli_directions_edit_transport(tmp_path, model_dir):
     assert res.exit_code == 2 and "t must be in (0, 1]" in " ".join(res.output.split())
 
 
-def test_builtin_model_ships_and_samples():
-    from svdlens.diffusion import BUILTIN_DIR
+def test_the_face_world_model_ships_and_samples():
+    from svdlens.diffusion._builtin import BUILTINS
 
-    weights = BUILTIN_DIR / "diffusion_pytorch_model.safetensors"
+    folder = BUILTINS["builtin"].folder
+    weights = folder / "diffusion_pytorch_model.safetensors"
+    assert weights.exists() and weights.stat().st_size <= 20 * 2**20  # the budget
+    info = json.loads((folder / "training.json").read_text())
+    assert info["data"] == "world" and info["seed"] == 0 and info["steps"] >= 1000
+    pipe = sl.diffusion.load("builtin")
+    imgs = pipe.sample(n=2, seed=0, steps=10)
+    assert imgs.shape == (2, 64, 64) and 0 <= imgs.min() and imgs.max() <= 1
+    assert imgs.std(axis=(1, 2)).min() > 0.02
+
+
+def test_the_real_face_model_ships_and_samples():
+    from svdlens.diffusion._builtin import BUILTINS
+
+    folder = BUILTINS["builtin-lfw"].folder
+    weights = folder / "diffusion_pytorch_model.safetensors"
     assert weights.exists() and weights.stat().st_size <= 10 * 2**20
-    info = json.loads((BUILTIN_DIR / "training.json").read_text())
+    info = json.loads((folder / "training.json").read_text())
     runs = info.get("history", []) + [info]  # the first run from scratch, each later one resumed
     assert runs[0]["seed"] == 0 and all(r["steps"] > 0 for r in runs)
     assert all(r.get("resumed_from") for r in runs[1:]) and len({r["seed"] for r in runs}) == len(runs)
-    pipe = sl.diffusion.load("builtin")
+    pipe = sl.diffusion.load("builtin-lfw")
     imgs = pipe.sample(n=2, seed=0, steps=10)
     assert imgs.shape == (2, 32, 32) and 0 <= imgs.min() and imgs.max() <= 1
     # Sampling clips x0 to the data range; an image is never all one colour.

@@ -282,6 +282,7 @@ def test_the_demo_names_the_model_it_ran_on(tmp_path):
     def name(model):
         return _Context(tmp_path, DemoSettings.fast(), tmp_path, model).model_name
 
-    assert name("builtin") == "the built-in DDPM"
+    assert name("builtin") == "the built-in face-world DDPM"
+    assert name("builtin-lfw") == "the built-in real-face DDPM"
     assert name(str(tmp_path / "my-ddpm")) == "the model my-ddpm"
     assert name("google/ddpm-celebahq-256") == "the model ddpm-celebahq-256"

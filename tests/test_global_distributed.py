@@ -40,7 +40,7 @@ def faces() -> np.ndarray:
 @pytest.fixture(scope="module")
 def reference(faces):
     """The single-process answer: the bases one by one from the pipeline, then their stacked-u mean."""
-    pipe = sl.diffusion.load("builtin")
+    pipe = sl.diffusion.load("builtin-lfw")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InputNote)
         bases = [pipe.directions(f[None], t=T, k=K_LOCAL, steps=STEPS) for f in faces]
@@ -48,7 +48,7 @@ def reference(faces):
 
 
 def task() -> ImageBasis:
-    return ImageBasis("builtin", t=T, k=K_LOCAL, steps=STEPS)
+    return ImageBasis("builtin-lfw", t=T, k=K_LOCAL, steps=STEPS)
 
 
 def assert_same_directions(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-4) -> None:
@@ -70,7 +70,7 @@ def write_faces(folder: Path, faces: np.ndarray) -> Path:
 
 
 def test_in_process_equals_the_bases_taken_one_by_one(faces, reference):
-    g = sl.diffusion.global_directions("builtin", faces, K, k_local=K_LOCAL, t=T, steps=STEPS)
+    g = sl.diffusion.global_directions("builtin-lfw", faces, K, k_local=K_LOCAL, t=T, steps=STEPS)
     assert_same_directions(g.directions, reference)
     assert g.computed == list(range(N)) and g.names == [f"image {i}" for i in range(N)]
     assert g.share.shape == (N, K) and bool(((g.share >= 0) & (g.share <= 1 + 1e-5)).all())
@@ -83,19 +83,21 @@ def test_the_cache_reruns_only_what_is_missing(tmp_path, faces, reference):
     cache = tmp_path / "cache"
     first = local_bases(list(faces[:4]), task(), cache_dir=cache)
     assert first.computed == [0, 1, 2, 3] and len(list(cache.glob("basis-*.safetensors"))) == 4
-    again = sl.diffusion.global_directions("builtin", faces[:4], K, k_local=K_LOCAL, t=T, steps=STEPS, cache_dir=cache)
+    again = sl.diffusion.global_directions(
+        "builtin-lfw", faces[:4], K, k_local=K_LOCAL, t=T, steps=STEPS, cache_dir=cache
+    )
     assert again.computed == []
     (cache / f"basis-{first.keys[2]}.safetensors").unlink()
     (cache / f"basis-{first.keys[3]}.safetensors").write_bytes(b"truncated")  # unreadable: named, computed again
     with pytest.warns(SvdlensWarning, match=f"basis-{first.keys[3]}.safetensors.*computing it again"):
         all_six = sl.diffusion.global_directions(
-            "builtin", faces, K, k_local=K_LOCAL, t=T, steps=STEPS, cache_dir=cache
+            "builtin-lfw", faces, K, k_local=K_LOCAL, t=T, steps=STEPS, cache_dir=cache
         )
     LocalBasis.load(cache / f"basis-{first.keys[3]}.safetensors")  # replaced by a good one
     assert all_six.computed == [2, 3, 4, 5]
     assert_same_directions(all_six.directions, reference)
     # another setting is another key: nothing is reused
-    other = sl.diffusion.global_directions("builtin", faces[:2], K, k_local=K_LOCAL, t=T, steps=2, cache_dir=cache)
+    other = sl.diffusion.global_directions("builtin-lfw", faces[:2], K, k_local=K_LOCAL, t=T, steps=2, cache_dir=cache)
     assert other.computed == [0, 1] and len(list(cache.glob("basis-*.safetensors"))) == 8
 
 
@@ -105,10 +107,10 @@ def test_a_failed_run_keeps_what_it_finished(tmp_path, faces):
     (folder / "02.png").write_bytes(b"not a png")
     cache = tmp_path / "cache"
     with pytest.raises(InputFileError, match="02.png"):
-        sl.diffusion.global_directions("builtin", folder, K, k_local=K_LOCAL, t=T, steps=STEPS, cache_dir=cache)
+        sl.diffusion.global_directions("builtin-lfw", folder, K, k_local=K_LOCAL, t=T, steps=STEPS, cache_dir=cache)
     assert len(list(cache.glob("*.safetensors"))) == 2
     (folder / "02.png").write_bytes(good)
-    rerun = sl.diffusion.global_directions("builtin", folder, K, k_local=K_LOCAL, t=T, steps=STEPS, cache_dir=cache)
+    rerun = sl.diffusion.global_directions("builtin-lfw", folder, K, k_local=K_LOCAL, t=T, steps=STEPS, cache_dir=cache)
     assert rerun.computed == [2, 3] and rerun.names == ["00.png", "01.png", "02.png", "03.png"]
 
 
@@ -120,11 +122,11 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path, faces):
     with pytest.raises(SvdlensError, match="give basis_fn too"):
         sl.global_directions(list(faces), K, cache_dir=tmp_path / "c")
     with pytest.raises(SvdlensError, match="k=7 shared directions"):
-        sl.diffusion.global_directions("builtin", faces[:2], 7, k_local=3)
+        sl.diffusion.global_directions("builtin-lfw", faces[:2], 7, k_local=3)
     with pytest.raises(SvdlensError, match="t must be"):
-        sl.diffusion.global_directions("builtin", faces, K, t=1.5)
+        sl.diffusion.global_directions("builtin-lfw", faces, K, t=1.5)
     with pytest.raises(SvdlensError, match="NaN or Inf"):
-        sl.diffusion.global_directions("builtin", np.full((2, 8, 8), np.nan), K)
+        sl.diffusion.global_directions("builtin-lfw", np.full((2, 8, 8), np.nan), K)
     with pytest.raises(SvdlensError, match="no dask scheduler answered"):
         local_bases([faces[0]], task(), client="tcp://127.0.0.1:9", timeout=0.5)
     assert not (tmp_path / "c").exists()
@@ -271,7 +273,7 @@ def test_the_fingerprint_covers_every_file_that_changes_the_model(tmp_path):
     (model / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"pickle")
     assert token() == tokens[-1]
     # the built-in model is fingerprinted by its files as well
-    assert builtin_folder("builtin") is not None and '"model": "sha256:' in task().cache_token
+    assert builtin_folder("builtin-lfw") is not None and '"model": "sha256:' in task().cache_token
 
 
 def test_options_are_keyed_by_their_contents(tmp_path):
@@ -280,7 +282,7 @@ def test_options_are_keyed_by_their_contents(tmp_path):
     assert repr(a) == repr(b)
 
     def token(**options) -> str:
-        return ImageBasis("builtin", t=T, k=K_LOCAL, steps=STEPS, **options).cache_token
+        return ImageBasis("builtin-lfw", t=T, k=K_LOCAL, steps=STEPS, **options).cache_token
 
     assert token(start=a) != token(start=b) and token(start=a) == token(start=a.clone())
     assert token(prompt="a face") != token(prompt="a smile") and token(tol=1e-3) != token(tol=1e-4)
@@ -288,7 +290,7 @@ def test_options_are_keyed_by_their_contents(tmp_path):
     with pytest.raises(SvdlensError, match="the option layer .* cannot be part of the cache key"):
         token(layer=object())
     with pytest.raises(SvdlensError, match="cannot be part of the cache key"):
-        local_bases([np.ones(3)], ImageBasis("builtin", k=1, steps=2, layer=object()), cache_dir=tmp_path / "c")
+        local_bases([np.ones(3)], ImageBasis("builtin-lfw", k=1, steps=2, layer=object()), cache_dir=tmp_path / "c")
     assert not (tmp_path / "c").exists()
 
 

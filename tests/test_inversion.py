@@ -23,7 +23,8 @@ def _psnr(a, b) -> float:
 
 @pytest.fixture(scope="module")
 def builtin():
-    return sl.diffusion.load("builtin")
+    """The real-face model: the figures of bench/inversion.py and docs/diffusion.md are its."""
+    return sl.diffusion.load("builtin-lfw")
 
 
 @pytest.mark.parametrize("which", [-1, 10])  # the first step up from x_0, and one from the middle

@@ -165,9 +165,9 @@ class BasisEvolution:
         Parameters
         ----------
         image : int
-            Which image (a row of :attr:`bases`).
+            Which image (a row of ``bases``).
         i, j : int
-            Which two t's (indices into :attr:`ts`).
+            Which two t's (indices into ``ts``).
 
         Returns
         -------

@@ -177,7 +177,7 @@ class ImageBasis:
     >>> task = sl.diffusion.ImageBasis("builtin", t=0.6, k=2, steps=2)
     >>> task
     ImageBasis('builtin', t=0.6, k=2, steps=2)
-    >>> basis = task(sl.faces.builtin()[0])
+    >>> basis = task(sl.faces.world.face("friendly-puppet"))
     >>> basis.s.shape, basis.jacobian is not None
     (torch.Size([2]), True)
     """
@@ -483,10 +483,10 @@ def global_directions(
     Examples
     --------
     >>> import svdlens as sl
-    >>> faces = sl.faces.builtin()[:3]
+    >>> faces = sl.faces.world.render(sl.faces.world.gallery(3))
     >>> g = sl.diffusion.global_directions("builtin", faces, k=2, k_local=2, t=0.6, steps=2)
     >>> g.directions.shape, g.agreement.shape, g.computed
-    (torch.Size([2, 1, 64, 8, 8]), torch.Size([2]), [0, 1, 2])
+    (torch.Size([2, 1, 128, 8, 8]), torch.Size([2]), [0, 1, 2])
     >>> bool(g.agreement[0] >= g.agreement[1])
     True
     """
@@ -550,7 +550,7 @@ def global_figure(result: GlobalDirections, images: Sequence[Any] = (), n: int =
     Examples
     --------
     >>> import svdlens as sl
-    >>> faces = sl.faces.builtin()[:2]
+    >>> faces = sl.faces.world.render(sl.faces.world.gallery(2))
     >>> g = sl.diffusion.global_directions("builtin", faces, k=2, k_local=2, t=0.6, steps=2)
     >>> len(global_figure(g, faces).axes)
     6

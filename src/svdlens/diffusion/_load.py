@@ -148,7 +148,7 @@ def load(
     >>> import svdlens as sl
     >>> pipe = sl.diffusion.load("builtin")
     >>> pipe.size, pipe.channels, pipe.T, pipe.is_latent, pipe.has_text
-    (32, 1, 1000, False, False)
+    (64, 1, 1000, False, False)
     """
     torch_device = _device(device)
     torch_dtype = _dtype(dtype)

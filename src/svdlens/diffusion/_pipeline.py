@@ -37,6 +37,8 @@ from ._local import local_directions as _local_directions
 from ._local import rank_profile as _rank_profile
 from ._modules import DiffusersModel, placed
 from ._schedule import Grid, Schedule
+from ._semantics import DEFAULT_EFFECT_STRENGTH, FactorEffects
+from ._semantics import factor_effects as _factor_effects
 from ._space import ModelSpace
 from ._text import Conditioning, Text
 
@@ -174,8 +176,8 @@ class Pipeline:
         Examples
         --------
         >>> import numpy as np, svdlens as sl
-        >>> sl.diffusion.load("builtin").to_model(np.ones((2, 32, 32))).shape
-        torch.Size([2, 1, 32, 32])
+        >>> sl.diffusion.load("builtin").to_model(np.ones((2, 64, 64))).shape
+        torch.Size([2, 1, 64, 64])
         """
         return self._space.to_model(images)
 
@@ -195,7 +197,7 @@ class Pipeline:
         Examples
         --------
         >>> import numpy as np, svdlens as sl
-        >>> sl.diffusion.load("builtin").encode(np.zeros((1, 32, 32))).unique().tolist()
+        >>> sl.diffusion.load("builtin").encode(np.zeros((1, 64, 64))).unique().tolist()
         [-1.0]
         """
         return self._space.encode(images)
@@ -219,8 +221,8 @@ class Pipeline:
         Examples
         --------
         >>> import torch, svdlens as sl
-        >>> sl.diffusion.load("builtin").to_images(torch.zeros(2, 1, 32, 32)).shape
-        (2, 32, 32)
+        >>> sl.diffusion.load("builtin").to_images(torch.zeros(2, 1, 64, 64)).shape
+        (2, 64, 64)
         """
         return self._space.to_images(x)
 
@@ -467,7 +469,7 @@ class Pipeline:
         >>> import svdlens as sl
         >>> pipe = sl.diffusion.load("builtin")
         >>> pipe.invert(pipe.sample(n=2, steps=2), t=0.6, steps=2).shape
-        torch.Size([2, 1, 32, 32])
+        torch.Size([2, 1, 64, 64])
         """
         grid = self._schedule.grid(t, steps)
         return self._ddim.invert(
@@ -522,7 +524,7 @@ class Pipeline:
         >>> pipe = sl.diffusion.load("builtin")
         >>> xt = pipe.invert(pipe.sample(n=1, steps=2), t=0.6, steps=2)
         >>> pipe.generate(xt, t=0.6, steps=2).shape
-        (1, 32, 32)
+        (1, 64, 64)
         """
         grid = self._schedule.grid(t, steps)
         return self._ddim.generate(
@@ -553,7 +555,7 @@ class Pipeline:
         --------
         >>> import svdlens as sl
         >>> sl.diffusion.load("builtin").noise(2, seed=0).shape
-        torch.Size([2, 1, 32, 32])
+        torch.Size([2, 1, 64, 64])
         """
         return self._ddim.noise(n, seed)
 
@@ -617,7 +619,7 @@ class Pipeline:
         >>> import svdlens as sl
         >>> images = sl.diffusion.load("builtin").sample(n=2, seed=0, steps=2)
         >>> images.shape, bool(images.min() >= 0 and images.max() <= 1)
-        ((2, 32, 32), True)
+        ((2, 64, 64), True)
         """
         budget = None if max_memory is None else parse_memory("max_memory", max_memory)
         grid = self._schedule.grid(1.0, steps)
@@ -668,7 +670,7 @@ class Pipeline:
         --------
         >>> import svdlens as sl
         >>> sl.diffusion.load("builtin").noisy_sample(0, t=0.6, steps=2).shape
-        torch.Size([1, 1, 32, 32])
+        torch.Size([1, 1, 64, 64])
         """
         grid = self._schedule.grid(t, steps)
         return self._ddim.noisy_sample(
@@ -735,7 +737,7 @@ class Pipeline:
         >>> pipe = sl.diffusion.load("builtin")
         >>> p = pipe.start_point(seed=3, t=0.6, steps=2)
         >>> p.xt.shape, p.image.shape, p.t
-        (torch.Size([1, 1, 32, 32]), (1, 32, 32), 0.6)
+        (torch.Size([1, 1, 64, 64]), (1, 64, 64), 0.6)
         """
         grid = self._schedule.grid(t, steps)
         return self._hspace.start_point(
@@ -961,8 +963,8 @@ class Pipeline:
         >>> import torch, svdlens as sl
         >>> pipe = sl.diffusion.load("builtin")
         >>> xt = pipe.noisy_sample(0, t=0.6, steps=2)
-        >>> pipe.edit(xt=xt, v=torch.ones(1, 32, 32) / 32, strengths=[-2, 0, 2], t=0.6, steps=2).shape
-        (3, 32, 32)
+        >>> pipe.edit(xt=xt, v=torch.ones(1, 64, 64) / 64, strengths=[-2, 0, 2], t=0.6, steps=2).shape
+        (3, 64, 64)
         """
         return self._hspace.edit(
             v,
@@ -1457,6 +1459,61 @@ class Pipeline:
                 report(progress, i * len(values) + len(row), total, "local bases over t")
             bases.append(row)
         return evolution_of(bases, values, warm)
+
+    def factor_effects(
+        self,
+        directions: torch.Tensor | np.ndarray | Sequence[torch.Tensor],
+        image: ArrayLike | torch.Tensor | None = None,
+        *,
+        seed: int | None = None,
+        xt: torch.Tensor | None = None,
+        t: float = DEFAULT_T,
+        steps: int = DEFAULT_STEPS,
+        strength: float = DEFAULT_EFFECT_STRENGTH,
+        labels: Sequence[str] | None = None,
+    ) -> FactorEffects:
+        """What each direction means on the face world: the factor change its ±γ edits make, read by the oracle.
+
+        For the face-world model (``sl.diffusion.load("builtin")``) only: its images have known
+        factors (:mod:`svdlens.faces.world`), and the shipped oracle reads them back. Any
+        directions at x_t can be judged: a local basis's ``v``, transported ones, your own.
+
+        Parameters
+        ----------
+        directions : tensor, array or sequence of tensors
+            ``(m, channels, size, size)`` directions at x_t; each is scaled to unit norm.
+        image : array_like or torch.Tensor, optional
+            The image, inverted to ``t``. Give exactly one of ``image``, ``seed`` and ``xt``.
+        seed : int, optional
+            Seed of a new sample, stopped at ``t``.
+        xt : torch.Tensor, optional
+            x_t itself.
+        t : float
+            Where the edits happen, in (0, 1].
+        steps : int
+            DDIM steps over the whole diffusion.
+        strength : float
+            γ of the ±γ edits.
+        labels : sequence of str, optional
+            One label per direction (default ``v1``, ``v2``, ...).
+
+        Returns
+        -------
+        FactorEffects
+            The change of every factor per direction, with share, purity and the purest direction per factor.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> pipe = sl.diffusion.load("builtin")
+        >>> b = pipe.directions(sl.faces.world.face("scary-face"), t=0.6, k=2, steps=5)
+        >>> fx = pipe.factor_effects(b.v, sl.faces.world.face("scary-face"), t=0.6, steps=5)
+        >>> fx.change.shape, len(fx.factor)
+        ((2, 10), 2)
+        """
+        grid = self._schedule.grid(t, steps)
+        x = self._x_t32(grid, image=image, seed=seed, xt=xt, prompt=None)
+        return _factor_effects(self, x, directions, t=t, steps=steps, strength=strength, labels=labels)
 
 
 FacePipeline = Pipeline

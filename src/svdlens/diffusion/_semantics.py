@@ -47,7 +47,7 @@ _BATCH = 8  # edited x_t denoised together
 class FactorEffects:
     """How much each direction moves each factor of the face world.
 
-    Made by :func:`factor_effects` (``pipe.factor_effects``).
+    Made by :meth:`~svdlens.diffusion.Pipeline.factor_effects`.
 
     Attributes
     ----------

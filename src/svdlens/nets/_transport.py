@@ -60,7 +60,7 @@ class Transported(NamedTuple):
         )
 
     def plot(self) -> Any:
-        """Draw where ``u`` landed: |cᵢ| on the target's left singular vectors, with ``kept`` and ``gain``.
+        """Draw where ``u`` landed: ``|cᵢ|`` on the target's left singular vectors, with ``kept`` and ``gain``.
 
         Nothing is recomputed.
 

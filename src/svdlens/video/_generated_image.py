@@ -65,7 +65,7 @@ def generated_image_numbers(seed: int = 0, steps: int | None = None) -> Generate
     >>> from svdlens.video import generated_image_numbers
     >>> n = generated_image_numbers(steps=10)
     >>> n.images.shape, int(n.timesteps[0]), int(n.timesteps[-1])
-    ((11, 32, 32), 900, 0)
+    ((11, 64, 64), 900, 0)
     """
     pipe = builtin_pipeline()
     seed = check_count("seed", seed, 0, 2**63 - 1)
