@@ -23,10 +23,12 @@
 # matching u₁ in h can be carried to other images (parallel transport).
 #
 # This notebook runs it on the built-in model, which ships inside the package (safetensors,
-# nothing downloaded). **A caveat first:** the built-in DDPM was trained on only the 100
-# built-in faces (and their mirror images) on CPUs, and it **memorises them**: more than half of
-# its samples correlate above 0.9 with one training face (docs/diffusion.md). Its directions
-# describe this small network's Jacobians, not how a large model organises faces.
+# nothing downloaded): a 64×64 grayscale DDPM trained on an endless stream of faces rendered by
+# `sl.faces.world`, a procedural face world with ten named factors (expression, brow angle,
+# eye openness, mouth width, head position and size, light, skin, hair). No image was seen
+# twice, and every image's factors are known, so a factor oracle shipped beside it can read
+# what an edit changed: what a direction *means* becomes a number. (The earlier real-face
+# model, which memorises its 100 training faces, is `sl.diffusion.load("builtin-lfw")`.)
 #
 # To stay quick on 2 CPU cores, every call here uses 20 DDIM steps (the library's default is
 # 50) and small k.
@@ -61,28 +63,18 @@ def image_row(images, titles, title=None):
 
 
 # %% [markdown]
-# ## Sampling, and the memorisation caveat measured
+# ## Sampling, read by the factor oracle
 #
-# `pipe.sample` runs DDIM (eta = 0) with the model's own scheduler from seeded noise. Each
-# sample's Pearson correlation with its nearest training face shows the memorisation.
+# `pipe.sample` runs DDIM (eta = 0) with the model's own scheduler from seeded noise. The
+# oracle (`sl.faces.world.oracle()`, a small regressor trained on renders) reads each sample's
+# factors back.
 
 # %%
 samples = pipe.sample(n=4, seed=0, steps=STEPS)
-faces = sl.faces.builtin()  # 25×25; the model works at its own size
-train = pipe.to_images(pipe.to_model(faces))  # the training faces resized once to the model's size
-
-
-def nearest_correlation(img):
-    a = (img - img.mean()).ravel()
-    b = train.reshape(len(train), -1)
-    b = b - b.mean(axis=1, keepdims=True)
-    r = b @ a / (np.linalg.norm(b, axis=1) * np.linalg.norm(a))
-    return int(r.argmax()), float(r.max())
-
-
-for i, img in enumerate(samples):
-    j, r = nearest_correlation(img)
-    print(f"sample {i}: nearest training face {j}, correlation {r:.3f}")
+oracle = sl.faces.world.oracle()
+read = oracle.predict(samples)
+for i, f in enumerate(read):
+    print(f"sample {i}: " + ", ".join(f"{n} {v:+.2f}" for n, v in zip(sl.faces.world.NAMES[:3], f)))
 fig_samples = image_row(samples, [f"sample {i}" for i in range(len(samples))], f"DDIM, {STEPS} steps")
 fig_samples
 
@@ -94,7 +86,8 @@ fig_samples
 # certified residuals. It is an `sl.LocalBasis`, as in notebook 3.
 
 # %%
-face = train[3][None]
+world = sl.faces.world
+face = world.face("scary-face")[None]  # one of the seeds' two named faces
 b = pipe.directions(face, t=T, k=4, steps=STEPS)
 print("σ:", np.round(b.s.numpy(), 2), " residuals:", [f"{r:.0e}" for r in b.residuals.tolist()])
 print(f"converged: {b.converged}; JVPs {b.n_jvp}, VJPs {b.n_vjp}")
@@ -103,6 +96,17 @@ b
 # %%
 fig_directions = b.plot("directions")
 fig_directions
+
+# %% [markdown]
+# What does each direction mean? `pipe.factor_effects` applies each at ±γ, denoises, and lets
+# the oracle read both faces: the change of every factor (in spreads per unit strength), the
+# factor with the largest share of it, and that share (the direction's *purity*).
+
+# %%
+effects = pipe.factor_effects(b.v, face, t=T, steps=STEPS)
+for label, factor, purity in zip(effects.labels, effects.factor, effects.purity):
+    print(f"{label}: mostly {factor} (purity {purity:.2f})")
+effects
 
 # %% [markdown]
 # ## An edit along v₁
@@ -114,7 +118,7 @@ fig_directions
 strengths = [-6, -3, 0, 3, 6]
 grid = pipe.edit(face, b.v[0], strengths=strengths, t=T, steps=STEPS)
 print("edit grid:", grid.shape)
-fig_edit = image_row(grid, [f"γ = {s}" for s in strengths], "Face 3 moved along v₁ at t = 0.6")
+fig_edit = image_row(grid, [f"γ = {s}" for s in strengths], "The scary face moved along v₁ at t = 0.6")
 fig_edit
 
 # %% [markdown]
@@ -125,12 +129,15 @@ fig_edit
 # reproduces (`.kept`).
 
 # %%
-targets = [pipe.directions(train[j][None], t=T, k=4, steps=STEPS) for j in (10, 20)]
+others = {j: world.face(j)[None] for j in (10, 20)}  # two faces of the world's gallery
+targets = [pipe.directions(img, t=T, k=4, steps=STEPS) for img in others.values()]
 moved = pipe.transport(b, 0, targets)
-for j, m in zip((10, 20), moved):
-    print(f"u₁ of face 3 at face {j}: kept {m.kept:.2f}, gain {m.gain:.2f} (σ₁ at face 3: {b.s[0]:.2f})")
-carried = pipe.edit(train[10][None], moved[0].v, strengths=[-6, 0, 6], t=T, steps=STEPS)
-fig_transport = image_row(carried, ["γ = −6", "γ = 0", "γ = 6"], "Face 3's direction, carried to face 10")
+for j, m in zip(others, moved):
+    print(
+        f"u₁ of the scary face at face {j}: kept {m.kept:.2f}, gain {m.gain:.2f} (σ₁ at the scary face: {b.s[0]:.2f})"
+    )
+carried = pipe.edit(others[10], moved[0].v, strengths=[-6, 0, 6], t=T, steps=STEPS)
+fig_transport = image_row(carried, ["γ = −6", "γ = 0", "γ = 6"], "The scary face's direction, carried to face 10")
 fig_transport
 
 # %% [markdown]
@@ -158,11 +165,11 @@ fig_evolution
 # alone: the top singular vectors of the Jacobian of x̂₀ inside a mask, projected away from the
 # top-r directions that change the outside. `ld.leakage` is the share of each direction's
 # first-order change that still falls outside (`ld.leakage_before` without the projection).
-# The box (8, 18, 24, 28) is (x0, y0, x1, y1) in the model's 32×32 pixels: the mouth. With
+# The box (22, 38, 42, 50) is (x0, y0, x1, y1) in the model's 64×64 pixels: the mouth. With
 # 20 steps and small k and r the numbers here are rough; docs/local-edits.md has measured ones.
 
 # %%
-box = tuple(round(c * pipe.image_size / 32) for c in (8, 18, 24, 28))
+box = (22, 38, 42, 50)
 ld = pipe.local_directions(face, mask=box, t=T, k=2, r=5, steps=STEPS)
 print("σ inside:", np.round(ld.s.numpy(), 3))
 print("leakage before:", np.round(ld.leakage_before.numpy(), 3), " after:", np.round(ld.leakage.numpy(), 3))

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 import svdlens.nets._basis as basis_module
 from svdlens.cli import app
+from svdlens.faces import world
 from svdlens.report import SECTIONS
 from svdlens.report import _demo as demo
 
@@ -108,6 +109,14 @@ def test_summary_holds_the_numbers(report):
     assert float(re.search(r"‖J v₁ − σ₁ u₁‖/σ₁ = ([0-9.e+-]+)", check).group(1)) < 1e-3  # u = Jv/σ
     kept = re.findall(r"face \d+: ([0-9.]+)", " ".join(sections["Parallel transport to other faces"]["lines"]))
     assert kept and all(0 <= float(k) <= 1 for k in kept)
+    # On the face world each direction is labelled with the factor it moves and its purity
+    labels = re.findall(r"v(\d) ([a-z_]+) \(([0-9.]+)\)", check)
+    assert len(labels) == 4 and all(f in world.NAMES and 0 < float(p) <= 1 for _, f, p in labels)
+    # and the climax is concrete: the scary face, a carried expression direction, the oracle's distance
+    climax = " ".join(sections["The generated image"]["lines"])
+    assert "scary face" in climax and "friendly puppet" in climax
+    before, after = (float(v) for v in re.search(r"distance ([0-9.]+) spreads \(from ([0-9.]+)", climax).groups()[::-1])
+    assert 0 < after <= before  # the γ shown is the closest of those tried, γ = 0 included
 
 
 def test_open_and_progress(report):

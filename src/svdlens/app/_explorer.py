@@ -150,7 +150,9 @@ def _directions_tab(ex: Explorer) -> None:
     )
     with gr.Row():
         source = gr.Radio(["face", "seed"], value="face", label="Start from")
-        index = gr.Number(value=3, precision=0, label="Built-in face or seed")
+        index = gr.Number(
+            value=3, precision=0, label="Face (of the face world's gallery on the built-in model) or seed"
+        )
         t = gr.Slider(0.1, 1.0, value=DEFAULT_T, step=0.05, label="t")
     # A text model (Stable Diffusion) conditions the inversion, the map x_t ↦ h and the denoising on a prompt.
     prompt = gr.Textbox(value="", label="Prompt", visible=ex.has_text, elem_id="prompt", max_length=MAX_PROMPT)

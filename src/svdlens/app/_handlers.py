@@ -232,9 +232,9 @@ def _start(model: str, source: str, index: int, t: float, prompt: str | None = N
     from ..diffusion import load_cached
     from ..exceptions import InputNote
 
-    where = {"seed": index} if source == "seed" else {"image": _builtin_face(index)}
+    where = {"seed": index} if source == "seed" else {"image": _start_face(model, index)}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", InputNote)  # 25×25 faces resized to the model's size
+        warnings.simplefilter("ignore", InputNote)  # start faces resized to the model's size
         point = load_cached(model).start_point(**where, t=t, steps=APP_STEPS, prompt=prompt)
     assert point.image is not None  # a start from an image or a seed has its image
     return point.image[0], point.xt
@@ -255,6 +255,17 @@ def _builtin_face(index: int) -> np.ndarray:
     if not 0 <= index < len(faces):
         raise AppInputError(f"face {index}: choose 0 to {len(faces) - 1}")
     return faces[index]
+
+
+def _start_face(model: str, index: int) -> np.ndarray:
+    """A diffusion tab's start face: the world's gallery on the face-world model, else a built-in real face."""
+    if model != "builtin":
+        return _builtin_face(index)
+    from ..faces import world
+
+    if not 0 <= index < world.MAX_GALLERY:
+        raise AppInputError(f"face {index}: choose 0 to {world.MAX_GALLERY - 1}")
+    return world.face(index)
 
 
 @lru_cache(maxsize=64)

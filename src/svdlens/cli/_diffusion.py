@@ -51,8 +51,9 @@ __all__ = [
 MODEL = typer.Option(
     "builtin",
     "--model",
-    help="builtin, a diffusers folder (DDPMPipeline, DDIMPipeline, StableDiffusionPipeline, or a UNet2DModel), "
-    "or a hub id such as google/ddpm-celebahq-256 (when online).",
+    help="builtin (the 64×64 face-world DDPM), builtin-lfw (the 32×32 real-face one), a diffusers folder "
+    "(DDPMPipeline, DDIMPipeline, StableDiffusionPipeline, or a UNet2DModel), or a hub id such as "
+    "google/ddpm-celebahq-256 (when online).",
 )
 T = typer.Option(DEFAULT_T, "--t", help="How far into the diffusion, in (0, 1].")
 STEPS = typer.Option(DEFAULT_STEPS, "--steps", help=f"DDIM steps over the whole diffusion (at most {MAX_STEPS}).")

@@ -300,7 +300,7 @@ def run_global_directions(
 def directions_command(
     choice: ModelChoice = MODEL_FLAGS,
     image: Optional[str] = typer.Option(
-        None, "--image", help="An image file, or builtin:N for the N-th built-in face."
+        None, "--image", help="An image file, world:N or world:scary-face (the face world), or builtin:N (a real face)."
     ),
     seed: Optional[int] = typer.Option(None, "--seed", help="Start from a generated sample instead."),
     images: Optional[str] = typer.Option(
@@ -348,7 +348,7 @@ def directions_command(
 
     Examples:
 
-        svdlens directions --image builtin:3 -k 5 --out out/directions
+        svdlens directions --image world:scary-face -k 5 --out out/directions
 
         svdlens directions --seed 7 --t 0.6 --out out/directions7
 

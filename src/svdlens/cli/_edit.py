@@ -181,7 +181,9 @@ def run_edit(
 @model_flags()
 def edit_command(
     choice: ModelChoice = MODEL_FLAGS,
-    image: Optional[str] = typer.Option(None, "--image", help="An image file, or builtin:N."),
+    image: Optional[str] = typer.Option(
+        None, "--image", help="An image file, world:N or world:scary-face (the face world), or builtin:N (a real face)."
+    ),
     seed: Optional[int] = typer.Option(None, "--seed", help="Start from a generated sample instead."),
     direction: list[int] = typer.Option([1], "--direction", help="Which singular direction (1 = the top); repeatable."),
     strength: str = typer.Option(
@@ -214,11 +216,11 @@ def edit_command(
 
     Examples:
 
-        svdlens edit --image builtin:3 --direction 1 --direction 2 --strength -3:3:7 --out out/edit
+        svdlens edit --image world:scary-face --direction 1 --direction 2 --strength -3:3:7 --out out/edit
 
         svdlens edit --seed 7 --direction 1 --strength -2,0,2 --x-guidance 3
 
-        svdlens edit --image builtin:3 --mask 8,18,24,28 --r 5 --t 0.6 --out out/mouth
+        svdlens edit --image world:scary-face --mask 22,38,42,50 --r 5 --t 0.6 --out out/mouth
 
         svdlens edit --model ./sd-1-5 --image photo.png --prompt "a photo of a face" --device cuda --dtype float16
     """

@@ -271,9 +271,9 @@ def evolution_command(
 
     Examples:
 
-        svdlens evolution --image builtin:3 -k 5 --out out/evolution
+        svdlens evolution --image world:3 -k 5 --out out/evolution
 
-        svdlens evolution --image builtin:3 --image builtin:5 --t 0.9,0.7,0.5,0.3,0.1 --out out/evolution2
+        svdlens evolution --image world:3 --image world:5 --t 0.9,0.7,0.5,0.3,0.1 --out out/evolution2
 
         svdlens evolution --images faces/ --cold --out out/evolution-cold
     """

@@ -160,7 +160,9 @@ def run_transport(
 @app.command("transport")
 @model_flags()
 def transport_command(
-    source: str = typer.Option(..., "--from", help="The image whose direction is carried (file or builtin:N)."),
+    source: str = typer.Option(
+        ..., "--from", help="The image whose direction is carried (a file, world:N or builtin:N)."
+    ),
     targets: list[str] = typer.Option(
         ..., "--to", help=f"Target images (repeat --to for each; at most {MAX_TARGETS})."
     ),
@@ -195,9 +197,9 @@ def transport_command(
 
     Examples:
 
-        svdlens transport --from builtin:3 --to builtin:10 --to builtin:20 --direction 1 --out out/transport
+        svdlens transport --from world:3 --to world:scary-face --to world:20 --direction 1 --out out/transport
 
-        svdlens transport --from builtin:3 --to builtin:10 --method lsqr --out out/transport
+        svdlens transport --from world:3 --to world:10 --method lsqr --out out/transport
 
         svdlens transport --model ./sd-1-5 --from a.png --to b.png --prompt "a portrait" --device cuda
     """

@@ -72,19 +72,23 @@ class DemoSettings:
     t_transport : float
         Where faces share their tangent spaces (see docs/diffusion.md).
     source : int
-        The built-in face to edit.
+        The start image to edit: a face of the world's gallery (:func:`svdlens.faces.world.face`)
+        on the face-world model, else a built-in real face.
     targets : tuple of int
-        The built-in faces the direction is carried to.
+        The start images the direction is carried to.
     n_directions : int
         How many directions are edited along.
     strengths : tuple of float
-        Edit strengths; ‖x_t‖ ≈ 32 for 32×32 images, so these are visible and still faces.
+        Edit strengths; ‖x_t‖ ≈ 64 for 64×64 images (32 for 32×32), so these are visible and still faces.
     transport_strengths : tuple of float
         Strengths of the transported edits (at larger t the same step moves more).
     n_samples : int
         How many generated samples are shown.
     seed : int
-        Seed of the generated face of the last scene.
+        Seed of the generated face of the last scene (on a model other than the face world's).
+    story_strengths : tuple of float
+        On the face world: the steps tried along the carried expression direction, from the
+        scary face towards the friendly puppet.
 
     Examples
     --------
@@ -103,6 +107,7 @@ class DemoSettings:
     transport_strengths: tuple = (-4.0, -2.0, 0.0, 2.0, 4.0)
     n_samples: int = 16
     seed: int = 7
+    story_strengths: tuple = (2.0, 4.0, 8.0, 12.0)
 
     @classmethod
     def fast(cls) -> DemoSettings:
@@ -121,6 +126,7 @@ class DemoSettings:
             strengths=(-8.0, 0.0, 8.0),
             transport_strengths=(-4.0, 0.0, 4.0),
             n_samples=4,
+            story_strengths=(4.0, 8.0),
         )
 
 
@@ -151,18 +157,39 @@ class _Context:
 
     @property
     def model_name(self) -> str:
-        """How the text names the model: the built-in DDPM, or the folder or hub id it ran on."""
-        return "the built-in DDPM" if self.model == "builtin" else f"the model {Path(self.model).name or self.model}"
+        """How the text names the model: a built-in DDPM, or the folder or hub id it ran on."""
+        names = {"builtin": "the built-in face-world DDPM", "builtin-lfw": "the built-in real-face DDPM"}
+        return names.get(self.model, f"the model {Path(self.model).name or self.model}")
+
+    @property
+    def world(self) -> bool:
+        """Whether the model is the face world's (the built-in one): its images' factors are known."""
+        return self.model == "builtin"
+
+    def face_name(self, index) -> str:
+        """How the text names a start image: a face of the world's gallery, or a built-in real face."""
+        return f"world face {index}" if self.world else f"face {index}"
+
+    def start_image(self, index) -> np.ndarray:
+        """Start image ``index``: the face world's gallery (or a named face) for its model, else the real faces."""
+        from ..faces import builtin, world
+
+        return world.face(index) if self.world else builtin("faces")[index]
 
     def basis(self, name, xt, t, k):
         return self.once(("basis", name, t, k), lambda: self.pipe.directions(xt=xt, t=t, k=k, cache_dir=self.cache_dir))
 
     def xt(self, face_index, t):
-        from ..faces import builtin
-
         s = self.settings
         return self.once(
-            ("xt", face_index, t), lambda: self.pipe.start_point(builtin("faces")[face_index], t=t, steps=s.steps).xt
+            ("xt", face_index, t), lambda: self.pipe.start_point(self.start_image(face_index), t=t, steps=s.steps).xt
+        )
+
+    def effects(self, name, xt, t, basis):
+        """What each direction of ``basis`` moves on the face world (the oracle reads the ±γ edits)."""
+        return self.once(
+            ("effects", name, t),
+            lambda: self.pipe.factor_effects(basis.v, xt=xt, t=t, steps=self.settings.steps),
         )
 
     def save(self, fig, name) -> str:
@@ -424,6 +451,13 @@ def jacobian_section(ctx):
         + (" (loaded from the cache)" if basis.jacobian is None else ""),
         f"u = Jv/σ, checked with a fresh product: ‖J v₁ − σ₁ u₁‖/σ₁ = {check:.1e}",
     ]
+    if ctx.world:
+        fx = ctx.effects("source", xt, s.t, basis)
+        lines.append(
+            "What each direction means: x_t ± γ·v denoised, the two faces read by the face world's oracle, "
+            "and the factor with the largest share of the change (its purity; 1 = that factor alone): "
+            + ", ".join(f"v{i + 1} {f} ({p:.2f})" for i, (f, p) in enumerate(zip(fx.factor, fx.purity)))
+        )
     files = [
         ctx.save(spectrum_plot(basis), f"{ctx.key}-spectrum.png"),
         ctx.save(direction_images(basis), f"{ctx.key}-directions.png"),
@@ -448,9 +482,12 @@ def edits_section(ctx):
     ]
     grid = np.stack(rows)
     labels, cols = [f"v{i + 1}" for i in range(s.n_directions)], [f"{g:+g}" for g in s.strengths]
+    if ctx.world:
+        fx = ctx.effects("source", xt, s.t, basis)
+        labels = [f"v{i + 1}: {fx.factor[i]} ({fx.purity[i]:.2f})" for i in range(s.n_directions)]
     files = [
         ctx.save(
-            image_grid(grid, labels, cols, f"built-in face {s.source}: x_t + γ·vᵢ, then DDIM to 0"),
+            image_grid(grid, labels, cols, f"{ctx.face_name(s.source)}: x_t + γ·vᵢ, then DDIM to 0"),
             f"{ctx.key}-edits.png",
         )
     ]
@@ -486,22 +523,22 @@ def transport_section(ctx):
         moved = transport(ba.u[0], ctx.basis(f"target-{j}", xb, t, s.k))
         kept.append((moved.kept, moved.gain))
         rows.append(ctx.pipe.edit(v=moved.v, strengths=s.transport_strengths, t=t, steps=s.steps, xt=xb))
-    labels = [f"face {s.source} (source)"] + [f"face {j}" for j in s.targets]
+    labels = [f"{ctx.face_name(s.source)} (source)"] + [ctx.face_name(j) for j in s.targets]
     file = ctx.save(
         image_grid(
             np.stack(rows),
             labels,
             [f"{g:+g}" for g in s.transport_strengths],
-            f"direction 1 of face {s.source} carried to other faces (t = {t})",
+            f"direction 1 of {ctx.face_name(s.source)} carried to other faces (t = {t})",
         ),
         f"{ctx.key}-transport.png",
     )
     lines = [
-        f"u₁ of face {s.source} lives in H. At each target it is projected onto the target's top-{s.k} tangent "
+        f"u₁ of {ctx.face_name(s.source)} lives in H. At each target it is projected onto the target's top-{s.k} tangent "
         "directions u'ᵢ and turned back into an x-step v = Σ (cᵢ/σ'ᵢ) v'ᵢ.",
         "Share of u₁ kept at each target, and how far h moves per unit step there (the source's σ₁ is "
         f"{float(ba.s[0]):.1f}): "
-        + ", ".join(f"face {j}: {k:.2f} (gain {g:.1f})" for j, (k, g) in zip(s.targets, kept)),
+        + ", ".join(f"{ctx.face_name(j)}: {k:.2f} (gain {g:.1f})" for j, (k, g) in zip(s.targets, kept)),
         f"At t = {t} faces share most of their tangent spaces; nearer t = 0 each face has its own, and less survives.",
     ]
     return Section(
@@ -515,7 +552,6 @@ def transport_section(ctx):
 
 def generated_section(ctx):
     from ..diffusion._figures import image_grid
-    from ..nets import transport
 
     s = ctx.settings
     pipe = ctx.pipe
@@ -528,29 +564,10 @@ def generated_section(ctx):
             f"{ctx.key}-samples.png",
         )
     ]
-    t = s.t_transport
-    ba = ctx.basis("source-transport", ctx.xt(s.source, t), t, s.k)
-    xt = pipe.start_point(seed=s.seed, t=t, steps=s.steps, with_image=False).xt
-    moved = transport(ba.u[0], ctx.basis(f"seed-{s.seed}", xt, t, s.k))
-    strengths = (0.0, max(s.transport_strengths))
-    pair = pipe.edit(v=moved.v, strengths=strengths, t=t, steps=s.steps, xt=xt)
-    files.append(
-        ctx.save(
-            image_grid(
-                pair[None],
-                [f"seed {s.seed}"],
-                ["as sampled", f"direction 1, γ = {strengths[1]:+g}"],
-                "the image we meant to make",
-            ),
-            f"{ctx.key}-generated.png",
-        )
-    )
-    lines = [
-        f"New samples from noise, made by {ctx.model_name}: DDIM with {s.steps} steps, eta = 0.",
-        f"Then a new face (seed {s.seed}), stopped at t = {t}; direction 1 of face {s.source} carried to it "
-        f"(share kept {moved.kept:.2f}), a step of γ = {strengths[1]:+g}, and DDIM down to the image.",
-        f"Mean pixel change from the plain sample: {float(np.abs(pair[1] - pair[0]).mean()):.3f}",
-    ]
+    lines = [f"New samples from noise, made by {ctx.model_name}: DDIM with {s.steps} steps, eta = 0."]
+    made, story = _scary_to_friendly(ctx) if ctx.world else _carried_to_a_new_face(ctx)
+    files.append(made)
+    lines += story
     return Section(
         ctx.key,
         "The generated image",
@@ -558,6 +575,81 @@ def generated_section(ctx):
         lines,
         files,
     )
+
+
+def _scary_to_friendly(ctx) -> tuple[str, list[str]]:
+    """The seeds' climax on the face world: the scary face, the expression direction carried to it, the friendly one."""
+    from ..diffusion._figures import image_grid
+    from ..faces import world
+    from ..nets import transport
+
+    s, pipe, t = ctx.settings, ctx.pipe, ctx.settings.t
+    xs = ctx.xt(s.source, t)
+    source = ctx.basis("source", xs, t, s.k)
+    best = ctx.effects("source", xs, t, source).purest()["expression"]
+    xt = ctx.xt("scary face", t)
+    moved = transport(source.u[best["index"]], ctx.basis("scary", xt, t, s.k))
+    gammas = [0.0] + [best["sign"] * g for g in s.story_strengths]  # the sign that raised expression on the source
+    images = pipe.edit(v=moved.v, strengths=gammas, t=t, steps=s.steps, xt=xt)
+    read = world.oracle().predict(images)
+    target, spread = world.named("friendly puppet")[0], world.spread()
+    distance = np.linalg.norm((read - target) / spread, axis=1)
+    i = int(np.argmin(distance))  # the closest of the steps tried; γ = 0 when none got closer
+    e, b, o = (world.NAMES.index(n) for n in ("expression", "brow_angle", "eye_open"))
+    made = ctx.save(
+        image_grid(
+            np.stack([images[0], images[i], world.face("friendly puppet")])[None],
+            [""],
+            ["scary face", f"carried, γ = {gammas[i]:+g}", "friendly puppet (wanted)"],
+            "the image we meant to make",
+        ),
+        f"{ctx.key}-generated.png",
+    )
+    lines = [
+        f"The scary face, inverted to t = {t}. On {ctx.face_name(s.source)} the direction that moves expression most "
+        f"purely is v{best['index'] + 1} (expression's share {best['share']:.2f}); its u, carried to the scary face "
+        f"(share kept {moved.kept:.2f}), and steps along it, denoised to t = 0.",
+        "Expression as the oracle reads it (−1 frown … +1 smile): "
+        + ", ".join(f"γ = {g:+g}: {read[j, e]:+.2f}" for j, g in enumerate(gammas))
+        + f"; the friendly puppet is {target[e]:+.2f}.",
+        (
+            f"At γ = {gammas[i]:+g}, the closest to the friendly puppet over all {len(target)} factors: distance "
+            if i
+            else f"None of the steps got closer to the friendly puppet over all {len(target)} factors: distance "
+        )
+        + f"{distance[i]:.2f} spreads (from {distance[0]:.2f} before the step). Brow angle {read[i, b]:+.2f} "
+        f"(wanted {target[b]:+.2f}), eye openness {read[i, o]:.2f} (wanted {target[o]:.2f}): one direction moves "
+        "mostly one factor, and the puppet differs from the scary face in three.",
+    ]
+    return made, lines
+
+
+def _carried_to_a_new_face(ctx) -> tuple[str, list[str]]:
+    """On other models: a new sample stopped at t, a source face's direction 1 carried to it."""
+    from ..diffusion._figures import image_grid
+    from ..nets import transport
+
+    s, pipe, t = ctx.settings, ctx.pipe, ctx.settings.t_transport
+    ba = ctx.basis("source-transport", ctx.xt(s.source, t), t, s.k)
+    xt = pipe.start_point(seed=s.seed, t=t, steps=s.steps, with_image=False).xt
+    moved = transport(ba.u[0], ctx.basis(f"seed-{s.seed}", xt, t, s.k))
+    strengths = (0.0, max(s.transport_strengths))
+    pair = pipe.edit(v=moved.v, strengths=strengths, t=t, steps=s.steps, xt=xt)
+    made = ctx.save(
+        image_grid(
+            pair[None],
+            [f"seed {s.seed}"],
+            ["as sampled", f"direction 1, γ = {strengths[1]:+g}"],
+            "the image we meant to make",
+        ),
+        f"{ctx.key}-generated.png",
+    )
+    lines = [
+        f"Then a new face (seed {s.seed}), stopped at t = {t}; direction 1 of {ctx.face_name(s.source)} carried to "
+        f"it (share kept {moved.kept:.2f}), a step of γ = {strengths[1]:+g}, and DDIM down to the image.",
+        f"Mean pixel change from the plain sample: {float(np.abs(pair[1] - pair[0]).mean()):.3f}",
+    ]
+    return made, lines
 
 
 SECTIONS = (
@@ -664,7 +756,7 @@ def run_demo(
     start = time.perf_counter()
     sections = []
     with staged_output(out, force=force) as stage, warnings.catch_warnings():
-        warnings.simplefilter("ignore", InputNote)  # the built-in faces are 25×25; the model takes 32×32
+        warnings.simplefilter("ignore", InputNote)  # start images resized to the model's size are expected here
         ctx = _Context(stage, settings, cache_dir, model)
         _ = ctx.pipe  # a model that cannot load fails here, before any work
         for i, make_section in enumerate(SECTIONS):
