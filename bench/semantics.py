@@ -339,11 +339,7 @@ def main(argv=None):
             "met": all(r["met"] for r in q_rows),
         },
     ]
-    command = (
-        "python bench/semantics.py"
-        + (" --quick" if args.quick else "")
-        + (f" --model {args.model}" if args.model != "builtin" else "")
-    )
+    command = " ".join(["python bench/semantics.py", *(sys.argv[1:] if argv is None else argv)])
     tables = {
         "Targets": markdown_table(targets, ["measure", "target", "value", "met"]),
         "1. The oracle: held-out R² per factor": markdown_table(o_rows, ["factor", "held-out R²", "target", "met"]),

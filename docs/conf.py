@@ -53,7 +53,7 @@ nitpick_ignore_regex = [
 
 # --- MyST and the notebooks -------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "colon_fence"]
-myst_heading_anchors = 3  # the guides link to each other's sections by their GitHub slugs
+myst_heading_anchors = 4  # the guides link to each other's sections by their GitHub slugs
 nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
 # Executed on every build (``make docs`` reads every page afresh), so the outputs always come
 # from the library as it is now; a cache keyed on the notebook's text would miss library changes.
@@ -179,9 +179,9 @@ def write_gallery() -> None:
         "`svdlens demo --fast` ran while this site was built; below are its sections in the",
         "script's order, each with the numbers it printed and the figures it drew. The full",
         "setting (`svdlens demo`, see [the demo](../demo.md)) uses more DDIM steps, directions",
-        "and faces. The diffusion sections run on the built-in model, which memorises the 100",
-        "faces it was trained on ([memorisation](../diffusion.md#memorisation)): their",
-        "directions describe that small network, not how a large model organises faces.",
+        "and faces. The diffusion sections run on the built-in face-world model, trained on rendered",
+        "faces whose factors are known, so each direction is labelled with the factor it moves",
+        "([the built-in models](../diffusion.md#the-built-in-models)).",
         "",
         f"Model: `{summary['model']}`; {len(summary['sections'])} sections in {summary['seconds']:.0f} s.",
         "",
