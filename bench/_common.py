@@ -47,6 +47,8 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def fmt(x) -> str:
+    if hasattr(x, "item") and getattr(x, "ndim", None) == 0:
+        x = x.item()  # a numpy scalar (np.bool_, np.float64) reads as the Python value
     if x is None:
         return "–"
     if isinstance(x, bool):
@@ -56,6 +58,13 @@ def fmt(x) -> str:
     if isinstance(x, float):
         return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.1e}"
     return str(x)
+
+
+def _plain(x):
+    """numpy scalars and arrays as JSON's own types."""
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    raise TypeError(f"not JSON: {type(x).__name__}")
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
@@ -79,6 +88,7 @@ def write_results(name: str, command: str, tables: dict[str, str], records: dict
     out = RESULTS / f"{name}.md"
     _atomic_write(out, "\n".join(md))
     _atomic_write(
-        RESULTS / f"{name}.json", json.dumps({"command": command, "date": stamp, "machine": info, **records}, indent=2)
+        RESULTS / f"{name}.json",
+        json.dumps({"command": command, "date": stamp, "machine": info, **records}, indent=2, default=_plain),
     )
     return out
