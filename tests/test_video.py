@@ -161,7 +161,7 @@ def test_generated_image_ends_with_the_pipelines_image(rendered):
 def test_jacobian_directions_numbers_are_the_pipelines(rendered):
     n = rendered["jacobian-directions"].scene.numbers
     pipe = builtin_pipeline()
-    face = sl.faces.builtin()[n.index]
+    face = sl.faces.world.face(n.index)  # the built-in model is the face world's
     with warnings.catch_warnings(), one_torch_thread():
         warnings.simplefilter("ignore")
         basis = pipe.directions(face, t=n.t, k=3, steps=n.steps)

@@ -29,7 +29,7 @@ class JacobianDirectionsNumbers:
 
     Attributes
     ----------
-    index : which built-in face.
+    index : which face of the face world's gallery (:func:`svdlens.faces.world.face`).
     t, steps : where the edits happen (fraction of the diffusion) and the DDIM steps.
     face : (h, w) the face as stored, in [0, 1].
     sigmas : (3,) the top singular values of the Jacobian of x_t ↦ h (the mid-block output).
@@ -60,15 +60,14 @@ def jacobian_directions_numbers(
     Parameters
     ----------
     index : int
-        Which of the 100 built-in faces.
+        Which face of the face world's gallery, the built-in model's own world.
     t, steps : optional
         Default the library's (those of ``pipe.edit``).
     strengths : sequence of float
         The sweep, at most :data:`~svdlens.video._check.MAX_STRENGTHS` values.
     """
     pipe = builtin_pipeline()
-    faces = sl.faces.builtin()
-    index = check_count("index", index, 0, len(faces) - 1)
+    index = check_count("index", index, 0, sl.faces.world.MAX_GALLERY - 1)
     t = check_fraction("t", library_default(pipe.edit, "t") if t is None else t)
     steps = library_default(pipe.edit, "steps") if steps is None else steps
     steps = check_count("steps", steps, 1, 1000)
@@ -76,7 +75,7 @@ def jacobian_directions_numbers(
     check_count("the number of strengths", len(strengths), 1, MAX_STRENGTHS)
     if not np.isfinite(strengths).all():
         raise InvalidParameterError(f"strengths must be finite numbers; got {strengths.tolist()}")
-    face = faces[index]
+    face = sl.faces.world.face(index)
     with resize_notes_silenced(), one_torch_thread():
         basis = pipe.directions(face, t=t, k=N_DIRECTIONS, steps=steps)
         edits = np.stack(
@@ -102,7 +101,7 @@ class JacobianDirectionsScene(Scene):
     Parameters
     ----------
     index : int
-        Which built-in face.
+        Which face of the face world's gallery.
     t, steps : optional
         Where the edits happen and the DDIM steps; default the library's.
     strengths : sequence of float
