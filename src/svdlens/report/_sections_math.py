@@ -1,0 +1,129 @@
+"""Sections 1-10: the script's matrix scenes (``sl.explain``), each drawn beside its numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._context import Section, _Context
+
+
+# ----------------------------------------------------------------------------- scenes 1-5
+def _scenes(ctx: _Context, title: str, story: str, names) -> Section:
+    """Sections made of explain scenes: their text lines, figure and animation."""
+    from ..scenes import SCENES
+
+    key = ctx.key
+    ex = ctx.explanation
+    section = Section(key, title, story)
+    for name in names:
+        scene, spec = ex[name], SCENES[name]
+        section.lines += [scene.title] + scene.lines + [""]
+        if ex.drawable(scene) and spec.draw is not None:
+            section.files.append(ctx.save(spec.draw(scene), f"{key}-{name}.png"))
+            if spec.animate is not None:
+                section.files.append(ctx.animate(spec.animate(scene), f"{key}-{name}.gif", fps=8))
+    return section
+
+
+def projection_section(ctx):
+    return _scenes(
+        ctx,
+        "Projection and dot products",
+        "Matrix multiplication projects the input onto each row: 0.4·2 + 0.2·1 = 1.",
+        ["projection", "dot_products"],
+    )
+
+
+def change_of_basis_section(ctx):
+    return _scenes(
+        ctx,
+        "Change of basis",
+        "The blog post's example: in the basis of B's columns, the coordinates [−1, 2] name the point "
+        "B·[−1, 2] = [−4, 1].",
+        ["change_of_basis"],
+    )
+
+
+def covariance_section(ctx):
+    from ..scenes._scenes import BLOG_COVARIANCE, BLOG_W
+
+    section = _scenes(
+        ctx,
+        "Covariance and the direction of maximum variance",
+        "The variance along a unit direction w is wᵀSw; it is largest along the top eigenvector of S.",
+        ["max_variance"],
+    )
+    w = BLOG_W / np.linalg.norm(BLOG_W)
+    Sw = BLOG_COVARIANCE @ w
+    angle = float(np.degrees(np.arccos(np.clip(Sw @ w / np.linalg.norm(Sw), -1.0, 1.0))))
+    top = np.linalg.eigh(BLOG_COVARIANCE)[1][:, -1]
+    top = top * np.sign(top[np.abs(top).argmax()])
+    section.lines += [
+        f"The blog post gives w = {BLOG_W.tolist()}; it is not an eigenvector: S·w = "
+        f"[{Sw[0]:.3f}, {Sw[1]:.3f}] points {angle:.1f}° away from w, and an eigenvector only stretches.",
+        f"The true top eigenvector is [{top[0]:.3f}, {top[1]:.3f}].",
+    ]
+    return section
+
+
+def superposition_section(ctx):
+    return _scenes(
+        ctx,
+        "Superposition: more features than neurons",
+        "Features that must share too few neurons cannot all be orthogonal: WᵀW shows how much they interfere.",
+        ["superposition"],
+    )
+
+
+def inputs_with_inputs_section(ctx):
+    return _scenes(
+        ctx,
+        "WᵀW: inputs with inputs",
+        "Each entry of WᵀW is the dot product of two input columns: how alike two inputs look to the layer.",
+        ["inputs_with_inputs"],
+    )
+
+
+def eigenvectors_section(ctx):
+    return _scenes(
+        ctx,
+        "Eigenvectors stay on their line",
+        "Most vectors turn under AᵀA; its eigenvectors only stretch, by λ = σ².",
+        ["eigenvectors"],
+    )
+
+
+def rotate_scale_rotate_section(ctx):
+    return _scenes(
+        ctx,
+        "Rotate, scale, rotate",
+        "A = UΣVᵀ: turn the input directions onto the axes (Vᵀ), stretch them (Σ), turn onto the outputs (U).",
+        ["rotate_scale_rotate"],
+    )
+
+
+def u_from_v_section(ctx):
+    return _scenes(
+        ctx,
+        "u = Av/σ",
+        "Multiply a right singular vector by A and you land on its left singular vector, scaled by σ.",
+        ["u_from_v"],
+    )
+
+
+def low_rank_section(ctx):
+    return _scenes(
+        ctx,
+        "Low rank: keep the biggest pieces",
+        "We can approximate a matrix with its singular vectors: keep the k largest σᵢuᵢvᵢᵀ, and the error is σₖ₊₁.",
+        ["low_rank"],
+    )
+
+
+def least_squares_section(ctx):
+    return _scenes(
+        ctx,
+        "Least squares",
+        "The closest point to b in the column space is its projection: the error is perpendicular to every column.",
+        ["least_squares"],
+    )

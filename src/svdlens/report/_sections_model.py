@@ -1,0 +1,260 @@
+"""Sections 13-17: the face model's weights, its Jacobian's local basis, edits, transport and the generated image."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._context import Section
+
+
+def weight_matrix_section(ctx):
+    from ..nets import weight_directions
+    from ..nets._figures import weight_direction_images
+
+    W = ctx.pipe.unet.conv_in.weight.detach()
+    k = min(9, W[0].numel())
+    V, lam = weight_directions(W, k=k, return_values=True)
+    sigma = torch.linalg.svdvals(W.reshape(W.shape[0], -1).double())[:k]
+    gap = float((lam.double().sqrt() - sigma).abs().max() / sigma[0])
+    lines = [
+        f"The first layer of {ctx.model_name}, conv_in, is a weight matrix W of {W.shape[0]}×{W[0].numel()}: "
+        f"{W.shape[0]} filters over {W.shape[-2]}×{W.shape[-1]} pixel patches.",
+        "Eigenvalues of WᵀW, descending: " + ", ".join(f"{v:.3g}" for v in lam.tolist()),
+        f"Their square roots are W's singular values (LAPACK agrees to {gap:.1e} relative).",
+        "The eigenvectors are the patches the layer stretches most; later layers see mostly these.",
+    ]
+    file = ctx.save(
+        weight_direction_images(V, lam, "conv_in: eigenvectors of WᵀW (3×3 patches)"), f"{ctx.key}-weights.png"
+    )
+    return Section(
+        ctx.key,
+        "Simplify it: the weight matrix",
+        "Before the Jacobian, a simpler matrix: the eigenvectors of WᵀW (SeFa).",
+        lines,
+        [file],
+    )
+
+
+# ----------------------------------------------------------------------------- 8-11. the DDPM
+def jacobian_section(ctx):
+    from ..nets import jacobian
+    from ..nets._figures import direction_images, spectrum_plot
+
+    s = ctx.settings
+    xt = ctx.xt(s.source, s.t)
+    basis = ctx.basis("source", xt, s.t, s.k)
+    f = ctx.pipe.h_map(s.t)
+    J = jacobian(f, xt)
+    v1 = basis.v[0].reshape(-1, 1)
+    Jv = J.matmat(v1).reshape(-1)
+    check = float(torch.linalg.vector_norm(Jv - basis.s[0] * basis.u[0].reshape(-1)) / basis.s[0])
+    lines = [
+        f"f: x_t ↦ h, from image space X ({J.shape[1]} numbers) to the U-Net's bottleneck H ({J.shape[0]} numbers), "
+        f"at t = {s.t}; J = ∂f/∂x is {J.shape[0]}×{J.shape[1]}, never written down.",
+        f"Top {s.k} singular values: " + ", ".join(f"{v:.3g}" for v in basis.s.tolist()),
+        f"Largest residual ‖Jv − σu‖, ‖Jᵀu − σv‖ (relative to σ₁): {float(basis.residuals.max()):.1e}; "
+        f"converged: {basis.converged}.",
+        f"Products: {basis.n_jvp} JVPs and {basis.n_vjp} VJPs"
+        + (" (loaded from the cache)" if basis.jacobian is None else ""),
+        f"u = Jv/σ, checked with a fresh product: ‖J v₁ − σ₁ u₁‖/σ₁ = {check:.1e}",
+    ]
+    if ctx.world:
+        fx = ctx.effects("source", xt, s.t, basis)
+        lines.append(
+            "What each direction means: x_t ± γ·v denoised, the two faces read by the face world's oracle, "
+            "and the factor with the largest share of the change (its purity; 1 = that factor alone): "
+            + ", ".join(f"v{i + 1} {f} ({p:.2f})" for i, (f, p) in enumerate(zip(fx.factor, fx.purity)))
+        )
+    files = [
+        ctx.save(spectrum_plot(basis), f"{ctx.key}-spectrum.png"),
+        ctx.save(direction_images(basis), f"{ctx.key}-directions.png"),
+    ]
+    return Section(
+        ctx.key,
+        "The Jacobian of the face model",
+        "The Jacobian is far too large to write down, so we approximate it by SVD through its products.",
+        lines,
+        files,
+    )
+
+
+def edits_section(ctx):
+    from ..diffusion._figures import grid_animation, image_grid
+
+    s = ctx.settings
+    xt = ctx.xt(s.source, s.t)
+    basis = ctx.basis("source", xt, s.t, s.k)
+    rows = [
+        ctx.pipe.edit(v=basis.v[i], strengths=s.strengths, t=s.t, steps=s.steps, xt=xt) for i in range(s.n_directions)
+    ]
+    grid = np.stack(rows)
+    labels, cols = [f"v{i + 1}" for i in range(s.n_directions)], [f"{g:+g}" for g in s.strengths]
+    if ctx.world:
+        fx = ctx.effects("source", xt, s.t, basis)
+        labels = [f"v{i + 1}: {fx.factor[i]} ({fx.purity[i]:.2f})" for i in range(s.n_directions)]
+    files = [
+        ctx.save(
+            image_grid(grid, labels, cols, f"{ctx.face_name(s.source)}: x_t + γ·vᵢ, then DDIM to 0"),
+            f"{ctx.key}-edits.png",
+        )
+    ]
+    files.append(ctx.animate(grid_animation(grid, labels, cols), f"{ctx.key}-edits.gif", fps=3))
+    mid = list(s.strengths).index(0.0) if 0.0 in s.strengths else None
+    lines = [f"Strengths γ = {', '.join(cols)} along the top {s.n_directions} right singular vectors, at t = {s.t}."]
+    if mid is not None:
+        change = [float(np.abs(grid[i] - grid[i, mid]).mean(axis=(-2, -1)).max()) for i in range(s.n_directions)]
+        lines.append(
+            "Largest mean pixel change per direction: " + ", ".join(f"v{i + 1} {c:.3f}" for i, c in enumerate(change))
+        )
+    return Section(
+        ctx.key,
+        "Edits along the top directions",
+        "Move x_t along a singular direction and denoise: the face changes the way the basis says.",
+        lines,
+        files,
+    )
+
+
+def transport_section(ctx):
+    from ..diffusion._figures import image_grid
+    from ..nets import transport
+
+    s = ctx.settings
+    t = s.t_transport
+    xa = ctx.xt(s.source, t)
+    ba = ctx.basis("source-transport", xa, t, s.k)
+    rows = [ctx.pipe.edit(v=ba.v[0], strengths=s.transport_strengths, t=t, steps=s.steps, xt=xa)]
+    kept = []
+    for j in s.targets:
+        xb = ctx.xt(j, t)
+        moved = transport(ba.u[0], ctx.basis(f"target-{j}", xb, t, s.k))
+        kept.append((moved.kept, moved.gain))
+        rows.append(ctx.pipe.edit(v=moved.v, strengths=s.transport_strengths, t=t, steps=s.steps, xt=xb))
+    labels = [f"{ctx.face_name(s.source)} (source)"] + [ctx.face_name(j) for j in s.targets]
+    file = ctx.save(
+        image_grid(
+            np.stack(rows),
+            labels,
+            [f"{g:+g}" for g in s.transport_strengths],
+            f"direction 1 of {ctx.face_name(s.source)} carried to other faces (t = {t})",
+        ),
+        f"{ctx.key}-transport.png",
+    )
+    lines = [
+        f"u₁ of {ctx.face_name(s.source)} lives in H. At each target it is projected onto the target's top-{s.k} tangent "
+        "directions u'ᵢ and turned back into an x-step v = Σ (cᵢ/σ'ᵢ) v'ᵢ.",
+        "Share of u₁ kept at each target, and how far h moves per unit step there (the source's σ₁ is "
+        f"{float(ba.s[0]):.1f}): "
+        + ", ".join(f"{ctx.face_name(j)}: {k:.2f} (gain {g:.1f})" for j, (k, g) in zip(s.targets, kept)),
+        f"At t = {t} faces share most of their tangent spaces; nearer t = 0 each face has its own, and less survives.",
+    ]
+    return Section(
+        ctx.key,
+        "Parallel transport to other faces",
+        "Carry the direction to other images: the same change, on a different face.",
+        lines,
+        [file],
+    )
+
+
+def generated_section(ctx):
+    from ..diffusion._figures import image_grid
+
+    s = ctx.settings
+    pipe = ctx.pipe
+    samples = pipe.sample(n=s.n_samples, seed=0, steps=s.steps)
+    cols = min(8, s.n_samples)
+    grid = samples[: (s.n_samples // cols) * cols].reshape(-1, cols, *samples.shape[1:])
+    files = [
+        ctx.save(
+            image_grid(grid, [""] * len(grid), [""] * cols, f"{s.n_samples} samples from {ctx.model_name}"),
+            f"{ctx.key}-samples.png",
+        )
+    ]
+    lines = [f"New samples from noise, made by {ctx.model_name}: DDIM with {s.steps} steps, eta = 0."]
+    made, story = _scary_to_friendly(ctx) if ctx.world else _carried_to_a_new_face(ctx)
+    files.append(made)
+    lines += story
+    return Section(
+        ctx.key,
+        "The generated image",
+        "On a count of three… this time I know it will be the exact image I want to make.",
+        lines,
+        files,
+    )
+
+
+def _scary_to_friendly(ctx) -> tuple[str, list[str]]:
+    """The seeds' climax on the face world: the scary face, the expression direction carried to it, the friendly one."""
+    from ..diffusion._figures import image_grid
+    from ..faces import world
+    from ..nets import transport
+
+    s, pipe, t = ctx.settings, ctx.pipe, ctx.settings.t
+    xs = ctx.xt(s.source, t)
+    source = ctx.basis("source", xs, t, s.k)
+    best = ctx.effects("source", xs, t, source).purest()["expression"]
+    xt = ctx.xt("scary face", t)
+    moved = transport(source.u[best["index"]], ctx.basis("scary", xt, t, s.k))
+    gammas = [0.0] + [best["sign"] * g for g in s.story_strengths]  # the sign that raised expression on the source
+    images = pipe.edit(v=moved.v, strengths=gammas, t=t, steps=s.steps, xt=xt)
+    read = world.oracle().predict(images)
+    target, spread = world.named("friendly puppet")[0], world.spread()
+    distance = np.linalg.norm((read - target) / spread, axis=1)
+    i = int(np.argmin(distance))  # the closest of the steps tried; γ = 0 when none got closer
+    e, b, o = (world.NAMES.index(n) for n in ("expression", "brow_angle", "eye_open"))
+    made = ctx.save(
+        image_grid(
+            np.stack([images[0], images[i], world.face("friendly puppet")])[None],
+            [""],
+            ["scary face", f"carried, γ = {gammas[i]:+g}", "friendly puppet (wanted)"],
+            "the image we meant to make",
+        ),
+        f"{ctx.key}-generated.png",
+    )
+    lines = [
+        f"The scary face, inverted to t = {t}. On {ctx.face_name(s.source)} the direction that moves expression most "
+        f"purely is v{best['index'] + 1} (expression's share {best['share']:.2f}); its u, carried to the scary face "
+        f"(share kept {moved.kept:.2f}), and steps along it, denoised to t = 0.",
+        "Expression as the oracle reads it (−1 frown … +1 smile): "
+        + ", ".join(f"γ = {g:+g}: {read[j, e]:+.2f}" for j, g in enumerate(gammas))
+        + f"; the friendly puppet is {target[e]:+.2f}.",
+        (
+            f"At γ = {gammas[i]:+g}, the closest to the friendly puppet over all {len(target)} factors: distance "
+            if i
+            else f"None of the steps got closer to the friendly puppet over all {len(target)} factors: distance "
+        )
+        + f"{distance[i]:.2f} spreads (from {distance[0]:.2f} before the step). Brow angle {read[i, b]:+.2f} "
+        f"(wanted {target[b]:+.2f}), eye openness {read[i, o]:.2f} (wanted {target[o]:.2f}): one direction moves "
+        "mostly one factor, and the puppet differs from the scary face in three.",
+    ]
+    return made, lines
+
+
+def _carried_to_a_new_face(ctx) -> tuple[str, list[str]]:
+    """On other models: a new sample stopped at t, a source face's direction 1 carried to it."""
+    from ..diffusion._figures import image_grid
+    from ..nets import transport
+
+    s, pipe, t = ctx.settings, ctx.pipe, ctx.settings.t_transport
+    ba = ctx.basis("source-transport", ctx.xt(s.source, t), t, s.k)
+    xt = pipe.start_point(seed=s.seed, t=t, steps=s.steps, with_image=False).xt
+    moved = transport(ba.u[0], ctx.basis(f"seed-{s.seed}", xt, t, s.k))
+    strengths = (0.0, max(s.transport_strengths))
+    pair = pipe.edit(v=moved.v, strengths=strengths, t=t, steps=s.steps, xt=xt)
+    made = ctx.save(
+        image_grid(
+            pair[None],
+            [f"seed {s.seed}"],
+            ["as sampled", f"direction 1, γ = {strengths[1]:+g}"],
+            "the image we meant to make",
+        ),
+        f"{ctx.key}-generated.png",
+    )
+    lines = [
+        f"Then a new face (seed {s.seed}), stopped at t = {t}; direction 1 of {ctx.face_name(s.source)} carried to "
+        f"it (share kept {moved.kept:.2f}), a step of γ = {strengths[1]:+g}, and DDIM down to the image.",
+        f"Mean pixel change from the plain sample: {float(np.abs(pair[1] - pair[0]).mean()):.3f}",
+    ]
+    return made, lines
