@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ._context import Section, _Context
 
 
@@ -45,25 +43,12 @@ def change_of_basis_section(ctx):
 
 
 def covariance_section(ctx):
-    from ..scenes._scenes import BLOG_COVARIANCE, BLOG_W
-
-    section = _scenes(
+    return _scenes(
         ctx,
         "Covariance and the direction of maximum variance",
         "The variance along a unit direction w is wᵀSw; it is largest along the top eigenvector of S.",
         ["max_variance"],
     )
-    w = BLOG_W / np.linalg.norm(BLOG_W)
-    Sw = BLOG_COVARIANCE @ w
-    angle = float(np.degrees(np.arccos(np.clip(Sw @ w / np.linalg.norm(Sw), -1.0, 1.0))))
-    top = np.linalg.eigh(BLOG_COVARIANCE)[1][:, -1]
-    top = top * np.sign(top[np.abs(top).argmax()])
-    section.lines += [
-        f"The blog post gives w = {BLOG_W.tolist()}; it is not an eigenvector: S·w = "
-        f"[{Sw[0]:.3f}, {Sw[1]:.3f}] points {angle:.1f}° away from w, and an eigenvector only stretches.",
-        f"The true top eigenvector is [{top[0]:.3f}, {top[1]:.3f}].",
-    ]
-    return section
 
 
 def superposition_section(ctx):

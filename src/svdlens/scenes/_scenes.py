@@ -433,10 +433,14 @@ def max_variance(S=BLOG_COVARIANCE, n_points: int = 3600, n_cloud: int = 400, se
         wb = BLOG_W / np.linalg.norm(BLOG_W)
         qb = float(wb @ S @ wb)
         scene.blog_w, scene.blog_value = wb, qb
-        lines.append(
+        Sw = S @ wb
+        angle = float(np.degrees(np.arccos(np.clip(Sw @ wb / np.linalg.norm(Sw), -1.0, 1.0))))
+        lines += [
             f"  The blog post says w ∝ {fmt(BLOG_W)} maximises it: there wᵀSw = {fmt(qb)}, less than {fmt(lam[-1])}. "
-            f"The maximiser is w ∝ {fmt(top)} (ratio w₁/w₂ = {fmt(top[0] / top[1])}, not 0.6)."
-        )
+            f"The maximiser is w ∝ {fmt(top)} (ratio w₁/w₂ = {fmt(top[0] / top[1])}, not 0.6).",
+            f"  The blog's w is not an eigenvector: S·w = [{Sw[0]:.3f}, {Sw[1]:.3f}] points {angle:.1f}° away from w, "
+            f"and an eigenvector only stretches. The true top eigenvector is [{top[0]:.3f}, {top[1]:.3f}].",
+        ]
     if lam[0] < 0:
         lines.append(
             f"  Also, S has a negative eigenvalue ({fmt(lam[0])}), so it is not a covariance matrix: "
