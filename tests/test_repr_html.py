@@ -196,8 +196,17 @@ def test_local_edit_and_evolution_results_show_themselves(tmp_path):
     assert "LocalDirections" in words and f"{float(ld.leakage[0]):.4g}" in words and len(shown.imgs) == 3
     profile = pipe.rank_profile(image, ts=(0.4, 0.8), k=2, steps=4)
     assert "RankProfile" in " ".join(parsed(profile._repr_html_()).text)
+    fig = profile.plot()
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    # the left panel draws σᵢ/σ₁ of each t exactly as the profile holds them
+    drawn = [line.get_ydata() for line in fig.axes[0].get_lines()[: len(profile.ts)]]
+    np.testing.assert_allclose(drawn, profile.s / profile.s[:, :1])
     lin = pipe.linearity(image, ld.v[0], t=0.6, lambdas=[0.5, 1.0], steps=4)
     assert f"{lin.ratio[1]:.4g}" in " ".join(parsed(lin._repr_html_()).text)
+    fig = lin.plot()
+    ratio, cosine = (line.get_ydata() for line in fig.axes[0].get_lines()[:2])
+    np.testing.assert_allclose(ratio, lin.ratio)
+    np.testing.assert_allclose(cosine, lin.cosine)
     ev = pipe.basis_evolution(image, (0.4, 0.8), k=2, steps=4)
     words = " ".join(parsed(ev._repr_html_()).text)
     assert "BasisEvolution" in words and str(int(ev.products.sum())) in words

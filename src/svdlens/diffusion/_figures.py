@@ -7,7 +7,15 @@ from matplotlib.animation import FuncAnimation
 
 from .._plotting import subplots
 
-__all__ = ["image_grid", "grid_animation", "prompt_angles_figure", "evolution_figure", "spectra_figure"]
+__all__ = [
+    "image_grid",
+    "grid_animation",
+    "prompt_angles_figure",
+    "evolution_figure",
+    "spectra_figure",
+    "rank_profile_figure",
+    "linearity_figure",
+]
 
 
 def _show(ax, img):
@@ -159,5 +167,39 @@ def spectra_figure(evolution):
     ax.set_title("mean radial frequency of the directions", fontsize=9)
     ax.grid(alpha=0.3)
     fig.suptitle("Frequency content of the local basis over t", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def rank_profile_figure(profile):
+    """σᵢ/σ₁ of the x̂0 Jacobian at each t (log scale, with the threshold τ), and the rank it gives against t."""
+    fig, (left, right) = subplots(1, 2, figsize=(9, 3.4))
+    for t, s in zip(profile.ts, profile.s):
+        left.semilogy(np.arange(1, len(s) + 1), s / s[0], marker="o", ms=3, label=f"t = {t:g}")
+    left.axhline(profile.tau, color="grey", ls="--", lw=0.8)
+    left.set_xlabel("i")
+    left.set_ylabel("σᵢ / σ₁")
+    left.legend(fontsize=7)
+    left.set_title(f"Singular values, τ = {profile.tau:g} dashed", fontsize=10)
+    right.plot(profile.ts, profile.rank, marker="o")
+    for t, r, more in zip(profile.ts, profile.rank, profile.at_least):
+        if more:
+            right.annotate("or more", (t, r), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+    right.set_xlabel("t")
+    right.set_ylabel(f"rank (σᵢ ≥ {profile.tau:g}·σ₁)")
+    right.set_title("Numerical rank against t", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def linearity_figure(lin):
+    """The norm ratio ‖Δ‖/‖λJv‖ and the cosine of Δ with λJv against the step λ (1 for a linear map)."""
+    fig, ax = subplots(figsize=(6, 3.4))
+    ax.semilogx(lin.lambdas, lin.ratio, marker="o", label="‖f(x+λv) − f(x)‖ / ‖λ J v‖")
+    ax.semilogx(lin.lambdas, lin.cosine, marker="s", label="cosine with λ J v")
+    ax.axhline(1.0, color="grey", ls="--", lw=0.8)
+    ax.set_xlabel("λ")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Linearity of x̂0 along v (‖J v‖ = {lin.jv_norm:.3g})", fontsize=10)
     fig.tight_layout()
     return fig

@@ -425,6 +425,20 @@ class RankProfile:
             _html.columns(["t", "rank", "σ₁", "max residual", "converged"], rows),
         )
 
+    def plot(self) -> Any:
+        """Draw σᵢ/σ₁ at each t with the threshold τ, and the rank against t.
+
+        Nothing is recomputed.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure (made without pyplot).
+        """
+        from ._figures import rank_profile_figure
+
+        return rank_profile_figure(self)
+
 
 def rank_profile(bases: Sequence[LocalBasis], ts: Sequence[float], tau: float, dim: int) -> RankProfile:
     """The :class:`RankProfile` of the x̂0 bases computed at ``ts``."""
@@ -475,6 +489,20 @@ class Linearity:
             f"Linearity of x̂0 along a direction (‖J v‖ = {self.jv_norm:.4g})",
             _html.columns(["λ", "‖Δ‖ / ‖λ J v‖", "cosine"], rows, bars=np.clip(self.cosine, 0, 1)),
         )
+
+    def plot(self) -> Any:
+        """Draw the norm ratio and the cosine against the step λ (both 1 for a linear map).
+
+        Nothing is recomputed.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure (made without pyplot).
+        """
+        from ._figures import linearity_figure
+
+        return linearity_figure(self)
 
 
 def linearity(f: X0Map, xt: torch.Tensor, v: torch.Tensor, lambdas: Sequence[float]) -> Linearity:
