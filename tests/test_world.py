@@ -104,3 +104,25 @@ def test_bad_sizes_are_refused():
         world.render(world.sample_factors(1), size=8)
     with pytest.raises(InvalidParameterError, match="n must be"):
         world.sample_factors(world.MAX_RENDER + 1)
+
+
+def test_start_face_picks_the_world_for_its_model_and_real_faces_elsewhere():
+    from svdlens.cli._diffusion import read_start_image
+    from svdlens.diffusion import start_face
+    from svdlens.faces import builtin
+
+    np.testing.assert_array_equal(start_face("builtin", 3), world.face(3))
+    np.testing.assert_array_equal(start_face("builtin", "scary-face"), world.face("scary face"))
+    np.testing.assert_array_equal(start_face("builtin-lfw", 7), builtin("faces")[7])
+    np.testing.assert_array_equal(start_face("some/folder", "7"), builtin("faces")[7])
+    # the CLI's start specs read the same faces
+    np.testing.assert_array_equal(read_start_image("world:3"), world.face(3))
+    np.testing.assert_array_equal(read_start_image("builtin:7"), builtin("faces")[7])
+    for model, which, match in [
+        ("builtin", world.MAX_GALLERY, "index"),
+        ("builtin", "nope", "named faces are"),
+        ("builtin-lfw", 100, r"\[0, 99\]"),
+        ("builtin-lfw", "scary-face", "belong to the face world"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=match):
+            start_face(model, which)

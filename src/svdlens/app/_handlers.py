@@ -258,14 +258,13 @@ def _builtin_face(index: int) -> np.ndarray:
 
 
 def _start_face(model: str, index: int) -> np.ndarray:
-    """A diffusion tab's start face: the world's gallery on the face-world model, else a built-in real face."""
-    if model != "builtin":
-        return _builtin_face(index)
-    from ..faces import world
+    """A diffusion tab's start face (:func:`svdlens.diffusion.start_face`), a bad index told as the app's error."""
+    from ..diffusion import start_face
 
-    if not 0 <= index < world.MAX_GALLERY:
-        raise AppInputError(f"face {index}: choose 0 to {world.MAX_GALLERY - 1}")
-    return world.face(index)
+    try:
+        return start_face(model, index)
+    except SvdlensError as err:
+        raise AppInputError(str(err)) from None
 
 
 @lru_cache(maxsize=64)

@@ -231,20 +231,20 @@ def check_t_steps(t: float, steps: int) -> tuple[float, int]:
 
 def read_start_image(spec: str) -> np.ndarray:
     """``world:N`` / ``world:scary-face`` (the face world), ``builtin:N`` (the N-th built-in real face) or an image file."""
+    from ..diffusion import start_face
     from ..faces import builtin, read_image, world
 
     if spec.startswith("world:"):
-        which = spec.split(":", 1)[1]
-        if not which.isdigit() and which.replace("-", " ") not in world.NAMED:
+        try:
+            return start_face("builtin", spec[len("world:") :])
+        except InvalidParameterError:
             names = ", ".join("world:" + n.replace(" ", "-") for n in world.NAMED)
-            raise InvalidParameterError(f"{spec!r}: use world:0 to world:{world.MAX_GALLERY - 1}, or {names}")
-        return world.face(int(which) if which.isdigit() else which)
+            raise InvalidParameterError(f"{spec!r}: use world:0 to world:{world.MAX_GALLERY - 1}, or {names}") from None
     if spec.startswith("builtin:"):
-        faces = builtin("faces")
-        text = spec.split(":", 1)[1]
-        if not text.isdigit() or int(text) >= len(faces):
-            raise InvalidParameterError(f"{spec!r}: use builtin:0 to builtin:{len(faces) - 1}")
-        return faces[int(text)]
+        try:
+            return start_face("builtin-lfw", spec[len("builtin:") :])
+        except InvalidParameterError:
+            raise InvalidParameterError(f"{spec!r}: use builtin:0 to builtin:{len(builtin('faces')) - 1}") from None
     return read_image(spec, color=True)
 
 

@@ -1,6 +1,6 @@
 """Diffusion models for the method: the built-in DDPM, diffusers pipelines (pixel DDPMs, Stable Diffusion), DDIM both ways, h-space edits."""
 
-from ._builtin import BUILTIN_DIR
+from ._builtin import BUILTIN_DIR, start_face
 from ._cached import load_cached
 from ._evolution import BasisEvolution
 from ._global import GlobalDirections, ImageBasis, global_directions
@@ -26,6 +26,7 @@ __all__ = [
     "DTYPES",
     "train_faces",
     "BUILTIN_DIR",
+    "start_face",
     "global_directions",
     "ImageBasis",
     "GlobalDirections",

@@ -30,6 +30,7 @@ __all__ = [
     "build_scheduler",
     "face_images",
     "world_batch",
+    "start_face",
 ]
 
 _HERE = Path(__file__).resolve().parent
@@ -127,3 +128,45 @@ def world_batch(n: int, seed: int, step: int, size: int = 64) -> torch.Tensor:
 
     images = world.render(world.sample_factors(n, seed=(seed, step)), size=size)
     return torch.from_numpy(images * 2 - 1)[:, None]
+
+
+def start_face(model: str, which: int | str) -> np.ndarray:
+    """The face a run on ``model`` starts from by default, chosen by index (or by name on the face world).
+
+    The face-world model (``"builtin"``) starts from the world's gallery, where every factor is known
+    (:func:`svdlens.faces.world.face`, which also takes a name such as ``"scary-face"``); any other
+    model starts from the ``which``-th built-in real face. The demo, the app and the CLI all choose here.
+
+    Parameters
+    ----------
+    model : str
+        The model's name as given to :func:`svdlens.diffusion.load` (a built-in name, a folder or a hub id).
+    which : int or str
+        An index; on the face world also a name in :data:`svdlens.faces.world.NAMED`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(64, 64)`` on the face world, else the real face at its stored ``(25, 25)``; values in [0, 1].
+
+    Raises
+    ------
+    InvalidParameterError
+        An index out of range, or a name anywhere but on the face world.
+
+    Examples
+    --------
+    >>> start_face("builtin", "scary-face").shape, start_face("builtin-lfw", 0).shape
+    ((64, 64), (25, 25))
+    """
+    from .._validation import check_int
+    from ..exceptions import InvalidParameterError
+    from ..faces import builtin, world
+
+    spec = BUILTINS.get(model)
+    if spec is not None and spec.data == "world":
+        return world.face(which)
+    faces = builtin("faces")
+    if isinstance(which, str) and not which.isdigit():
+        raise InvalidParameterError(f"face {which!r}: named faces belong to the face world; use an index")
+    return faces[check_int("face", int(which), low=0, high=len(faces) - 1)]

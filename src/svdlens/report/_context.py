@@ -159,9 +159,9 @@ class _Context:
 
     def start_image(self, index) -> np.ndarray:
         """Start image ``index``: the face world's gallery (or a named face) for its model, else the real faces."""
-        from ..faces import builtin, world
+        from ..diffusion import start_face
 
-        return world.face(index) if self.world else builtin("faces")[index]
+        return start_face(self.model, index)
 
     def basis(self, name, xt, t, k):
         return self.once(("basis", name, t, k), lambda: self.pipe.directions(xt=xt, t=t, k=k, cache_dir=self.cache_dir))
