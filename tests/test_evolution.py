@@ -86,3 +86,57 @@ def test_the_evolution_draws_itself_without_recomputing():
     assert isinstance(ev.plot(), Figure) and isinstance(ev.plot("spectra"), Figure)
     with pytest.raises(InvalidParameterError, match="kind"):
         ev.plot("nope")
+
+
+def test_prompt_comparison_distances_are_the_grassmann_distances_of_its_bases():
+    from matplotlib.figure import Figure
+
+    from svdlens.diffusion import PromptComparison
+
+    rng = np.random.default_rng(5)
+    bases = [_basis(_orthonormal(rng, 3, (1, 1, 8, 8))) for _ in range(3)]
+    bases[2] = _basis(bases[0].v.numpy()[[2, 0, 1]])  # the first prompt's subspace, in another order
+    angles = np.stack([np.stack([sl.linalg.principal_angles(a.v, b.v) for b in bases]) for a in bases])
+    cmp = PromptComparison(["a", "b", "a again"], bases, angles, angles)
+    for i in range(3):
+        for j in range(3):
+            assert cmp.distances[i, j] == pytest.approx(sl.grassmann_distance(bases[i].v, bases[j].v), abs=1e-6)
+    np.testing.assert_allclose(cmp.distances, cmp.distances.T, atol=1e-12)
+    assert cmp.distances[0, 2] == pytest.approx(0, abs=1e-6) and cmp.distances[0, 1] > 0.5
+    assert isinstance(cmp.plot(), Figure)
+
+
+def test_compare_models_measures_within_and_across_models(tmp_path):
+    from matplotlib.figure import Figure
+    from tiny_pipelines import tiny_ddim
+
+    from svdlens.diffusion import compare_models
+    from svdlens.diffusion._compare import resampled
+
+    a, b = str(tiny_ddim(tmp_path / "a", seed=0)), str(tiny_ddim(tmp_path / "b", seed=1))
+    with pytest.warns(sl.exceptions.InputNote):  # the 25×25 gray start faces become 16×16 colour
+        c = compare_models([a, b], ts=(0.4, 0.8), k=2, images=2, steps=6)
+    assert c.ts.tolist() == [0.8, 0.4] and c.size == (16, 16) and c.distances.shape == (2, 2, 2)
+    for j in range(2):
+        for m, e in enumerate(c.evolutions):  # within a model: its two images' distance
+            assert c.distances[j, m, m] == pytest.approx(e.across_images[j, 0, 1], abs=1e-6)
+            assert c.homogeneity[m, j] == e.homogeneity[j]
+        oracle = np.mean(
+            [
+                np.linalg.norm(
+                    scipy.linalg.subspace_angles(x.v.reshape(2, -1).T.double(), y.v.reshape(2, -1).T.double())
+                )
+                for x in (row[j] for row in c.evolutions[0].bases)
+                for y in (row[j] for row in c.evolutions[1].bases)
+            ]
+        )
+        assert c.distances[j, 0, 1] == pytest.approx(oracle, abs=1e-6) and c.distances[j, 1, 0] == c.distances[j, 0, 1]
+    assert np.all((c.mean_frequency > 0) & (c.mean_frequency < 0.5))
+    assert isinstance(c.plot(), Figure)
+    # resampling keeps a coarse pattern where it was: a cosine of 2 cycles per image stays one
+    x = torch.cos(2 * torch.pi * 2 * torch.arange(32) / 32).repeat(32, 1)[None, None]
+    freq, power = radial_spectrum(resampled(x, (16, 16)))
+    assert freq[power[0].argmax()] == pytest.approx(2 / 16)
+    for models, images, match in [([a], 2, "2 to 6 models"), ([a, a], 2, "named twice"), ([a, b], 0, "images")]:
+        with pytest.raises(InvalidParameterError, match=match):
+            compare_models(models, ts=(0.4, 0.8), k=2, images=images, steps=6)

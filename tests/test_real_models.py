@@ -307,6 +307,9 @@ def test_cli_commands_on_a_stable_diffusion_folder(sd_dir, tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "d" / "summary.json").read_text())
     assert (tmp_path / "d" / "prompts.png").exists() and summary["prompt"] == PROMPT
+    assert (tmp_path / "d" / "prompt-distances.png").exists()
+    d = np.array(summary["prompt_distances"]["grassmann_v"])  # prompts: PROMPT, "a cat", PROMPT
+    assert d.shape == (3, 3) and d[0, 2] < 1e-2 < d[0, 1] and np.allclose(d, d.T)
     assert (
         max(summary["compared"][PROMPT]["angles_v_degrees"])
         < 0.1

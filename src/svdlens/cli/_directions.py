@@ -69,7 +69,8 @@ def run_directions(
         The diffusion model.
     out : str or pathlib.Path
         The output folder: ``spectrum.png``, ``directions.png``, ``start.png``,
-        ``basis.safetensors`` and ``summary.json``; with ``compare``, also ``prompts.png``.
+        ``basis.safetensors`` and ``summary.json``; with ``compare``, also ``prompts.png`` and
+        ``prompt-distances.png`` (the prompts' distance matrix).
     image : str, optional
         An image file, or ``builtin:N`` for the N-th built-in face, inverted to x_t.
         Give exactly one of ``image`` and ``seed``.
@@ -98,7 +99,8 @@ def run_directions(
     dict
         The summary written to ``summary.json``: image or seed, t, k, prompt, layer, tol,
         max_memory, the singular values and residuals, whether they converged, the JVP and VJP
-        counts, the JVP mode, the principal angles to each compared prompt (degrees) and seconds.
+        counts, the JVP mode, the principal angles to each compared prompt (degrees), the
+        prompts' Grassmann distance matrices (v and u) and seconds.
 
     Raises
     ------
@@ -146,11 +148,17 @@ def run_directions(
             }
             for j, prompt in enumerate(comparison.prompts[1:], start=1)
         }
+        summary["prompt_distances"] = {
+            "prompts": comparison.prompts,
+            "grassmann_v": comparison.distances.tolist(),
+            "grassmann_u": comparison.distances_u.tolist(),
+        }
     summary["seconds"] = time.perf_counter() - t0
     protect = [image] if image and not is_builtin_spec(image) else []
     with staged_output(out, protect=protect, force=force) as stage:
         if comparison is not None:
             save_figure(prompt_angles_figure(comparison), stage / "prompts.png")
+            save_figure(comparison.plot(), stage / "prompt-distances.png")
         save_figure(spectrum_plot(basis), stage / "spectrum.png")
         save_figure(direction_images(basis), stage / "directions.png")
         save_figure(image_grid(np.asarray(point.image)[None, :1], ["start"], ["image"]), stage / "start.png")
@@ -317,7 +325,7 @@ def directions_command(
         None,
         "--compare-prompt",
         help="Another prompt (repeatable; Stable Diffusion): the basis at the same x_t under it, and the principal "
-        "angles to the --prompt basis (prompts.png).",
+        "angles to the --prompt basis (prompts.png), and all the prompts' distance matrix (prompt-distances.png).",
     ),
     k_local: Optional[int] = typer.Option(None, "--k-local", help="With --global: directions per image (default: -k)."),
     steps: int = STEPS,

@@ -2,6 +2,7 @@
 
 from ._builtin import BUILTIN_DIR, start_face
 from ._cached import load_cached
+from ._compare import ModelComparison, compare_models
 from ._evolution import BasisEvolution
 from ._global import GlobalDirections, ImageBasis, global_directions
 from ._hspace import PromptComparison, StartPoint
@@ -31,6 +32,8 @@ __all__ = [
     "ImageBasis",
     "GlobalDirections",
     "BasisEvolution",
+    "compare_models",
+    "ModelComparison",
     "LocalDirections",
     "RankProfile",
     "Linearity",

@@ -11,6 +11,8 @@ __all__ = [
     "image_grid",
     "grid_animation",
     "prompt_angles_figure",
+    "prompt_distance_figure",
+    "model_comparison_figure",
     "evolution_figure",
     "spectra_figure",
     "rank_profile_figure",
@@ -88,6 +90,73 @@ def prompt_angles_figure(comparison):
     return fig
 
 
+def _distance_heatmap(ax, fig, dist: np.ndarray, labels) -> None:
+    """A symmetric distance matrix as a heatmap, each cell written in when there are 12 rows or fewer."""
+    im = ax.imshow(dist, cmap="magma", vmin=0, interpolation="nearest")
+    ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=30 if max(map(len, labels)) > 4 else 0)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    if len(labels) <= 12:
+        top = np.nanmax(dist) if dist.size else 0.0
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                colour = "black" if dist[i, j] > 0.6 * top else "white"
+                ax.text(j, i, f"{dist[i, j]:.2f}", ha="center", va="center", fontsize=6, color=colour)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+
+
+def prompt_distance_figure(comparison):
+    """The prompts' distance matrix (Park et al. 2023): Grassmann distances between their local bases, v and u.
+
+    ``comparison`` is a :class:`~svdlens.diffusion.PromptComparison`. Left: in x_t (the bases'
+    v); right: in h (their u). 0: the same subspace; at most √k·π/2.
+    """
+    labels = [f"“{p[:18]}”" if p else "(empty)" for p in comparison.prompts]
+    fig, axes = subplots(1, 2, figsize=(4.2 + 0.9 * len(labels), 2.2 + 0.45 * len(labels)), squeeze=False)
+    for ax, dist, side in zip(axes[0], (comparison.distances, comparison.distances_u), ("v (in x_t)", "u (in h)")):
+        _distance_heatmap(ax, fig, np.asarray(dist), labels)
+        ax.set_title(f"Grassmann distance, {side}", fontsize=9)
+    fig.suptitle(f"How far apart the prompts' local bases are (k = {comparison.angles_v.shape[2]})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def model_comparison_figure(comparison):
+    """Models trained on different data, side by side over t (Park et al. 2023, §5).
+
+    ``comparison`` is a :class:`~svdlens.diffusion.ModelComparison`. Left: each model's
+    homogeneity (how alike its own images' bases are). Middle: the mean radial frequency of its
+    directions. Right: mean Grassmann distances between bases, within each model (solid) and
+    across two models (dashed), after resampling to one image size.
+    """
+    ts = np.asarray(comparison.ts, float)
+    fig, axes = subplots(1, 3, figsize=(13, 3.8), squeeze=False)
+    left, middle, right = axes[0]
+    for m, name in enumerate(comparison.models):
+        left.plot(ts, comparison.homogeneity[m], "o-", label=name)
+        middle.plot(ts, comparison.mean_frequency[m], "o-", label=name)
+    M = len(comparison.models)
+    for a in range(M):
+        for b in range(a, M):
+            pair = comparison.models[a] if a == b else f"{comparison.models[a]} ↔ {comparison.models[b]}"
+            right.plot(ts, comparison.distances[:, a, b], "o-" if a == b else "s--", label=pair)
+    for ax, label, title in (
+        (left, "homogeneity", "How alike one model's images' bases are"),
+        (middle, "cycles per pixel", "Mean frequency of the directions"),
+        (right, "Grassmann distance", f"Distance between bases ({comparison.size[0]}×{comparison.size[1]})"),
+    ):
+        ax.set_xlim(max(1.0, ts.max()) + 0.02, 0)  # from noise to the image, as sampling runs
+        ax.set_xlabel("t")
+        ax.set_ylabel(label)
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    left.set_ylim(0, 1.02)
+    right.set_ylim(0, None)
+    fig.suptitle("Models trained on different data: their local bases over t", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def evolution_figure(evolution, names=None):
     """How the local basis moves over t: Grassmann distances across t (first image), and homogeneity against t.
 
@@ -100,22 +169,11 @@ def evolution_figure(evolution, names=None):
     several = len(evolution.bases) >= 2
     fig, axes = subplots(1, 2 if several else 1, figsize=(9.5 if several else 5, 4), squeeze=False)
     ax = axes[0, 0]
-    dist = np.asarray(evolution.across_t[0])
-    im = ax.imshow(dist, cmap="magma", vmin=0, interpolation="nearest")
-    labels = [f"{t:g}" for t in ts]
-    ax.set_xticks(range(len(ts)), labels, fontsize=7)
-    ax.set_yticks(range(len(ts)), labels, fontsize=7)
+    _distance_heatmap(ax, fig, np.asarray(evolution.across_t[0]), [f"{t:g}" for t in ts])
     ax.set_xlabel("t")
     ax.set_ylabel("t")
-    if len(ts) <= 12:
-        top = dist.max() if dist.size else 0.0
-        for i in range(len(ts)):
-            for j in range(len(ts)):
-                colour = "black" if dist[i, j] > 0.6 * top else "white"
-                ax.text(j, i, f"{dist[i, j]:.2f}", ha="center", va="center", fontsize=6, color=colour)
     first = names[0] if names else "image 1"
     ax.set_title(f"Grassmann distance across t ({first})", fontsize=9)
-    fig.colorbar(im, ax=ax, shrink=0.8)
     if several:
         ax = axes[0, 1]
         ax.plot(ts, evolution.homogeneity, "o-", color="#2ca02c")

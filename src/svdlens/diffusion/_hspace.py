@@ -103,6 +103,33 @@ class PromptComparison:
     angles_v: np.ndarray
     angles_u: np.ndarray
 
+    @property
+    def distances(self) -> np.ndarray:
+        """``(P, P)`` Grassmann geodesic distances ‖θ‖₂ between the prompts' bases in x_t (radians).
+
+        Park et al. (2023) compare prompts by how far apart their local bases are; this is that
+        comparison as a distance matrix: symmetric, 0 for the same prompt, at most π/2·√k.
+        The same as :func:`svdlens.grassmann_distance` of each pair of ``bases[i].v``.
+        """
+        return np.sqrt((self.angles_v**2).sum(axis=2))
+
+    @property
+    def distances_u(self) -> np.ndarray:
+        """``(P, P)`` the same distances between the bases' spans in h (their u)."""
+        return np.sqrt((self.angles_u**2).sum(axis=2))
+
+    def plot(self) -> Any:
+        """Draw the prompt distance matrices (v in x_t, u in h) as heatmaps.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A pyplot-free figure; nothing is recomputed.
+        """
+        from ._figures import prompt_distance_figure
+
+        return prompt_distance_figure(self)
+
 
 class HSpace:
     """The method in h-space, on top of DDIM: start points, h maps, local bases, edits, transport.
