@@ -108,10 +108,10 @@ def test_prompt_comparison_distances_are_the_grassmann_distances_of_its_bases():
 
 def test_compare_models_measures_within_and_across_models(tmp_path):
     from matplotlib.figure import Figure
-    from tiny_pipelines import tiny_ddim
 
     from svdlens.diffusion import compare_models
     from svdlens.diffusion._compare import resampled
+    from tiny_pipelines import tiny_ddim
 
     a, b = str(tiny_ddim(tmp_path / "a", seed=0)), str(tiny_ddim(tmp_path / "b", seed=1))
     with pytest.warns(sl.exceptions.InputNote):  # the 25×25 gray start faces become 16×16 colour
