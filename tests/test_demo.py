@@ -31,6 +31,7 @@ SCRIPT_ORDER = [
     "Edits along the top directions",
     "Parallel transport to other faces",
     "The generated image",
+    "How the map changes as the noise dissolves",
 ]
 
 
@@ -117,6 +118,13 @@ def test_summary_holds_the_numbers(report):
     assert "scary face" in climax and "friendly puppet" in climax
     before, after = (float(v) for v in re.search(r"distance ([0-9.]+) spreads \(from ([0-9.]+)", climax).groups()[::-1])
     assert 0 < after <= before  # the γ shown is the closest of those tried, γ = 0 included
+    # over t: the directions' frequency rises as t falls (Park et al. §5), and the models are compared
+    lines = sections["How the map changes as the noise dissolves"]["lines"]
+    evolution = " ".join(lines)
+    frequency = next(line for line in lines if line.startswith("Mean radial frequency"))
+    freq = [float(f) for f in re.findall(r"([0-9.]+) at t = ", frequency)]
+    assert len(freq) == 2 and freq[0] < freq[1]  # fast: t = 0.8, then 0.4
+    assert "real-face DDPM on its own faces" in evolution and "memorises" in evolution
 
 
 def test_open_and_progress(report):

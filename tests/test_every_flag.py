@@ -281,6 +281,11 @@ CASES: dict[str, dict[str, list]] = {
             Reaches(ED, [*ED, "--max-memory", "64MB"], "svdlens.diffusion:Pipeline.directions", "max_memory")
         ],
         "--x-guidance": [Changes(ED, [*ED, "--x-guidance", "1"])],
+        "--follow": [
+            Changes([*ED, "--x-guidance", "2"], [*ED, "--x-guidance", "2", "--follow", "2"]),
+            Refused([*ED, "--follow", "2"], "give --x-guidance too"),
+            Refused([*ED, "--x-guidance", "1", "--mask", "2,2,10,8", "--follow", "2"], "does not combine with --mask"),
+        ],
         "--mask": [
             Changes(ED, [*ED, "--mask", "2,2,10,8"]),
             Refused([*ED, "--mask", "0,0,16,16"], "covers the whole image"),

@@ -242,3 +242,44 @@ def test_pipe_directions_warm_start(ddim_pipe):
     # From the basis at another t: the same triplets as a cold start there, within tol.
     torch.testing.assert_close(warm_next.s, cold_next.s, rtol=1e-3, atol=0)
     assert warm_next.residuals.max() <= 1e-4 and warm_next.t == cold_next.t
+
+
+# ----------------------------------------------------------------------------- x-space guidance, followed
+def test_guidance_path_follows_the_basis_and_warm_starts_save_products(ddim_pipe):
+    pipe = ddim_pipe
+    xt = pipe.noisy_sample(0, t=0.5, steps=5)
+    b = pipe.directions(xt=xt, t=0.5, k=3, steps=5)
+    kw = dict(xt=xt, v=b.v[0], strength=2.0, t=0.5, steps=5, iterations=3, k=3, scale=0.05)
+    warm, cold = pipe.guidance_path(**kw), pipe.guidance_path(**kw, warm=False)
+    assert len(warm.xs) == 4 and len(warm.bases) == 3 and warm.warm and not cold.warm
+    assert warm.followed == cold.followed and warm.overlaps[0] == pytest.approx(1, abs=1e-4)
+    for a, c in zip(warm.xs, cold.xs):  # the same path, warm or cold
+        torch.testing.assert_close(a, c, rtol=0, atol=1e-4)
+    assert warm.bases[0].n_matvec == cold.bases[0].n_matvec  # the first basis starts cold in both
+    assert sum(w.n_matvec for w in warm.bases[1:]) < sum(c.n_matvec for c in cold.bases[1:])
+    assert warm.products == sum(int(x.n_jvp + x.n_vjp) for x in warm.bases)
+    # each step is the x-space guidance step along the followed direction (an independent recomputation)
+    unet = lambda x: pipe.unet(x, pipe._schedule.grid(0.5, 5).t_index).sample  # noqa: E731
+    v = warm.bases[0].v[warm.followed[0]].reshape(xt.shape[1:]) * torch.sign(
+        (warm.bases[0].v[warm.followed[0]].reshape(-1) * b.v[0].reshape(-1)).sum()
+    )
+    with torch.no_grad():
+        expected = xt + 0.05 * (unet(xt + 2.0 * v) - unet(xt))
+    torch.testing.assert_close(warm.xs[1], expected, rtol=0, atol=1e-4)
+
+
+def test_edit_follow_equals_plain_guidance_for_one_step_and_is_refused_alone(ddim_pipe):
+    pipe = ddim_pipe
+    xt = pipe.noisy_sample(0, t=0.5, steps=5)
+    b = pipe.directions(xt=xt, t=0.5, k=3, steps=5)
+    plain = pipe.edit(xt=xt, v=b.v[0], strengths=[2.0], t=0.5, steps=5, x_guidance=1, x_guidance_scale=0.05)
+    followed = pipe.edit(
+        xt=xt, v=b.v[0], strengths=[2.0], t=0.5, steps=5, x_guidance=1, x_guidance_scale=0.05, follow=3
+    )
+    np.testing.assert_allclose(followed, plain, atol=1e-4)  # the first basis is b itself: the same step
+    with pytest.raises(InvalidParameterError, match="give x_guidance"):
+        pipe.edit(xt=xt, v=b.v[0], strengths=[2.0], t=0.5, steps=5, follow=3)
+    with pytest.raises(InvalidParameterError, match="is zero"):
+        pipe.guidance_path(xt=xt, v=torch.zeros_like(b.v[0]), t=0.5, steps=5)
+    with pytest.raises(InvalidParameterError, match="give a direction"):
+        pipe.guidance_path(xt=xt, t=0.5, steps=5)

@@ -17,6 +17,7 @@ __all__ = [
     "MAX_GUIDANCE",
     "MAX_PIXELS",
     "MAX_STRENGTHS",
+    "MAX_X_GUIDANCE",
     "MAX_STEPS",
     "MAX_K",
     "MAX_EXPLAIN_SIZE",
@@ -100,3 +101,6 @@ MAX_CONFIG_BYTES = 64 * 2**20
 
 MAX_JSON_DEPTH = 32
 """The deepest nesting of lists and objects taken in a model folder's JSON files (real ones nest about 6 deep)."""
+
+MAX_X_GUIDANCE = 100
+"""The most x-space guidance steps of one edit (each is two U-Net passes, or a local basis with ``follow``)."""

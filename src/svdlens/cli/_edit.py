@@ -12,6 +12,7 @@ import numpy as np
 import typer
 
 from .._atomic import staged_output
+from .._defaults import MAX_X_GUIDANCE
 from .._plotting import save_animation, save_figure
 from .._validation import check_int
 from ..diffusion import Pipeline
@@ -41,7 +42,6 @@ from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, refuse_un
 __all__ = ["edit_command", "run_edit"]
 
 MAX_DIRECTIONS = 16
-MAX_X_GUIDANCE = 100
 
 
 def run_edit(
@@ -55,6 +55,7 @@ def run_edit(
     t: float,
     steps: int,
     x_guidance: int = 0,
+    follow: int = 0,
     mask: Any = None,
     r: int = 5,
     choice: ModelChoice | None = None,
@@ -87,6 +88,10 @@ def run_edit(
     x_guidance : int
         0 for the plain move, more for that many steps of x-space guidance (see
         :meth:`Pipeline.edit`).
+    follow : int
+        With ``x_guidance``: 0 keeps the direction fixed; k recomputes a k-direction basis at
+        each guidance step, warm-started from the last, and follows the direction nearest
+        (:meth:`Pipeline.guidance_path`).
     mask : box or boolean image, optional
         Edit inside this region only (LOCO Edit, :meth:`Pipeline.local_directions`): the
         directions are those of x̂0 inside the mask, projected away from the top ``r`` outside.
@@ -106,7 +111,7 @@ def run_edit(
     -------
     dict
         The summary written to ``summary.json``: image or seed, t, directions, strengths,
-        prompt, guidance, x-space guidance, tol, max_memory, the singular values and seconds.
+        prompt, guidance, x-space guidance and follow, tol, max_memory, the singular values and seconds.
 
     Raises
     ------
@@ -137,6 +142,7 @@ def run_edit(
             steps=steps,
             xt=xt,
             x_guidance=x_guidance,
+            follow=follow,
             guidance_scale=choice.edit_guidance,
             **choice.text,
         )
@@ -162,6 +168,7 @@ def run_edit(
         "leakage": None if local is None else local.leakage.tolist(),
         "leakage_without_projection": None if local is None else local.leakage_before.tolist(),
         "x_guidance": x_guidance,
+        "follow": follow,
         "tol": tol,
         "max_memory": max_memory,
         "singular_values": s.tolist(),
@@ -198,6 +205,12 @@ def edit_command(
         "--x-guidance",
         help=f"x-space guidance iterations instead of a plain move (0 = plain, at most {MAX_X_GUIDANCE}).",
     ),
+    follow: int = typer.Option(
+        0,
+        "--follow",
+        help="With --x-guidance: recompute a basis of this many directions at every guidance step (warm-started "
+        "from the last) and follow the direction nearest the last one (0 = keep the direction fixed).",
+    ),
     mask: Optional[str] = typer.Option(
         None,
         "--mask",
@@ -220,6 +233,8 @@ def edit_command(
 
         svdlens edit --seed 7 --direction 1 --strength -2,0,2 --x-guidance 3
 
+        svdlens edit --seed 7 --direction 1 --strength 2 --x-guidance 4 --follow 5
+
         svdlens edit --image world:scary-face --mask 22,38,42,50 --r 5 --t 0.6 --out out/mouth
 
         svdlens edit --model ./sd-1-5 --image photo.png --prompt "a photo of a face" --device cuda --dtype float16
@@ -233,6 +248,21 @@ def edit_command(
         directions = tuple(check_int("--direction", d, high=64) for d in direction)
         x_guidance = check_int("--x-guidance", x_guidance, low=0, high=MAX_X_GUIDANCE)
         refuse_unused(("--r", r, mask is None, "is the number of outside directions of --mask; give --mask too"))
+        follow = check_int("--follow", follow, low=0, high=64)
+        refuse_unused(
+            (
+                "--follow",
+                follow or None,
+                not x_guidance,
+                "recomputes the basis along --x-guidance; give --x-guidance too",
+            ),
+            (
+                "--follow",
+                follow or None,
+                mask is not None,
+                "follows the h-space basis; it does not combine with --mask",
+            ),
+        )
         region = None if mask is None else parse_mask(mask)
         r = check_int("--r", 5 if r is None else r, low=0, high=64)
         basis = check_basis_options(tol, max_memory)
@@ -247,6 +277,7 @@ def edit_command(
                 t=t,
                 steps=steps,
                 x_guidance=x_guidance,
+                follow=follow,
                 mask=region,
                 r=r,
                 choice=choice,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -109,6 +110,7 @@ def compare_models(
     steps: int = DEFAULT_STEPS,
     tol: float = 1e-4,
     max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
+    cache_dir: str | Path | None = None,
     progress: Progress = None,
 ) -> ModelComparison:
     """Compare models trained on different data by their local bases over t (Park et al. 2023, §5).
@@ -137,6 +139,8 @@ def compare_models(
         The residual tolerance of every basis.
     max_memory : int, float, str or None
         Budget for the Jacobian products' working memory.
+    cache_dir : str or pathlib.Path, optional
+        Keep each basis there between runs (:meth:`Pipeline.basis_evolution`).
     progress : callable, optional
         ``progress(done, total, label)`` after each basis of each model.
 
@@ -179,7 +183,9 @@ def compare_models(
             report(progress, done + i, total, f"{name}: {label}")
 
         evolutions.append(
-            pipe.basis_evolution(faces, values, k, steps=steps, tol=tol, max_memory=max_memory, progress=step)
+            pipe.basis_evolution(
+                faces, values, k, steps=steps, tol=tol, max_memory=max_memory, cache_dir=cache_dir, progress=step
+            )
         )
     size = (
         min(e.bases[0][0].v.shape[-2] for e in evolutions),

@@ -32,7 +32,7 @@ from ._modules import DiffusersModel
 from ._schedule import Grid, Schedule
 from ._text import Text
 
-__all__ = ["HSpace", "StartPoint", "PromptComparison", "EDIT_BATCH", "LOCAL_BASIS_DEFAULTS"]
+__all__ = ["HSpace", "StartPoint", "PromptComparison", "GuidancePath", "EDIT_BATCH", "LOCAL_BASIS_DEFAULTS"]
 
 EDIT_BATCH = 8  # strengths denoised together in edit(): memory stays that of 8 images
 
@@ -129,6 +129,39 @@ class PromptComparison:
         from ._figures import prompt_distance_figure
 
         return prompt_distance_figure(self)
+
+
+@dataclass
+class GuidancePath:
+    """x-space guidance with the local basis recomputed at every step: where it went and what it followed.
+
+    Made by :meth:`Pipeline.guidance_path`.
+
+    Attributes
+    ----------
+    xs : list of torch.Tensor
+        The points, x_t first: ``iterations + 1`` of them, each of x_t's shape.
+    bases : list of LocalBasis
+        The local basis at each point before its step.
+    followed : list of int
+        Which direction of each basis the step moved along (0-based): the one nearest the
+        direction moved along the step before.
+    overlaps : list of float
+        ``|⟨v_before, v_followed⟩|`` at each step (1: the direction did not turn).
+    warm : bool
+        Whether each basis was warm-started from the one before.
+    """
+
+    xs: list[torch.Tensor]
+    bases: list[LocalBasis]
+    followed: list[int]
+    overlaps: list[float]
+    warm: bool
+
+    @property
+    def products(self) -> int:
+        """Jacobian products (JVPs + VJPs) all the bases took."""
+        return int(sum(b.n_jvp + b.n_vjp for b in self.bases))
 
 
 class HSpace:
@@ -263,6 +296,7 @@ class HSpace:
         guidance_scale: float,
         x_guidance: int,
         x_guidance_scale: float,
+        follow: int = 0,
     ) -> np.ndarray:
         """Images for x_t + γ·v (x_t of an image, or given), ``EDIT_BATCH`` strengths at a time (see ``Pipeline.edit``)."""
         if (image is None) == (xt is None):
@@ -274,6 +308,9 @@ class HSpace:
             raise InvalidParameterError(f"give 1 to {MAX_STRENGTHS} strengths; got {len(strengths)}")
         x_guidance = check_int("x_guidance", x_guidance, low=0)
         x_guidance_scale = check_float("x_guidance_scale", x_guidance_scale)
+        follow = check_int("follow", follow, low=0, high=64)
+        if follow and not x_guidance:
+            raise InvalidParameterError("follow recomputes the basis along x-space guidance; give x_guidance ≥ 1 too")
         text: dict[str, Any] = {"prompt": prompt, "negative_prompt": negative_prompt}
         point = self.start_point(grid, image=image, seed=None, xt=xt, guidance_scale=None, with_image=False, **text)
         x_t = point.xt.to(self.ddim.device, self.dtype)
@@ -284,6 +321,13 @@ class HSpace:
         for first in range(0, len(strengths), EDIT_BATCH):
             moved = []
             for g in strengths[first : first + EDIT_BATCH]:
+                if x_guidance and follow:
+                    path = self.guidance_path(
+                        x_t, v, g, grid, iterations=x_guidance, scale=x_guidance_scale, k=follow, warm=True,
+                        tol=LOCAL_BASIS_DEFAULTS["tol"], prompt=prompt, negative_prompt=negative_prompt,
+                    )  # fmt: skip
+                    moved.append(path.xs[-1])
+                    continue
                 x = x_t.clone() if x_guidance else x_t + g * v
                 for _ in range(x_guidance):
                     x = x + x_guidance_scale * (
@@ -292,6 +336,52 @@ class HSpace:
                 moved.append(x)
             images.append(self.ddim.generate(torch.cat(moved), grid, guidance_scale=guidance_scale, **text))
         return np.concatenate(images)
+
+    def guidance_path(
+        self,
+        x_t: torch.Tensor,
+        v: torch.Tensor,
+        strength: float,
+        grid: Grid,
+        *,
+        iterations: int,
+        scale: float,
+        k: int,
+        warm: bool,
+        tol: float,
+        prompt: str | None,
+        negative_prompt: str | None,
+    ) -> GuidancePath:
+        """x ← x + s·(ε(x + γv) − ε(x)), v re-read from the local basis at each x (see ``Pipeline.guidance_path``)."""
+        ti = grid.t_index
+        cond = self.text.conditioning(prompt, negative_prompt, None)
+        x = torch.as_tensor(x_t).to(self.ddim.device, self.dtype)
+        v = torch.as_tensor(v).to(self.ddim.device, torch.float32).reshape(x.shape[1:])
+        norm = torch.linalg.vector_norm(v)
+        if not norm > 0:
+            raise InvalidParameterError("the direction v is zero; give a direction such as basis.v[0]")
+        xs, followed, overlaps = [x], [], []
+        bases: list[LocalBasis] = []
+        for _ in range(iterations):
+            basis = self.directions(
+                x.float(), grid, k=k, prompt=prompt, layer=None, method=LOCAL_BASIS_DEFAULTS["method"], tol=tol,
+                max_memory=LOCAL_BASIS_DEFAULTS["max_memory"], cache_dir=None,
+                jvp_mode=LOCAL_BASIS_DEFAULTS["jvp_mode"], block_size=None, max_dim=None, max_iter=None,
+                start=bases[-1].v if warm and bases else None,
+            )  # fmt: skip
+            flat = basis.v.reshape(len(basis.s), -1).to(v.device, torch.float32)
+            dots = flat @ (v.reshape(-1) / norm)
+            j = int(dots.abs().argmax())
+            v = (flat[j] * torch.sign(dots[j]) * norm).reshape(v.shape)
+            step = v.to(self.dtype)
+            x = x + scale * (
+                self.text.model_output(x + strength * step, ti, cond) - self.text.model_output(x, ti, cond)
+            )
+            xs.append(x)
+            bases.append(basis)
+            followed.append(j)
+            overlaps.append(float(dots[j].abs()))
+        return GuidancePath(xs, bases, followed, overlaps, warm)
 
     def transport(
         self, basis_from: LocalBasis, i: int, targets: list[LocalBasis], *, method: str, damp: float | None

@@ -22,15 +22,16 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T, INVERSION_REFINE
+from .._defaults import DEFAULT_K, DEFAULT_STEPS, DEFAULT_T, INVERSION_REFINE, MAX_X_GUIDANCE
 from .._progress import Progress, report
+from .._validation import check_float, check_int
 from ..exceptions import InvalidParameterError
 from ..nets import LayerMap, LocalBasis, Transported, local_basis
 from ..nets._basis import DEFAULT_MAX_MEMORY
 from ..nets._jacobian import parse_memory
 from ._ddim import DDIM
 from ._evolution import BasisEvolution, check_ts, evolution_of
-from ._hspace import LOCAL_BASIS_DEFAULTS, HSpace, PromptComparison, StartPoint
+from ._hspace import LOCAL_BASIS_DEFAULTS, GuidancePath, HSpace, PromptComparison, StartPoint
 from ._local import Linearity, LocalDirections, RankProfile, X0Map, image_mask, model_mask
 from ._local import linearity as _linearity
 from ._local import local_directions as _local_directions
@@ -917,6 +918,7 @@ class Pipeline:
         guidance_scale: float = 1.0,
         x_guidance: int = 0,
         x_guidance_scale: float = 1.0,
+        follow: int = 0,
     ) -> np.ndarray:
         """Images for x_t + γ·v, one per strength γ, denoised to t = 0: shape (len(strengths), ...).
 
@@ -946,6 +948,11 @@ class Pipeline:
             x ← x + s·(ε(x + γv, t) − ε(x, t)) that many times, then denoising.
         x_guidance_scale : float
             s, the step of the x-space guidance.
+        follow : int
+            With x-space guidance: 0 moves along the fixed v. k > 0 recomputes a k-direction
+            local basis at every step, warm-started from the step before, and moves along its
+            direction nearest the last one (:meth:`guidance_path`); this costs a basis per step
+            and strength.
 
         Returns
         -------
@@ -977,7 +984,94 @@ class Pipeline:
             guidance_scale=guidance_scale,
             x_guidance=x_guidance,
             x_guidance_scale=x_guidance_scale,
+            follow=follow,
         )
+
+    def guidance_path(
+        self,
+        image: ArrayLike | torch.Tensor | None = None,
+        v: torch.Tensor | np.ndarray | None = None,
+        strength: float = 2.0,
+        *,
+        t: float = DEFAULT_T,
+        steps: int = DEFAULT_STEPS,
+        xt: torch.Tensor | None = None,
+        iterations: int = 3,
+        scale: float = 1.0,
+        k: int = 5,
+        warm: bool = True,
+        tol: float = _TOL,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+    ) -> GuidancePath:
+        """x-space guidance with the local basis recomputed along the path, each basis warm-started from the last.
+
+        Park et al. (2023) edit with x-space guidance, x ← x + s·(ε(x + γv, t) − ε(x, t)), v a
+        singular direction at x_t. As x moves, the local basis moves with it: here each step
+        first takes the basis at the current x (the one before as its warm start: consecutive
+        points are close, so it converges in few products) and moves along its direction
+        nearest the direction of the step before, with the sign kept.
+
+        Parameters
+        ----------
+        image : array_like or torch.Tensor, optional
+            One image in [0, 1], inverted to x_t (give exactly one of ``image`` and ``xt``).
+        v : torch.Tensor or numpy.ndarray
+            The first direction (``basis.v[0]``, say); its norm is kept along the path.
+        strength : float
+            γ.
+        t : float
+            Where x_t is in the diffusion, in (0, 1].
+        steps : int
+            DDIM steps over the whole diffusion.
+        xt : torch.Tensor, optional
+            x_t itself, instead of ``image``.
+        iterations : int
+            Guidance steps, 1 to 100.
+        scale : float
+            s, the step size.
+        k : int
+            Directions per basis.
+        warm : bool
+            Warm-start each basis from the one before (False: every basis cold).
+        tol : float
+            The residual tolerance of every basis.
+        prompt, negative_prompt : str, optional
+            For a text model.
+
+        Returns
+        -------
+        GuidancePath
+            The points, the bases, the direction followed at each step and the products.
+
+        Raises
+        ------
+        SvdlensError
+            Not exactly one of ``image`` and ``xt``, no or a zero ``v``, bad iterations, k or scale.
+
+        Examples
+        --------
+        >>> import svdlens as sl
+        >>> pipe = sl.diffusion.load("builtin-lfw")
+        >>> xt = pipe.noisy_sample(0, t=0.6, steps=4)
+        >>> b = pipe.directions(xt=xt, t=0.6, k=2, steps=4)
+        >>> path = pipe.guidance_path(xt=xt, v=b.v[0], strength=2, t=0.6, steps=4, iterations=2, k=2)
+        >>> len(path.xs), len(path.bases)
+        (3, 2)
+        """
+        if v is None:
+            raise InvalidParameterError("give a direction v (e.g. basis.v[0])")
+        grid = self._schedule.grid(t, steps)
+        point = self._hspace.start_point(
+            grid, image=image, seed=None, xt=xt, guidance_scale=None, with_image=False, prompt=prompt,
+            negative_prompt=negative_prompt,
+        )  # fmt: skip
+        return self._hspace.guidance_path(
+            point.xt, torch.as_tensor(v), check_float("strength", strength), grid,
+            iterations=check_int("iterations", iterations, high=MAX_X_GUIDANCE), scale=check_float("scale", scale),
+            k=check_int("k", k, high=64), warm=bool(warm), tol=check_float("tol", tol), prompt=prompt,
+            negative_prompt=negative_prompt,
+        )  # fmt: skip
 
     def transport(
         self,
@@ -1395,6 +1489,7 @@ class Pipeline:
         layer: str | None = None,
         tol: float = _TOL,
         max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
+        cache_dir: str | Path | None = None,
         progress: Progress = None,
     ) -> BasisEvolution:
         """Local bases over a t grid for one image or several, with their distances and frequency content.
@@ -1427,6 +1522,9 @@ class Pipeline:
             The residual tolerance of every basis.
         max_memory : int, float, str or None
             Budget for the Jacobian products' working memory (see :meth:`directions`).
+        cache_dir : str or pathlib.Path, optional
+            Keep each basis there between runs (see :meth:`directions`; a warm start is part of
+            the key, so a rerun finds every basis).
         progress : callable, optional
             ``progress(done, total, label)`` after each basis.
 
@@ -1452,7 +1550,7 @@ class Pipeline:
                 x = self._x_t32(grid, image=image[None], seed=None, xt=None, prompt=prompt)
                 basis = self._hspace.directions(
                     x, grid, k=k, prompt=prompt, layer=layer, method=_METHOD, tol=tol, max_memory=max_memory,
-                    cache_dir=None, jvp_mode=_JVP_MODE, block_size=None, max_dim=None, max_iter=None,
+                    cache_dir=cache_dir, jvp_mode=_JVP_MODE, block_size=None, max_dim=None, max_iter=None,
                     start=row[-1].v if warm and row else None,
                 )  # fmt: skip
                 row.append(basis)

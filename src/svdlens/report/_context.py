@@ -76,6 +76,12 @@ class DemoSettings:
     story_strengths : tuple of float
         On the face world: the steps tried along the carried expression direction, from the
         scary face towards the friendly puppet.
+    evolution_ts : tuple of float
+        The t's of the last section, where the local basis is followed as the noise dissolves.
+    evolution_faces : int
+        Start faces per model in that section (its homogeneity and the distances between models).
+    evolution_k : int
+        Directions per basis in that section (fewer than ``k``: it takes a basis per face, t and model).
 
     Examples
     --------
@@ -95,10 +101,13 @@ class DemoSettings:
     n_samples: int = 16
     seed: int = 7
     story_strengths: tuple = (2.0, 4.0, 8.0, 12.0)
+    evolution_ts: tuple = (0.9, 0.7, 0.5, 0.3, 0.1)
+    evolution_faces: int = 3
+    evolution_k: int = 5
 
     @classmethod
     def fast(cls) -> DemoSettings:
-        """The reduced setting: 10 steps, k = 4, one target, 2 directions, 3 strengths, 4 samples.
+        """The reduced setting: 10 steps, k = 4, one target, 2 directions, 3 strengths, 4 samples, 2 t's of 2 faces.
 
         Returns
         -------
@@ -114,7 +123,16 @@ class DemoSettings:
             transport_strengths=(-4.0, 0.0, 4.0),
             n_samples=4,
             story_strengths=(4.0, 8.0),
+            evolution_ts=(0.8, 0.4),
+            evolution_faces=2,
+            evolution_k=4,
         )
+
+
+def model_name(model: str) -> str:
+    """How the text names a model: a built-in DDPM, or the folder or hub id it ran on."""
+    names = {"builtin": "the built-in face-world DDPM", "builtin-lfw": "the built-in real-face DDPM"}
+    return names.get(model, f"the model {Path(model).name or model}")
 
 
 class _Context:
@@ -145,8 +163,7 @@ class _Context:
     @property
     def model_name(self) -> str:
         """How the text names the model: a built-in DDPM, or the folder or hub id it ran on."""
-        names = {"builtin": "the built-in face-world DDPM", "builtin-lfw": "the built-in real-face DDPM"}
-        return names.get(self.model, f"the model {Path(self.model).name or self.model}")
+        return model_name(self.model)
 
     @property
     def world(self) -> bool:

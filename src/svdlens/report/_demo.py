@@ -33,6 +33,7 @@ from ._sections_math import (
 )
 from ._sections_model import (
     edits_section,
+    evolution_section,
     generated_section,
     jacobian_section,
     transport_section,
@@ -60,6 +61,7 @@ SECTIONS = (
     edits_section,
     transport_section,
     generated_section,
+    evolution_section,
 )
 """The report's sections in the script's order; each computes, draws and returns a :class:`Section`."""
 

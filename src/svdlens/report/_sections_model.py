@@ -1,11 +1,13 @@
-"""Sections 13-17: the face model's weights, its Jacobian's local basis, edits, transport and the generated image."""
+"""Sections 13-18: the face model's weights, its Jacobian's local basis, edits, transport, the generated image, and t."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import torch
 
-from ._context import Section
+from ._context import Section, model_name
 
 
 def weight_matrix_section(ctx):
@@ -258,3 +260,68 @@ def _carried_to_a_new_face(ctx) -> tuple[str, list[str]]:
         f"Mean pixel change from the plain sample: {float(np.abs(pair[1] - pair[0]).mean()):.3f}",
     ]
     return made, lines
+
+
+# ----------------------------------------------------------------------------- 18. over t
+def evolution_section(ctx):
+    """How the local basis changes as the noise dissolves, and against the other built-in model's (Park et al. §5)."""
+    from ..diffusion import compare_models
+    from ..diffusion._builtin import BUILTINS
+    from ..exceptions import InputNote
+
+    s = ctx.settings
+    n = s.evolution_faces
+    other = next((m for m in BUILTINS if m != ctx.model), None) if ctx.model in BUILTINS else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputNote)  # the 25×25 real faces are resized to their model's size
+        if other is not None:
+            comparison = compare_models(
+                [ctx.model, other], s.evolution_ts, s.evolution_k, images=n, steps=s.steps, cache_dir=ctx.cache_dir
+            )
+            evolution = comparison.evolutions[0]
+        else:
+            faces = np.stack([ctx.start_image(i) for i in range(n)])
+            comparison, evolution = (
+                None,
+                ctx.pipe.basis_evolution(faces, s.evolution_ts, s.evolution_k, steps=s.steps, cache_dir=ctx.cache_dir),
+            )
+    ts, k = evolution.ts, s.evolution_k
+    step = [(ts[j], ts[j + 1], evolution.across_t[0, j, j + 1]) for j in range(len(ts) - 1)]
+    lines = [
+        f"The local basis of x_t ↦ h (k = {k}) of {ctx.face_name(0)} to {ctx.face_name(n - 1)} at t = "
+        + ", ".join(f"{t:g}" for t in ts)
+        + f", each warm-started from the one at the t before: {int(evolution.products.sum())} Jacobian products.",
+        "Mean radial frequency of the directions, cycles per pixel: "
+        + ", ".join(f"{f:.3f} at t = {t:g}" for t, f in zip(ts, evolution.mean_frequency))
+        + ". Coarse changes while x_t is mostly noise, finer detail near the image (Park et al. 2023, §5).",
+        f"Grassmann distance between the bases of {ctx.face_name(0)} at neighbouring t's: "
+        + ", ".join(f"{a:g}→{b:g} {d:.2f}" for a, b, d in step)
+        + f" (0: the same subspace; at most π/2·√k = {np.pi / 2 * np.sqrt(k):.2f}).",
+        f"Homogeneity of the {n} faces' bases (1: every face has the same directions): "
+        + ", ".join(f"{h:.2f} at t = {t:g}" for t, h in zip(ts, evolution.homogeneity)),
+    ]
+    files = [
+        ctx.save(evolution.plot(), f"{ctx.key}-evolution.png"),
+        ctx.save(evolution.plot("spectra"), f"{ctx.key}-spectra.png"),
+    ]
+    if comparison is not None and other is not None:
+        d = comparison.distances
+        first, last = f"t = {ts[0]:g}", f"t = {ts[-1]:g}"
+        lines.append(
+            f"Against {model_name(other)} on its own faces, directions resampled to "
+            f"{comparison.size[0]}×{comparison.size[1]}: the mean distance between two faces' bases of "
+            f"{ctx.model_name} is {d[0, 0, 0]:.2f} at {first} and {d[-1, 0, 0]:.2f} at {last}; of the other "
+            f"{d[0, 1, 1]:.2f} and {d[-1, 1, 1]:.2f}; between a face of each {d[0, 0, 1]:.2f} and {d[-1, 0, 1]:.2f}. "
+            "Models trained on different data have different local bases."
+        )
+        if "builtin-lfw" in (ctx.model, other):
+            lines.append("The real-face model memorises its 100 training faces (docs/diffusion.md).")
+        files.append(ctx.save(comparison.plot(), f"{ctx.key}-models.png"))
+    return Section(
+        ctx.key,
+        "How the map changes as the noise dissolves",
+        "The same question at every t: which directions does the model read? Coarse ones in the noise, "
+        "fine ones near the image.",
+        lines,
+        files,
+    )
