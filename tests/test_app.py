@@ -137,6 +137,10 @@ def test_every_endpoint_through_the_client(client, explorer, tmp_path):
     target, moved, text = client.predict("face", 3, 0.6, 1, 4, 10, api_name="/transport")
     assert "kept at face 10" in text and _read(moved).shape == _read(target).shape
 
+    distances, spectra, text = client.predict(3, "", api_name="/evolution")
+    assert _read(distances).ndim == 3 and _read(spectra).ndim == 3
+    assert "cycles per pixel" in text and "0.9→0.7" in text and "Jacobian products" in text
+
 
 def test_bad_input_gets_a_message_and_the_server_keeps_running(client, tmp_path, capfd, caplog):
     from gradio_client import handle_file
@@ -172,8 +176,9 @@ def test_bad_input_gets_a_message_and_the_server_keeps_running(client, tmp_path,
         (lambda ex: ex.upload(None, 5), "upload an image"),
         (lambda ex: ex.edit("face", 3, 0.0, 1, 2.0), "t must be"),
         (lambda ex: ex.reconstruct(500, 5), "face 500"),
+        (lambda ex: ex.evolution(-1), "index must be a whole number"),
     ],
-    ids=["explain", "upload", "edit", "reconstruct"],
+    ids=["explain", "upload", "edit", "reconstruct", "evolution"],
 )
 def test_a_user_error_is_a_message_and_one_log_line(explorer, call, words, caplog, capsys):
     import gradio as gr

@@ -1,4 +1,4 @@
-"""``svdlens app``: the interactive explorer (Gradio), with tabs for Explain, Eigenfaces and Directions.
+"""``svdlens app``: the interactive explorer (Gradio), with tabs for Explain, Eigenfaces, Directions and Over t.
 
 The layout lives here and the handlers in :mod:`svdlens.app._handlers`; both only call the library.
 It binds to 127.0.0.1 by default, turns Gradio's analytics off, uses the system's fonts rather than
@@ -57,6 +57,8 @@ def build_app(model: str = "builtin", explorer: Explorer | None = None):
             _eigenfaces_tab(demo, ex)
         with gr.Tab("Directions", render_children=True):
             _directions_tab(ex)
+        with gr.Tab("Over t", render_children=True):
+            _evolution_tab(ex)
     return demo
 
 
@@ -179,6 +181,26 @@ def _directions_tab(ex: Explorer) -> None:
         [source, index, t, direction, strength, target, prompt],
         [target_img, moved_img, moved_text],
         api_name="transport",
+    )
+
+
+def _evolution_tab(ex: Explorer) -> None:
+    """A face's local basis followed as the noise dissolves: distances across t and the directions' frequencies."""
+    import gradio as gr
+
+    gr.Markdown(
+        "The local basis of x_t ↦ h at t = 0.9, 0.7, 0.5, 0.3 and 0.1, each warm-started from the one before "
+        "(Park et al. 2023, §5): coarse directions in the noise, finer ones near the image. Five bases: about "
+        "ten seconds on a CPU."
+    )
+    index = gr.Number(value=3, precision=0, label="Face (of the face world's gallery on the built-in model)")
+    prompt = gr.Textbox(value="", label="Prompt", visible=ex.has_text, max_length=MAX_PROMPT)
+    with gr.Row():
+        distances = gr.Image(label="Distances across t", type="numpy", format="png")
+        spectra = gr.Image(label="Frequency content", type="numpy", format="png")
+    numbers = gr.Textbox(label="Numbers", lines=3)
+    gr.Button("Follow over t", variant="primary").click(
+        _shown(ex.evolution), [index, prompt], [distances, spectra, numbers], api_name="evolution"
     )
 
 

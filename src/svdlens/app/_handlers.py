@@ -20,6 +20,8 @@ MAX_UPLOAD_PIXELS = 4096 * 4096
 N_PUZZLE = 6  # coefficient sliders in the puzzle
 MAX_PROMPT = 1000  # characters in the Directions tab's prompt box (CLIP reads 77 tokens anyway)
 APP_STEPS = 20  # DDIM steps in the Directions tab: interactive on a CPU (the CLI uses DEFAULT_STEPS)
+EVOLUTION_TS = (0.9, 0.7, 0.5, 0.3, 0.1)  # the Over t tab's grid: five bases, about 10 s on a CPU
+EVOLUTION_K = 5
 MAX_EXPLAIN_SIZE = 6  # the Explain tab draws matrices up to this many rows and columns
 
 
@@ -221,6 +223,24 @@ class Explorer:
         )
         return display(image), display(edited), text
 
+    def evolution(self, index: int, prompt: str = ""):
+        """Face ``index``'s local basis followed over t (Park et al. §5): (distances figure, spectra figure, text)."""
+        from .._plotting import figure_image
+
+        text_prompt = self._prompt(prompt)
+        evolution = _evolution(self.model, int(index), text_prompt)
+        step = ", ".join(
+            f"{a:g}→{b:g} {evolution.across_t[0, j, j + 1]:.2f}"
+            for j, (a, b) in enumerate(zip(evolution.ts[:-1], evolution.ts[1:]))
+        )
+        text = (
+            "mean frequency of the directions, cycles per pixel: "
+            + ", ".join(f"{f:.3f} at t = {t:g}" for t, f in zip(evolution.ts, evolution.mean_frequency))
+            + f"\nGrassmann distance between neighbouring t's: {step}"
+            + f"\n{int(evolution.products.sum())} Jacobian products, each basis warm-started from the t before"
+        )
+        return figure_image(evolution.plot()), figure_image(evolution.plot("spectra")), text
+
     @staticmethod
     def _check_t(t):
         if not 0 < float(t) <= 1:
@@ -265,6 +285,18 @@ def _start_face(model: str, index: int) -> np.ndarray:
         return start_face(model, index)
     except SvdlensError as err:
         raise AppInputError(str(err)) from None
+
+
+@lru_cache(maxsize=8)
+def _evolution(model: str, index: int, prompt: str | None = None):
+    from ..diffusion import load_cached
+    from ..exceptions import InputNote
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputNote)  # start faces resized to the model's size
+        return load_cached(model).basis_evolution(
+            _start_face(model, index), EVOLUTION_TS, k=EVOLUTION_K, steps=APP_STEPS, prompt=prompt
+        )
 
 
 @lru_cache(maxsize=64)
