@@ -15,6 +15,9 @@ On the built-in models and the tiny random Stable Diffusion of the tests:
    block), run until its own certified residual reaches the one ``local_basis`` ended at.
    Products are Jacobian-vector plus vector-Jacobian products.
 3. The diagnostics' wall time: ``rank_profile`` over 5 t's and ``linearity`` over 6 step sizes.
+4. Transfer (face world): v1 of the scary face's mouth box (r = 5) carried to other faces under
+   the same box (``pipe.transport`` of local directions), edited there, against each face's own v1:
+   the edit's leakage, the share the transported direction keeps, and expression's share.
 
     python bench/local_edits.py            # writes bench/results/local_edits.md and .json
 """
@@ -105,10 +108,48 @@ def leakage_rows(pipe, face, box, label: str, oracle: bool) -> tuple[list[dict],
     return rows, (f, x, mask)
 
 
+def transfer_rows(pipe) -> list[dict]:
+    """v1 of the scary face's mouth box carried to three faces with the same mouth position, against their own v1."""
+    from svdlens.faces import world
+
+    scary = world.named("scary face")
+    faces = {"friendly puppet": world.named("friendly puppet")}
+    for label, changes in (("scary face, darker skin and less hair", {"skin": 0.75, "hair": 0.3}),
+                           ("scary face, lit from the right", {"light": 0.6})):  # fmt: skip
+        f = scary.copy()
+        for name, value in changes.items():
+            f[0, world.NAMES.index(name)] = value
+        faces[label] = f
+    mask = model_mask(image_mask(WORLD_MOUTH, pipe.image_size, pipe.image_size), pipe.size)
+    source = pipe.local_directions(world.render(scary)[0], mask=WORLD_MOUTH, t=T, k=K, r=5, steps=STEPS, tol=1e-3)
+    rows = []
+    for label, factors in faces.items():
+        image = world.render(factors)[0]
+        target = pipe.local_directions(image, mask=WORLD_MOUTH, t=T, k=K, r=5, steps=STEPS, tol=1e-3)
+        moved = pipe.transport(source, 0, [target])[0]
+        base = pipe.generate(target.xt, t=T, steps=STEPS)[0]
+        for name, v, kept in (("carried from the scary face", moved.v, moved.kept), ("its own v1", target.v[0], None)):
+            edited = pipe.edit(xt=target.xt, v=v, strengths=[GAMMA], t=T, steps=STEPS)[0]
+            fx = pipe.factor_effects(v[None], xt=target.xt, t=T, steps=STEPS)
+            rows.append(
+                {
+                    "target": label,
+                    "direction": name,
+                    "kept (cos J'v, u)": kept,
+                    "edit leakage": edit_metrics(base, edited, mask).leakage,
+                    "moves most": fx.factor[0],
+                    "expression's share": float(fx.share[0, fx.names.index("expression")]),
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     rows_cost, rows_diag = [], []
     world = sl.diffusion.load("builtin")
     rows_leak, _ = leakage_rows(world, sl.faces.world.face("scary-face"), WORLD_MOUTH, "builtin (face world)", True)
+    rows_transfer = transfer_rows(world)
     pipe = sl.diffusion.load("builtin-lfw")
     face = sl.faces.builtin()[3]
     lfw_rows, (f, x, mask) = leakage_rows(pipe, face, MOUTH, "builtin-lfw (real faces)", False)
@@ -195,8 +236,11 @@ def main() -> None:
                 rows_cost, list(rows_cost[0])
             ),
             "Rank profile and linearity": markdown_table(rows_diag, list(rows_diag[0])),
+            "Transfer: the scary face's mouth direction on other faces (face world, r = 5)": markdown_table(
+                rows_transfer, list(rows_transfer[0])
+            ),
         },
-        {"leakage": rows_leak, "cost": rows_cost, "diagnostics": rows_diag},
+        {"leakage": rows_leak, "cost": rows_cost, "diagnostics": rows_diag, "transfer": rows_transfer},
         notes,
     )
     print(path.read_text())

@@ -32,10 +32,11 @@ from numpy.typing import ArrayLike
 
 from .._validation import check_finite, check_float, check_int
 from ..exceptions import InvalidParameterError
-from ..nets import LocalBasis, jacobian, local_basis
+from ..nets import LocalBasis, Transported, jacobian, local_basis, transport
 from ._modules import DiffusersModel
 
 __all__ = [
+    "transport_local",
     "X0Map",
     "LocalDirections",
     "RankProfile",
@@ -364,6 +365,40 @@ def local_directions(
     v = inside.v if outside is None else project_out(inside.v, outside.v)
     both = leakage(f, xt, torch.cat([v, inside.v]), mask)  # one Jacobian, one batch of JVPs for both
     return v, both[:k], both[k:], inside, outside
+
+
+def transport_local(source: LocalDirections, i: int, target: LocalDirections) -> Transported:
+    """Local direction ``i`` of one image carried to another image's local directions under the same mask.
+
+    Parallel transport (Park et al. 2023) in LOCO Edit's setting (Chen et al. 2024): the change
+    direction ``i`` makes to x̂0 inside the mask (``source.inside.u[i]``) is pulled back through
+    the target's inside basis (:func:`svdlens.transport`, ``method="project"``), then projected
+    onto the nullspace of the target's top-r outside directions, as the target's own directions
+    are. ``kept`` = cos(J'v, u) and ``gain`` = ‖J'v‖ are measured after the projection with one
+    JVP of the target's inside Jacobian.
+
+    Raises
+    ------
+    InvalidParameterError
+        Masks that differ, ``i`` out of range, or a target whose inside basis has no live
+        Jacobian (read from a cache) while it has outside directions to project out.
+    """
+    if source.mask.shape != target.mask.shape or not np.array_equal(source.mask, target.mask):
+        raise InvalidParameterError("a local direction is carried between images found with the same mask")
+    i = check_int("i", i, low=0, high=len(source.s) - 1)
+    u = source.inside.u[i]
+    moved = transport(u, target.inside)
+    if target.outside is None:
+        return moved
+    J = target.inside.jacobian
+    if J is None:
+        raise InvalidParameterError("the target's inside basis has no Jacobian (read from a cache); find it again")
+    v = project_out(moved.v[None], target.outside.v)[0]
+    Jv = J.matmat(v.reshape(-1, 1).to(J.torch_dtype)).reshape(-1).to(u.dtype)
+    uf = u.reshape(-1)
+    gain = float(torch.linalg.vector_norm(Jv))
+    kept = float(Jv @ uf) / max(gain * float(torch.linalg.vector_norm(uf)), torch.finfo(uf.dtype).tiny)
+    return Transported(v, kept, moved.coefficients, gain)
 
 
 def leakage(f: X0Map, xt: torch.Tensor, v: torch.Tensor, mask: np.ndarray) -> torch.Tensor:

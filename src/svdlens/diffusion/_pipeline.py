@@ -36,6 +36,7 @@ from ._local import Linearity, LocalDirections, RankProfile, X0Map, image_mask, 
 from ._local import linearity as _linearity
 from ._local import local_directions as _local_directions
 from ._local import rank_profile as _rank_profile
+from ._local import transport_local as _transport_local
 from ._modules import DiffusersModel, placed
 from ._schedule import Grid, Schedule
 from ._semantics import DEFAULT_EFFECT_STRENGTH, FactorEffects
@@ -1075,23 +1076,29 @@ class Pipeline:
 
     def transport(
         self,
-        basis_from: LocalBasis,
+        basis_from: LocalBasis | LocalDirections,
         i: int,
-        targets: list[LocalBasis],
+        targets: Sequence[LocalBasis] | Sequence[LocalDirections],
         *,
         method: str = "project",
         damp: float | None = None,
     ) -> list[Transported]:
         """Direction i of one sample carried to each target: a list of ``Transported``.
 
+        Local edits travel too: with :class:`LocalDirections` from :meth:`local_directions` (the
+        same mask on every image), the change direction i makes to x̂0 inside the mask is carried
+        to each target's inside basis and projected off its top-r outside directions
+        (``transport_local``; ``method="project"`` only).
+
         Parameters
         ----------
-        basis_from : LocalBasis
-            The source sample's local basis.
+        basis_from : LocalBasis or LocalDirections
+            The source sample's local basis, or its local directions.
         i : int
             Which of its directions: ``basis_from.u[i]`` is carried.
-        targets : list of LocalBasis
-            The target samples' local bases (from :meth:`directions`).
+        targets : list of LocalBasis, or of LocalDirections
+            The target samples' local bases (from :meth:`directions`), or their local
+            directions under the same mask.
         method : {"project", "lsqr"}
             As for :func:`svdlens.transport`. For "lsqr", a target read back from a cache gets
             its Jacobian again from its x_t, t, steps, prompt and layer.
@@ -1106,9 +1113,19 @@ class Pipeline:
         Raises
         ------
         SvdlensError
-            For "lsqr", a target without its x_t and t; anything :func:`svdlens.transport` refuses.
+            For "lsqr", a target without its x_t and t; local directions mixed with local bases,
+            with another method or under different masks; anything :func:`svdlens.transport` refuses.
         """
-        return self._hspace.transport(basis_from, i, targets, method=method, damp=damp)
+        if isinstance(basis_from, LocalDirections) or any(isinstance(b, LocalDirections) for b in targets):
+            local = [b for b in targets if isinstance(b, LocalDirections)]
+            if not isinstance(basis_from, LocalDirections) or len(local) != len(targets) or method != "project":
+                raise InvalidParameterError(
+                    "local directions travel to local directions only, with method='project': give "
+                    "pipe.local_directions(...) results for the source and every target"
+                )
+            return [_transport_local(basis_from, i, b) for b in local]
+        bases = [b for b in targets if isinstance(b, LocalBasis)]
+        return self._hspace.transport(basis_from, i, bases, method=method, damp=damp)
 
     def compare_prompts(
         self,
