@@ -137,14 +137,15 @@ def main() -> None:
         for j in range(PUBLISHED_POINTS):
             grid_t = TS[j]
             xt = pipe.invert(faces[3], t=grid_t, steps=STEPS)
-            points.append((f"t = {grid_t}, face 3", pipe.h_map(grid_t, STEPS), xt, cold.bases[0][j]))
+            points.append((f"t = {grid_t}, face 3", pipe.h_map(grid_t, STEPS), xt, cold.bases[0][j], warm.bases[0][j]))
 
         xts = [pipe.invert(faces[i], t=0.6, steps=STEPS) for i in range(16)]
-        warm_p, cold_p, previous = [], [], None
+        warm_p, warm_bases, cold_p, previous = [], [], [], None
         t0 = time.perf_counter()
         for xt in xts:
             b = pipe.directions(xt=xt, t=0.6, k=K, steps=STEPS, tol=TOL, start=None if previous is None else previous.v)
             warm_p.append(products(b))
+            warm_bases.append(b)
             previous = b
         warm_s = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -164,10 +165,10 @@ def main() -> None:
         )
         print(rows[-1], flush=True)
         for i in range(PUBLISHED_POINTS):
-            points.append((f"face {i}, t = 0.6", pipe.h_map(0.6, STEPS), xts[i], cold_bases[i]))
+            points.append((f"face {i}, t = 0.6", pipe.h_map(0.6, STEPS), xts[i], cold_bases[i], warm_bases[i]))
 
         published = []
-        for label, f, xt, basis in points:
+        for label, f, xt, basis, warm_basis in points:
             target = float(basis.residuals.max())
             t0 = time.perf_counter()
             pub = power_iteration(f, xt.float(), K, target, max_iter=400)
@@ -180,6 +181,9 @@ def main() -> None:
                     "power method: products": pub["products"],
                     "power method: residual": pub["residual"],
                     "power / cold svdlens": pub["products"] / products(basis),
+                    "warm svdlens: products": products(warm_basis),
+                    "warm svdlens: residual": float(warm_basis.residuals.max()),
+                    "power / warm svdlens": pub["products"] / products(warm_basis),
                     "power method: s": time.perf_counter() - t0,
                 }
             )
@@ -196,7 +200,8 @@ def main() -> None:
         "Warm start: the previous basis's v as the first columns of the Krylov start block "
         "(at least one column stays random; at least two block steps, so a wrong invariant subspace cannot pass).",
         "Power method: stopped once its certified residual reaches the cold basis's, or after 400 iterations "
-        "(then its residual is the one it had).",
+        "(then its residual is the one it had). The warm basis at the same point is the sweep's (the first point of "
+        "each sweep starts cold); it is held to the same tol, so its residual may differ a little from the cold one's.",
         f"x-space guidance: {GUIDANCE_STEPS} steps x ← x + s·(ε(x + γv) − ε(x)), γ = {GUIDANCE_STRENGTH:g}, from "
         "face 0's x_t at t = 0.6, v re-read from the basis at each point (pipe.guidance_path).",
         "Calibration: the start is the converged basis (tol 1e-7) turned by θ towards a random orthogonal "

@@ -132,8 +132,11 @@ def test_every_endpoint_through_the_client(client, explorer, tmp_path):
     seen, projected, nearest, text = client.predict(handle_file(str(path)), 5, api_name="/upload")
     assert _read(seen).shape == (200, 200) and "distance from face space" in text
 
-    start, edited, text = client.predict("face", 3, 0.6, 1, 4, api_name="/edit")
+    start, edited, text = client.predict("face", 3, 0.6, 1, 4, "", "", 5, api_name="/edit")
     assert not np.array_equal(_read(start), _read(edited)) and "σ =" in text
+    start, local, text = client.predict("face", 3, 0.6, 1, 4, "", "22,38,42,50", 5, api_name="/edit")
+    assert "inside the box 22,38,42,50" in text and "leakage of v1" in text
+    assert not np.array_equal(_read(local), _read(edited))  # LOCO Edit's direction, not the h-space one
     target, moved, text = client.predict("face", 3, 0.6, 1, 4, 10, api_name="/transport")
     assert "kept at face 10" in text and _read(moved).shape == _read(target).shape
 
@@ -177,8 +180,11 @@ def test_bad_input_gets_a_message_and_the_server_keeps_running(client, tmp_path,
         (lambda ex: ex.edit("face", 3, 0.0, 1, 2.0), "t must be"),
         (lambda ex: ex.reconstruct(500, 5), "face 500"),
         (lambda ex: ex.evolution(-1), "index must be a whole number"),
+        (lambda ex: ex.edit("face", 3, 0.6, 1, 2.0, "", "1,2,3"), "four whole numbers"),
+        (lambda ex: ex.edit("face", 3, 0.6, 1, 2.0, "", "0,0,64,64"), "whole image"),
+        (lambda ex: ex.edit("face", 3, 0.6, 1, 2.0, "", "22,38,42,50", 11), "choose 0 to 10"),
     ],
-    ids=["explain", "upload", "edit", "reconstruct", "evolution"],
+    ids=["explain", "upload", "edit", "reconstruct", "evolution", "mask", "whole-mask", "r"],
 )
 def test_a_user_error_is_a_message_and_one_log_line(explorer, call, words, caplog, capsys):
     import gradio as gr

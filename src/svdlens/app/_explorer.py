@@ -162,12 +162,20 @@ def _directions_tab(ex: Explorer) -> None:
         direction = gr.Slider(1, 5, value=1, step=1, label="Direction")
         strength = gr.Slider(-8, 8, value=4, step=0.5, label="Strength γ")
     with gr.Row():
+        mask = gr.Textbox(
+            value="",
+            label="Edit only inside a box x0,y0,x1,y1 in the model's pixels (LOCO Edit; empty: the whole image; "
+            "the face world's mouth is 22,38,42,50)",
+            max_length=40,
+        )
+        r = gr.Slider(0, 10, value=5, step=1, label="Outside directions projected out (r)")
+    with gr.Row():
         start_img = gr.Image(label="Start", type="numpy", format="png")
         edited_img = gr.Image(label="Edited", type="numpy", format="png")
     edit_text = gr.Textbox(label="Numbers", lines=2)
     gr.Button("Edit", variant="primary").click(
         _shown(ex.edit),
-        [source, index, t, direction, strength, prompt],
+        [source, index, t, direction, strength, prompt, mask, r],
         [start_img, edited_img, edit_text],
         api_name="edit",
     )

@@ -175,22 +175,46 @@ class Explorer:
     def _basis(self, source: str, index: int, t: float, k: int, prompt: str | None = None):
         return _basis(self.model, source, int(index), float(t), int(k), prompt)
 
-    def edit(self, source: str, index: int, t: float, direction: int, strength: float, prompt: str = "", k: int = 5):
-        """Move x_t along direction i by the strength and denoise: (start, edited, text)."""
+    def edit(
+        self,
+        source: str,
+        index: int,
+        t: float,
+        direction: int,
+        strength: float,
+        prompt: str = "",
+        mask: str = "",
+        r: int = 5,
+        k: int = 5,
+    ):
+        """Move x_t along direction i by the strength and denoise: (start, edited, text).
+
+        With a mask box ``"x0,y0,x1,y1"`` the directions are LOCO Edit's, inside the box and
+        projected off the top ``r`` outside directions (:meth:`Pipeline.local_directions`).
+        """
         self._check_t(t)
         direction = int(direction)
         if not 1 <= direction <= k:
             raise AppInputError(f"direction {direction}: choose 1 to {k}")
         text_prompt = self._prompt(prompt)
         image, xt = self._start(source, index, t, text_prompt)
-        basis = self._basis(source, index, t, k, text_prompt)
-        edited = self.pipe.edit(
-            v=basis.v[direction - 1], strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt, prompt=text_prompt
-        )[0]
+        box = _parse_box(mask)
+        if box is None:
+            basis = self._basis(source, index, t, k, text_prompt)
+            v, s, note = basis.v[direction - 1], basis.s, ""
+        else:
+            local = _local(self.model, source, int(index), float(t), box, int(r), text_prompt)
+            v, s = local.v[direction - 1], local.s
+            note = (
+                f"\ninside the box {','.join(map(str, box))}, {int(r)} outside directions projected out; "
+                f"first-order leakage of v{direction}: {float(local.leakage[direction - 1]):.2f} "
+                f"(before the projection {float(local.leakage_before[direction - 1]):.2f})"
+            )
+        edited = self.pipe.edit(v=v, strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt, prompt=text_prompt)[0]
         text = (
-            f"σ = {', '.join(f'{s:.3g}' for s in basis.s.tolist())}\n"
+            f"σ = {', '.join(f'{x:.3g}' for x in s.tolist())}\n"
             f"x_t {'−' if strength < 0 else '+'} {abs(float(strength)):g}·v{direction}, then {APP_STEPS} DDIM steps "
-            "down to the image"
+            "down to the image" + note
         )
         return display(image), display(edited), text
 
@@ -285,6 +309,28 @@ def _start_face(model: str, index: int) -> np.ndarray:
         return start_face(model, index)
     except SvdlensError as err:
         raise AppInputError(str(err)) from None
+
+
+def _parse_box(text: str | None) -> tuple[int, int, int, int] | None:
+    """The mask box field: empty for none, else four whole numbers x0,y0,x1,y1."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 4 or not all(p.lstrip("-").isdigit() for p in parts):
+        raise AppInputError(f"the mask box is four whole numbers x0,y0,x1,y1 (or empty); got {text!r}")
+    x0, y0, x1, y1 = (int(p) for p in parts)
+    return x0, y0, x1, y1
+
+
+@lru_cache(maxsize=16)
+def _local(model: str, source: str, index: int, t: float, box: tuple, r: int, prompt: str | None = None):
+    from ..diffusion import load_cached
+
+    if not 0 <= r <= 10:
+        raise AppInputError(f"r = {r}: choose 0 to 10 outside directions")
+    _, xt = _start(model, source, index, t, prompt)
+    return load_cached(model).local_directions(xt=xt, mask=box, t=t, k=5, r=r, steps=APP_STEPS, prompt=prompt)
 
 
 @lru_cache(maxsize=8)
