@@ -5,7 +5,7 @@ from ._cached import load_cached
 from ._compare import ModelComparison, compare_models
 from ._evolution import BasisEvolution
 from ._global import GlobalDirections, ImageBasis, global_directions
-from ._hspace import PromptComparison, StartPoint
+from ._hspace import GuidancePath, PromptComparison, StartPoint
 from ._load import DTYPES, SUPPORTED_PIPELINES, load
 from ._local import Linearity, LocalDirections, RankProfile, X0Map
 from ._pipeline import FacePipeline, Pipeline
@@ -21,6 +21,7 @@ __all__ = [
     "FacePipeline",
     "Conditioning",
     "PromptComparison",
+    "GuidancePath",
     "StartPoint",
     "check_scheduler",
     "SUPPORTED_PIPELINES",

@@ -56,7 +56,7 @@ class ModelComparison:
         images and one of model b's (the diagonal: between different images of one model),
         after resampling. NaN where the two models' images have different channels.
     homogeneity : numpy.ndarray
-        ``(M, T)`` each model's homogeneity at each t (:attr:`BasisEvolution.homogeneity`).
+        ``(M, T)`` each model's homogeneity at each t (each evolution's ``homogeneity``).
     mean_frequency : numpy.ndarray
         ``(M, T)`` each model's power-weighted mean radial frequency of its directions, in cycles
         per pixel of the common ``size`` (so that models of different sizes compare).
