@@ -1,6 +1,7 @@
 """Jacobian SVD of PyTorch models, checked against full Jacobians written down by reverse mode."""
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -275,3 +276,12 @@ def test_weight_directions():
     torch.testing.assert_close(stack, 5 * evals.flip(0)[:2].to(stack.dtype), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="share their input side"):
         sl.weight_directions([lin.weight, torch.ones(2, 3)], k=1)
+
+
+def test_exact_basis_of_a_function_whose_weights_require_grad():
+    W = torch.randn(4, 3, requires_grad=True, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "requires_grad to a scalar" warning either
+        b = sl.local_basis(lambda x: W @ x, torch.ones(3), k=2, method="exact")
+    np.testing.assert_allclose(b.s.numpy(), np.linalg.svd(W.detach().numpy(), compute_uv=False)[:2], rtol=1e-6)
+    assert not b.s.requires_grad and not b.v.requires_grad and float(b.residuals.max()) < 1e-5

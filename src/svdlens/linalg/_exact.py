@@ -29,7 +29,8 @@ def dense_of(A, op: Operator) -> torch.Tensor:
             f"(limit {MAX_DENSE_ENTRIES:,} entries); ask for k triplets with method='krylov'"
         )
     eye = torch.eye(n, dtype=op.torch_dtype, device=op.device)
-    D = torch.cat([op.matmat(eye[:, j : j + 512]) for j in range(0, n, 512)], dim=1)
+    # detached: the products of a function whose weights require grad carry a graph the SVD does not need
+    D = torch.cat([op.matmat(eye[:, j : j + 512]) for j in range(0, n, 512)], dim=1).detach()
     if not bool(torch.isfinite(D).all()):
         raise SvdlensError(NONFINITE)
     return D

@@ -194,7 +194,7 @@ def finish(
     U, S, V = U[:, order], S[order], V[:, order]
     if residuals is None:
         U, V = fix_signs(U, V)
-        residuals = explicit_residuals(op, U, S, V)
+        residuals = explicit_residuals(op, U, S, V).detach()  # products of a graph-carrying function
     else:
         residuals = residuals[order]
         U, V = fix_signs(U, V)
