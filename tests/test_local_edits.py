@@ -248,22 +248,25 @@ def test_a_local_direction_travels_to_another_image_under_the_same_mask(tiny):
     rng = np.random.default_rng(0)
     a, b = (rng.random((3, 16, 16)).astype(np.float32) for _ in range(2))
     box = (4, 4, 12, 10)
-    src = ddim.local_directions(a, mask=box, t=0.6, k=2, r=3, steps=4, tol=1e-6)
-    dst = ddim.local_directions(b, mask=box, t=0.6, k=2, r=3, steps=4, tol=1e-6)
+    src = ddim.local_directions(a, mask=box, t=0.6, k=2, r=3, steps=4, tol=1e-4)
+    dst = ddim.local_directions(b, mask=box, t=0.6, k=2, r=3, steps=4, tol=1e-4)
     moved = ddim.transport(src, 0, [dst])[0]
     v = moved.v.reshape(-1).double()
     assert abs(float(v.norm()) - 1) < 1e-6
     assert float((dst.outside.v.reshape(3, -1).double() @ v).abs().max()) < 1e-6  # off the target's outside
-    # kept and gain against the full Jacobian of x̂0 inside the mask at the target
+    # kept and gain against a JVP of x̂0 inside the mask at the target, computed apart from svdlens
     inside = ddim.x0_map(0.6, 4).restricted(_flat(dst.mask, dst.xt.device))
-    J = _full_jacobian(inside, dst.xt).double()
-    Jv, u = J @ v, src.inside.u[0].reshape(-1).double()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(SDPBackend.MATH):  # reverse mode twice (the double-VJP trick), by torch.autograd alone
+        _, Jv = torch.autograd.functional.jvp(inside, dst.xt, moved.v.reshape(dst.xt.shape).to(dst.xt.dtype))
+    Jv, u = Jv.reshape(-1).double(), src.inside.u[0].reshape(-1).double()
     assert moved.gain == pytest.approx(float(Jv.norm()), rel=1e-4)
     assert moved.kept == pytest.approx(float(Jv @ u / (Jv.norm() * u.norm())), abs=1e-4)
     # carried to its own image, direction 1 comes back as the image's own projected direction
     back = ddim.transport(src, 0, [src])[0]
     assert abs(float(back.v.reshape(-1) @ src.v[0].reshape(-1))) == pytest.approx(1, abs=1e-4)
-    other = ddim.local_directions(b, mask=(2, 2, 8, 8), t=0.6, k=2, r=3, steps=4, tol=1e-3)
+    other = ddim.local_directions(b, mask=(2, 2, 8, 8), t=0.6, k=1, r=1, steps=4, tol=1e-2)
     with pytest.raises(InvalidParameterError, match="same mask"):
         ddim.transport(src, 0, [other])
     with pytest.raises(InvalidParameterError, match="local directions only"):
