@@ -179,7 +179,7 @@ def _directions_tab(ex: Explorer) -> None:
         [start_img, edited_img, edit_text],
         api_name="edit",
     )
-    target = gr.Number(value=10, precision=0, label="Carry to built-in face")
+    target = gr.Number(value=10, precision=0, label="Carry to face (of the same gallery as the start face)")
     with gr.Row():
         target_img = gr.Image(label="Target", type="numpy", format="png")
         moved_img = gr.Image(label="Target, edited", type="numpy", format="png")

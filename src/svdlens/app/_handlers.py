@@ -233,7 +233,7 @@ class Explorer:
         from ..nets import transport
 
         self._check_t(t)
-        self._face(target)
+        _start_face(self.model, int(target))  # a bad target is refused before any work
         text_prompt = self._prompt(prompt)
         basis = self._basis(source, index, t, k, text_prompt)
         image, xt = self._start("face", target, t, text_prompt)
