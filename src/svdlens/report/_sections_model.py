@@ -274,6 +274,7 @@ def evolution_section(ctx):
     other = next((m for m in BUILTINS if m != ctx.model), None) if ctx.model in BUILTINS else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InputNote)  # the 25×25 real faces are resized to their model's size
+        comparison = None
         if other is not None:
             comparison = compare_models(
                 [ctx.model, other], s.evolution_ts, s.evolution_k, images=n, steps=s.steps, cache_dir=ctx.cache_dir
@@ -281,9 +282,8 @@ def evolution_section(ctx):
             evolution = comparison.evolutions[0]
         else:
             faces = np.stack([ctx.start_image(i) for i in range(n)])
-            comparison, evolution = (
-                None,
-                ctx.pipe.basis_evolution(faces, s.evolution_ts, s.evolution_k, steps=s.steps, cache_dir=ctx.cache_dir),
+            evolution = ctx.pipe.basis_evolution(
+                faces, s.evolution_ts, s.evolution_k, steps=s.steps, cache_dir=ctx.cache_dir
             )
     ts, k = evolution.ts, s.evolution_k
     step = [(ts[j], ts[j + 1], evolution.across_t[0, j, j + 1]) for j in range(len(ts) - 1)]
