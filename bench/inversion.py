@@ -33,11 +33,34 @@ import svdlens as sl
 from _common import markdown_table, write_results
 
 REFINES = (0, 1, 2, 3, 5)
+LFW = "builtin-lfw, its 100 faces"
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Mean PSNR (dB) of images in [0, 1]."""
     return float(np.mean([10 * np.log10(1 / max(np.mean((p - q) ** 2), 1e-20)) for p, q in zip(a, b)]))
+
+
+def round_trip_row(
+    model: str,
+    setting: str,
+    refine: int,
+    back: np.ndarray,
+    target: np.ndarray,
+    calls: int | None = None,
+    seconds: float | None = None,
+) -> dict:
+    """One table row: a round trip's PSNR against its target, printed as it is made."""
+    row = {
+        "model": model,
+        "setting": setting,
+        "refine": refine,
+        "PSNR (dB)": psnr(back, target),
+        "U-Net calls per image": calls,
+        "s": seconds,
+    }
+    print(row, flush=True)
+    return row
 
 
 def main() -> None:
@@ -53,60 +76,30 @@ def main() -> None:
             t0 = time.perf_counter()
             back = pipe.generate(pipe.invert(faces, t=1.0, steps=50, refine=refine), t=1.0, steps=50)
             rows.append(
-                {
-                    "model": "builtin-lfw, its 100 faces",
-                    "setting": "t = 1, 50 steps",
-                    "refine": refine,
-                    "PSNR (dB)": psnr(back, target),
-                    "U-Net calls per image": 50 * (1 + refine) + 50,
-                    "s": time.perf_counter() - t0,
-                }
+                round_trip_row(
+                    LFW, "t = 1, 50 steps", refine, back, target, 50 * (1 + refine) + 50, time.perf_counter() - t0
+                )
             )
-            print(rows[-1], flush=True)
         grid = pipe._schedule.grid(1.0, 50)
         inverse = DDIMInverseScheduler.from_config({**grid.inverse.config, "clip_sample": False})
         inverse.num_inference_steps, inverse.timesteps = 50, grid.inverse.timesteps
         unclipped = dataclasses.replace(grid, inverse=inverse)
         xt = pipe._ddim.invert(faces, unclipped, prompt=None, negative_prompt=None, guidance_scale=1.0, refine=0)
-        rows.append(
-            {
-                "model": "builtin-lfw, its 100 faces",
-                "setting": "t = 1, 50 steps, no x̂0 clipping in the inversion",
-                "refine": 0,
-                "PSNR (dB)": psnr(pipe.generate(xt, t=1.0, steps=50), target),
-                "U-Net calls per image": 100,
-                "s": None,
-            }
-        )
+        back = pipe.generate(xt, t=1.0, steps=50)
+        rows.append(round_trip_row(LFW, "t = 1, 50 steps, no x̂0 clipping in the inversion", 0, back, target, 100))
         for steps in (100, 200):
             back = pipe.generate(pipe.invert(faces, t=1.0, steps=steps, refine=0), t=1.0, steps=steps)
-            rows.append(
-                {
-                    "model": "builtin-lfw, its 100 faces",
-                    "setting": f"t = 1, {steps} steps",
-                    "refine": 0,
-                    "PSNR (dB)": psnr(back, target),
-                    "U-Net calls per image": 2 * steps,
-                    "s": None,
-                }
-            )
-        print(rows[-1], flush=True)
+            rows.append(round_trip_row(LFW, f"t = 1, {steps} steps", 0, back, target, 2 * steps))
         world = sl.diffusion.load("builtin")
         renders = sl.faces.world.render(sl.faces.world.gallery(16))
         for refine in (0, 1, 3):
             t0 = time.perf_counter()
             back = world.generate(world.invert(renders, t=1.0, steps=50, refine=refine), t=1.0, steps=50)
+            seconds = time.perf_counter() - t0
+            label = "builtin (face world), 16 gallery renders"
             rows.append(
-                {
-                    "model": "builtin (face world), 16 gallery renders",
-                    "setting": "t = 1, 50 steps",
-                    "refine": refine,
-                    "PSNR (dB)": psnr(back, renders),
-                    "U-Net calls per image": 50 * (1 + refine) + 50,
-                    "s": time.perf_counter() - t0,
-                }
+                round_trip_row(label, "t = 1, 50 steps", refine, back, renders, 50 * (1 + refine) + 50, seconds)
             )
-            print(rows[-1], flush=True)
         from tiny_pipelines import tiny_stable_diffusion
 
         sd = sl.diffusion.load(tiny_stable_diffusion(Path(tempfile.mkdtemp()) / "sd"))
@@ -116,17 +109,8 @@ def main() -> None:
             for refine in (0, 1, 3):
                 xt = sd.invert(images, t=0.5, steps=10, prompt="a face", guidance_scale=guidance, refine=refine)
                 back = sd.generate(xt, t=0.5, steps=10, prompt="a face", guidance_scale=guidance)
-                rows.append(
-                    {
-                        "model": "tiny random Stable Diffusion (latent 16×16)",
-                        "setting": f"t = 0.5, 10 steps, guidance {guidance:g}",
-                        "refine": refine,
-                        "PSNR (dB)": psnr(back, target_sd),
-                        "U-Net calls per image": None,
-                        "s": None,
-                    }
-                )
-                print(rows[-1], flush=True)
+                label = "tiny random Stable Diffusion (latent 16×16)"
+                rows.append(round_trip_row(label, f"t = 0.5, 10 steps, guidance {guidance:g}", refine, back, target_sd))
     notes = [
         "PSNR against what the model's own encoding gives back (the 25×25 faces resized to 32×32; for SD, the "
         "VAE's decoding of the image's latent), so the VAE's own loss is not counted.",

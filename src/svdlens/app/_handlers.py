@@ -199,6 +199,8 @@ class Explorer:
         text_prompt = self._prompt(prompt)
         image, xt = self._start(source, index, t, text_prompt)
         box = _parse_box(mask)
+        if box is not None and not 0 <= int(r) <= 10:
+            raise AppInputError(f"r = {int(r)}: choose 0 to 10 outside directions")
         if box is None:
             basis = self._basis(source, index, t, k, text_prompt)
             v, s, note = basis.v[direction - 1], basis.s, ""
@@ -327,8 +329,6 @@ def _parse_box(text: str | None) -> tuple[int, int, int, int] | None:
 def _local(model: str, source: str, index: int, t: float, box: tuple, r: int, prompt: str | None = None):
     from ..diffusion import load_cached
 
-    if not 0 <= r <= 10:
-        raise AppInputError(f"r = {r}: choose 0 to 10 outside directions")
     _, xt = _start(model, source, index, t, prompt)
     return load_cached(model).local_directions(xt=xt, mask=box, t=t, k=5, r=r, steps=APP_STEPS, prompt=prompt)
 

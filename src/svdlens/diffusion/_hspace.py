@@ -330,9 +330,7 @@ class HSpace:
                     continue
                 x = x_t.clone() if x_guidance else x_t + g * v
                 for _ in range(x_guidance):
-                    x = x + x_guidance_scale * (
-                        self.text.model_output(x + g * v, ti, cond1) - self.text.model_output(x, ti, cond1)
-                    )
+                    x = self._guidance_step(x, v, g, x_guidance_scale, ti, cond1)
                 moved.append(x)
             images.append(self.ddim.generate(torch.cat(moved), grid, guidance_scale=guidance_scale, **text))
         return np.concatenate(images)
@@ -373,15 +371,20 @@ class HSpace:
             dots = flat @ (v.reshape(-1) / norm)
             j = int(dots.abs().argmax())
             v = (flat[j] * torch.sign(dots[j]) * norm).reshape(v.shape)
-            step = v.to(self.dtype)
-            x = x + scale * (
-                self.text.model_output(x + strength * step, ti, cond) - self.text.model_output(x, ti, cond)
-            )
+            x = self._guidance_step(x, v.to(self.dtype), strength, scale, ti, cond)
             xs.append(x)
             bases.append(basis)
             followed.append(j)
             overlaps.append(float(dots[j].abs()))
         return GuidancePath(xs, bases, followed, overlaps, warm)
+
+    def _guidance_step(
+        self, x: torch.Tensor, v: torch.Tensor, strength: float, scale: float, t_index: int, cond: Any
+    ) -> torch.Tensor:
+        """One step of x-space guidance (Park et al. 2023): x + s·(ε(x + γv) − ε(x))."""
+        return x + scale * (
+            self.text.model_output(x + strength * v, t_index, cond) - self.text.model_output(x, t_index, cond)
+        )
 
     def transport(
         self, basis_from: LocalBasis, i: int, targets: list[LocalBasis], *, method: str, damp: float | None
