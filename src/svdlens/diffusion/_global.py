@@ -32,7 +32,7 @@ from ._cached import forget_cached, is_cached, load_cached
 
 __all__ = ["ImageBasis", "GlobalDirections", "global_directions", "global_figure"]
 
-CACHE_FORMAT = 2  # bump when what ImageBasis computes changes, so old cached bases are not reused
+CACHE_FORMAT = 3  # bump when what ImageBasis computes changes, so old cached bases are not reused
 
 
 def _model_name(model: str | Path) -> str:

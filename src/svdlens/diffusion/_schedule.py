@@ -3,7 +3,7 @@
 Every DDIM step is a step of diffusers' own ``DDIMScheduler`` (sampling) or
 ``DDIMInverseScheduler`` (inversion), built from the model's scheduler config, so that
 ``prediction_type``, ``clip_sample``, thresholding, ``timestep_spacing`` and ``steps_offset``
-are diffusers'. A :class:`Grid` is made once per call, from ``t`` and ``steps`` checked once,
+are diffusers'. The one exception: inversion never clips x̂0 (see ``Schedule``). A :class:`Grid` is made once per call, from ``t`` and ``steps`` checked once,
 with schedulers of its own: a call never resets a scheduler another call is walking.
 """
 
@@ -137,7 +137,9 @@ class Schedule:
     sampler : diffusers.DDIMScheduler
         Made from the config; never set to a grid (each grid sets a copy).
     inverse : diffusers.DDIMInverseScheduler
-        The same for inversion.
+        The same for inversion, with ``clip_sample`` off: clipping x̂0 on the way up cost the
+        real-face model 4.8 dB of round trip (``bench/inversion.py``). The sampler keeps it, and
+        so does the refinement, whose step is the sampler's.
     T : int
         The number of training timesteps.
     alphas : torch.Tensor
@@ -154,8 +156,11 @@ class Schedule:
 
         check_scheduler(scheduler.config)
         self.sampler = DDIMScheduler.from_config(scheduler.config)
+        # No x̂0 clipping on the way up: it is the sampler's guard against leaving the data range,
+        # and applied to the inversion it cost 4.8 dB of round trip on the real-face model.
         self.inverse = DDIMInverseScheduler.from_config(
             {key: value for key, value in scheduler.config.items() if key in _init_keys(DDIMInverseScheduler)}
+            | {"clip_sample": False}
         )
         self.T = int(self.sampler.config.num_train_timesteps)
         self.alphas = self.sampler.alphas_cumprod.to(torch.float64)
