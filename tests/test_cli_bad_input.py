@@ -381,8 +381,9 @@ def test_bad_input_gets_a_clear_error_and_keeps_files(scratch, args, code, words
     flat = " ".join(res.output.split())
     assert res.exit_code == code, flat
     assert "Traceback" not in res.output and not isinstance(res.exception, (AttributeError, IndexError, OSError))
+    squeezed = "".join(flat.split())  # rich folds a long path anywhere, so compare without spaces
     for w in words:
-        assert w in flat, flat
+        assert "".join(w.split()) in squeezed, flat
     after = _digests(scratch)
     assert {k: v for k, v in after.items() if k in before} == before  # every file that was there is unchanged
     assert not [p for p in scratch.parent.rglob(".svdlens-*") if p.name != ".svdlens-manifest.json"]

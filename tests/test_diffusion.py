@@ -235,7 +235,11 @@ def test_the_face_world_model_ships_and_samples():
     weights = folder / "diffusion_pytorch_model.safetensors"
     assert weights.exists() and weights.stat().st_size <= 20 * 2**20  # the budget
     info = json.loads((folder / "training.json").read_text())
-    assert info["data"] == "world" and info["seed"] == 0 and info["steps"] >= 1000
+    runs = [*info["history"], info]  # two runs: 8000 steps from scratch, 8000 more from those weights
+    assert [r["data"] for r in runs] == ["world", "world"] and [r["seed"] for r in runs] == [0, 1]
+    assert (
+        sum(r["steps"] for r in runs) >= 1000 and info["final_loss_mean_last_200"] < runs[0]["final_loss_mean_last_200"]
+    )
     pipe = sl.diffusion.load("builtin")
     imgs = pipe.sample(n=2, seed=0, steps=10)
     assert imgs.shape == (2, 64, 64) and 0 <= imgs.min() and imgs.max() <= 1
