@@ -182,7 +182,7 @@ def test_bad_input_gets_a_message_and_the_server_keeps_running(client, tmp_path,
         (lambda ex: ex.evolution(-1), "index must be a whole number"),
         (lambda ex: ex.edit("face", 3, 0.6, 1, 2.0, "", "1,2,3"), "four whole numbers"),
         (lambda ex: ex.edit("face", 3, 0.6, 1, 2.0, "", "0,0,64,64"), "whole image"),
-        (lambda ex: ex.edit("face", 3, 0.6, 1, 2.0, "", "22,38,42,50", 11), "choose 0 to 10"),
+        (lambda ex: ex.edit("face", 3, 0.6, 1, 2.0, "", "22,38,42,50", 21), "choose 0 to 20"),
     ],
     ids=["explain", "upload", "edit", "reconstruct", "evolution", "mask", "whole-mask", "r"],
 )

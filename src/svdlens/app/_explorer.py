@@ -16,7 +16,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 from .._defaults import DEFAULT_T
 from ..exceptions import SvdlensError
-from ._handlers import MAX_PROMPT, MAX_UPLOAD_BYTES, N_PUZZLE, AppInputError, Explorer
+from ._handlers import APP_MAX_R, MAX_PROMPT, MAX_UPLOAD_BYTES, N_PUZZLE, AppInputError, Explorer
 
 __all__ = ["build_app", "launch", "Explorer", "AppInputError"]
 
@@ -168,7 +168,7 @@ def _directions_tab(ex: Explorer) -> None:
             "the face world's mouth is 22,38,42,50)",
             max_length=40,
         )
-        r = gr.Slider(0, 10, value=5, step=1, label="Outside directions projected out (r)")
+        r = gr.Slider(0, APP_MAX_R, value=5, step=1, label="Outside directions projected out (r)")
     with gr.Row():
         start_img = gr.Image(label="Start", type="numpy", format="png")
         edited_img = gr.Image(label="Edited", type="numpy", format="png")

@@ -23,6 +23,7 @@ APP_STEPS = 20  # DDIM steps in the Directions tab: interactive on a CPU (the CL
 EVOLUTION_TS = (0.9, 0.7, 0.5, 0.3, 0.1)  # the Over t tab's grid: five bases, about 10 s on a CPU
 EVOLUTION_K = 5
 MAX_EXPLAIN_SIZE = 6  # the Explain tab draws matrices up to this many rows and columns
+APP_MAX_R = 20  # outside directions in a masked edit: the face world's mouth box needs 10 to 20 (bench/local_edits.py)
 
 
 class AppInputError(SvdlensError):
@@ -199,8 +200,8 @@ class Explorer:
         text_prompt = self._prompt(prompt)
         image, xt = self._start(source, index, t, text_prompt)
         box = _parse_box(mask)
-        if box is not None and not 0 <= int(r) <= 10:
-            raise AppInputError(f"r = {int(r)}: choose 0 to 10 outside directions")
+        if box is not None and not 0 <= int(r) <= APP_MAX_R:
+            raise AppInputError(f"r = {int(r)}: choose 0 to {APP_MAX_R} outside directions")
         if box is None:
             basis = self._basis(source, index, t, k, text_prompt)
             v, s, note = basis.v[direction - 1], basis.s, ""
