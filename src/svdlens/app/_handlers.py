@@ -198,10 +198,10 @@ class Explorer:
         if not 1 <= direction <= k:
             raise AppInputError(f"direction {direction}: choose 1 to {k}")
         text_prompt = self._prompt(prompt)
-        image, xt = self._start(source, index, t, text_prompt)
         box = _parse_box(mask)
-        if box is not None and not 0 <= int(r) <= APP_MAX_R:
+        if box is not None and not 0 <= int(r) <= APP_MAX_R:  # refused before the start image is inverted
             raise AppInputError(f"r = {int(r)}: choose 0 to {APP_MAX_R} outside directions")
+        image, xt = self._start(source, index, t, text_prompt)
         if box is None:
             basis = self._basis(source, index, t, k, text_prompt)
             v, s, note = basis.v[direction - 1], basis.s, ""
