@@ -13,7 +13,7 @@ from PIL import Image
 pytest.importorskip("gradio")
 
 from svdlens.app import build_app, launch
-from svdlens.app._handlers import MAX_UPLOAD_BYTES, AppInputError, Explorer, display
+from svdlens.app._handlers import MAX_UPLOAD_BYTES, OUTSIDE_CHOICES, AppInputError, Explorer, display
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -132,10 +132,13 @@ def test_every_endpoint_through_the_client(client, explorer, tmp_path):
     seen, projected, nearest, text = client.predict(handle_file(str(path)), 5, api_name="/upload")
     assert _read(seen).shape == (200, 200) and "distance from face space" in text
 
-    start, edited, text = client.predict("face", 3, 0.6, 1, 4, "", "", 5, api_name="/edit")
+    project, contrast = OUTSIDE_CHOICES
+    start, edited, text = client.predict("face", 3, 0.6, 1, 4, "", "", 5, project, api_name="/edit")
     assert not np.array_equal(_read(start), _read(edited)) and "σ =" in text
-    start, local, text = client.predict("face", 3, 0.6, 1, 4, "", "22,38,42,50", 5, api_name="/edit")
+    start, local, text = client.predict("face", 3, 0.6, 1, 4, "", "22,38,42,50", 5, project, api_name="/edit")
     assert "inside the box 22,38,42,50" in text and "leakage of v1" in text
+    _, priced, text = client.predict("face", 3, 0.6, 1, 4, "", "22,38,42,50", 5, contrast, api_name="/edit")
+    assert "whole outside priced at μ = 4" in text and not np.array_equal(_read(priced), _read(local))
     assert not np.array_equal(_read(local), _read(edited))  # LOCO Edit's direction, not the h-space one
     target, moved, text = client.predict("face", 3, 0.6, 1, 4, 10, api_name="/transport")
     assert "kept at face 10" in text and _read(moved).shape == _read(target).shape
@@ -183,8 +186,9 @@ def test_bad_input_gets_a_message_and_the_server_keeps_running(client, tmp_path,
         (lambda ex: ex.edit("face", 3, 0.6, 1, 2.0, "", "1,2,3"), "four whole numbers"),
         (lambda ex: ex.edit("face", 3, 0.6, 1, 2.0, "", "0,0,64,64"), "whole image"),
         (lambda ex: ex.edit("face", 3, 0.6, 1, 2.0, "", "22,38,42,50", 21), "choose 0 to 20"),
+        (lambda ex: ex.edit("face", 3, 0.6, 1, 2.0, "", "22,38,42,50", 5, "neither"), "keep the outside by"),
     ],
-    ids=["explain", "upload", "edit", "reconstruct", "evolution", "mask", "whole-mask", "r"],
+    ids=["explain", "upload", "edit", "reconstruct", "evolution", "mask", "whole-mask", "r", "outside"],
 )
 def test_a_user_error_is_a_message_and_one_log_line(explorer, call, words, caplog, capsys):
     import gradio as gr

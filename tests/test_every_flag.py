@@ -294,6 +294,12 @@ CASES: dict[str, dict[str, list]] = {
             Changes([*ED, "--mask", "2,2,10,8"], [*ED, "--mask", "2,2,10,8", "--r", "2"]),
             Refused([*ED, "--r", "2"], "--r is the number of outside directions of --mask"),
         ],
+        "--outside-weight": [
+            Changes([*ED, "--mask", "2,2,10,8"], [*ED, "--mask", "2,2,10,8", "--outside-weight", "4"]),
+            Refused([*ED, "--outside-weight", "4"], "--outside-weight prices the outside of --mask"),
+            Refused([*ED, "--mask", "2,2,10,8", "--outside-weight", "4", "--r", "2"], "does not combine"),
+            Refused([*ED, "--mask", "2,2,10,8", "--outside-weight", "0"], "--outside-weight"),
+        ],
         **_generic(ED),
     },
     "transport": {

@@ -111,7 +111,8 @@ def test_local_directions_against_a_full_jacobian(unet):
     f = X0Map(unet, float(scheduler.alphas_cumprod[t]), t, "epsilon")
     x = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(2))
     mask = image_mask((2, 2, 6, 5), 8, 8)
-    v, leak, leak_before, inside, outside = local_directions(f, x, mask, k=3, r=4, basis_options={"tol": 1e-6})
+    ld = local_directions(f, x, mask, k=3, r=4, t=0.6, steps=50, basis_options={"tol": 1e-6})
+    v, leak, leak_before, inside, outside = ld.v, ld.leakage, ld.leakage_before, ld.inside, ld.outside
     J = _full_jacobian(f, x)
     flat_in, flat_out = np.flatnonzero(mask), np.flatnonzero(~mask)
     s_in = torch.linalg.svdvals(J[flat_in])[:3]
@@ -124,6 +125,46 @@ def test_local_directions_against_a_full_jacobian(unet):
     torch.testing.assert_close(leakage(f, x, v, mask), expected, rtol=1e-4, atol=1e-6)
     assert float(leak.mean()) < float(leak_before.mean())  # projecting out the outside directions helps
     assert inside.converged and outside is not None and outside.converged
+
+
+def test_contrast_directions_are_the_eigenvectors_of_a_full_jacobians_weighted_gram(unet):
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler(num_train_timesteps=1000)
+    t = 600
+    f = X0Map(unet, float(scheduler.alphas_cumprod[t]), t, "epsilon")
+    x = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    mask = image_mask((2, 2, 6, 5), 8, 8)
+    J = _full_jacobian(f, x).double()
+    weights = {}
+    for mu in (1.0, 16.0):
+        ld = local_directions(
+            f, x, mask, k=3, r=None, t=0.6, steps=50, basis_options={"tol": 1e-5}, method="contrast", outside_weight=mu
+        )
+        w = torch.from_numpy(np.where(mask.ravel(), 1.0, -mu))
+        theta, W = torch.linalg.eigh(J.T @ (w[:, None] * J))  # the oracle: LAPACK on the dense matrix
+        theta, W = theta.flip(0)[:3], W.flip(1)[:, :3]
+        torch.testing.assert_close(ld.contrast.values, theta, rtol=1e-4, atol=1e-6)
+        V = ld.v.reshape(3, -1).double()
+        torch.testing.assert_close((V @ W).abs(), torch.eye(3, dtype=torch.float64), rtol=0, atol=1e-3)
+        assert ld.contrast.converged and float(ld.contrast.residuals.max()) <= 1e-5 and ld.converged
+        assert ld.outside is None and ld.r == 0 and ld.method == "contrast" and set(ld.residuals) == {
+            "inside", "outside", "contrast"
+        }  # fmt: skip
+        Jv = J @ V.T
+        flat_out = np.flatnonzero(~mask)
+        torch.testing.assert_close(ld.leakage.double(), Jv[flat_out].norm(dim=0) / Jv.norm(dim=0), rtol=1e-4, atol=1e-6)
+        weights[mu] = float(ld.leakage[0])
+        assert V[0, int(V[0].abs().argmax())] > 0  # the sign rule
+    assert weights[16.0] < weights[1.0]  # a higher price on the outside leaks less
+    with pytest.raises(InvalidParameterError, match="leave r out"):
+        local_directions(f, x, mask, k=1, r=2, t=0.6, steps=50, basis_options={"tol": 1e-3}, method="contrast")
+    with pytest.raises(InvalidParameterError, match="outside_weight"):
+        local_directions(
+            f, x, mask, k=1, r=None, t=0.6, steps=50, basis_options={"tol": 1e-3}, method="contrast", outside_weight=0
+        )
+    with pytest.raises(InvalidParameterError, match="method must be one of"):
+        local_directions(f, x, mask, k=1, r=None, t=0.6, steps=50, basis_options={"tol": 1e-3}, method="eig")
 
 
 def test_linearity_is_one_for_small_steps_and_measured_for_large(unet):
@@ -273,4 +314,7 @@ def test_a_local_direction_travels_to_another_image_under_the_same_mask(tiny):
         ddim.transport(src, 0, [dst.inside])
     with pytest.raises(InvalidParameterError, match="local directions only"):
         ddim.transport(src, 0, [dst], method="lsqr")
+    contrast = ddim.local_directions(b, mask=box, t=0.6, k=1, steps=4, tol=1e-3, method="contrast")
+    with pytest.raises(InvalidParameterError, match="contrast directions are not carried"):
+        ddim.transport(src, 0, [contrast])
     assert isinstance(moved, sl.nets.Transported)

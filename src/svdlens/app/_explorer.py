@@ -16,7 +16,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 from .._defaults import DEFAULT_T
 from ..exceptions import SvdlensError
-from ._handlers import APP_MAX_R, MAX_PROMPT, MAX_UPLOAD_BYTES, N_PUZZLE, AppInputError, Explorer
+from ._handlers import APP_MAX_R, MAX_PROMPT, MAX_UPLOAD_BYTES, N_PUZZLE, OUTSIDE_CHOICES, AppInputError, Explorer
 
 __all__ = ["build_app", "launch", "Explorer", "AppInputError"]
 
@@ -169,13 +169,14 @@ def _directions_tab(ex: Explorer) -> None:
             max_length=40,
         )
         r = gr.Slider(0, APP_MAX_R, value=5, step=1, label="Outside directions projected out (r)")
+        outside = gr.Radio(list(OUTSIDE_CHOICES), value=OUTSIDE_CHOICES[0], label="Keep the outside by")
     with gr.Row():
         start_img = gr.Image(label="Start", type="numpy", format="png")
         edited_img = gr.Image(label="Edited", type="numpy", format="png")
     edit_text = gr.Textbox(label="Numbers", lines=2)
     gr.Button("Edit", variant="primary").click(
         _shown(ex.edit),
-        [source, index, t, direction, strength, prompt, mask, r],
+        [source, index, t, direction, strength, prompt, mask, r, outside],
         [start_img, edited_img, edit_text],
         api_name="edit",
     )

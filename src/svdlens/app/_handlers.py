@@ -23,6 +23,8 @@ APP_STEPS = 20  # DDIM steps in the Directions tab: interactive on a CPU (the CL
 EVOLUTION_TS = (0.9, 0.7, 0.5, 0.3, 0.1)  # the Over t tab's grid: five bases, about 10 s on a CPU
 EVOLUTION_K = 5
 MAX_EXPLAIN_SIZE = 6  # the Explain tab draws matrices up to this many rows and columns
+OUTSIDE_CHOICES = ("project out r directions (LOCO Edit)", "price the whole outside (contrast, μ = 4)")
+APP_CONTRAST_TOL = 1e-3  # residual tolerance of a contrast edit's eigenproblem in the app
 APP_MAX_R = 20  # outside directions in a masked edit: the face world's mouth box needs 10 to 20 (bench/local_edits.py)
 
 
@@ -186,12 +188,15 @@ class Explorer:
         prompt: str = "",
         mask: str = "",
         r: int = 5,
+        outside: str = OUTSIDE_CHOICES[0],
         k: int = 5,
     ):
         """Move x_t along direction i by the strength and denoise: (start, edited, text).
 
         With a mask box ``"x0,y0,x1,y1"`` the directions are LOCO Edit's, inside the box and
-        projected off the top ``r`` outside directions (:meth:`Pipeline.local_directions`).
+        projected off the top ``r`` outside directions (:meth:`Pipeline.local_directions`), or,
+        with ``outside`` the second of ``OUTSIDE_CHOICES``, those of ``method="contrast"``
+        (the whole outside priced at μ = 4; r is then not used).
         """
         self._check_t(t)
         direction = int(direction)
@@ -201,17 +206,23 @@ class Explorer:
         box = _parse_box(mask)
         if box is not None and not 0 <= int(r) <= APP_MAX_R:  # refused before the start image is inverted
             raise AppInputError(f"r = {int(r)}: choose 0 to {APP_MAX_R} outside directions")
+        if outside not in OUTSIDE_CHOICES:
+            raise AppInputError(f"keep the outside by one of: {'; '.join(OUTSIDE_CHOICES)}")
+        contrast = outside == OUTSIDE_CHOICES[1]
         image, xt = self._start(source, index, t, text_prompt)
         if box is None:
             basis = self._basis(source, index, t, k, text_prompt)
             v, s, note = basis.v[direction - 1], basis.s, ""
         else:
-            local = _local(self.model, source, int(index), float(t), box, int(r), text_prompt)
+            local = _local(
+                self.model, source, int(index), float(t), box, 0 if contrast else int(r), text_prompt, contrast
+            )
             v, s = local.v[direction - 1], local.s
+            how = "the whole outside priced at μ = 4" if contrast else f"{int(r)} outside directions projected out"
             note = (
-                f"\ninside the box {','.join(map(str, box))}, {int(r)} outside directions projected out; "
+                f"\ninside the box {','.join(map(str, box))}, {how}; "
                 f"first-order leakage of v{direction}: {float(local.leakage[direction - 1]):.2f} "
-                f"(before the projection {float(local.leakage_before[direction - 1]):.2f})"
+                f"(inside directions alone {float(local.leakage_before[direction - 1]):.2f})"
             )
         edited = self.pipe.edit(v=v, strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt, prompt=text_prompt)[0]
         text = (
@@ -327,11 +338,15 @@ def _parse_box(text: str | None) -> tuple[int, int, int, int] | None:
 
 
 @lru_cache(maxsize=16)
-def _local(model: str, source: str, index: int, t: float, box: tuple, r: int, prompt: str | None = None):
+def _local(
+    model: str, source: str, index: int, t: float, box: tuple, r: int, prompt: str | None = None, contrast: bool = False
+):
     from ..diffusion import load_cached
 
     _, xt = _start(model, source, index, t, prompt)
-    return load_cached(model).local_directions(xt=xt, mask=box, t=t, k=5, r=r, steps=APP_STEPS, prompt=prompt)
+    # Lanczos on the contrast takes several times the products of an SVD: a looser tolerance keeps it interactive.
+    how: dict = {"method": "contrast", "tol": APP_CONTRAST_TOL} if contrast else {"r": r}
+    return load_cached(model).local_directions(xt=xt, mask=box, t=t, k=5, steps=APP_STEPS, prompt=prompt, **how)
 
 
 @lru_cache(maxsize=8)

@@ -14,7 +14,7 @@ import typer
 from .._atomic import staged_output
 from .._defaults import MAX_X_GUIDANCE
 from .._plotting import save_animation, save_figure
-from .._validation import check_int
+from .._validation import check_float, check_int
 from ..diffusion import Pipeline
 from ..diffusion._figures import grid_animation, image_grid
 from ..diffusion._hspace import LOCAL_BASIS_DEFAULTS
@@ -58,6 +58,7 @@ def run_edit(
     follow: int = 0,
     mask: Any = None,
     r: int = 5,
+    outside_weight: float | None = None,
     choice: ModelChoice | None = None,
     tol: float = LOCAL_BASIS_DEFAULTS["tol"],
     max_memory: str = LOCAL_BASIS_DEFAULTS["max_memory"],
@@ -98,6 +99,9 @@ def run_edit(
         None: the h-space directions of :meth:`Pipeline.directions`.
     r : int
         With ``mask``: how many outside directions to project out.
+    outside_weight : float, optional
+        With ``mask``: find the directions by ``method="contrast"`` instead, pricing each unit
+        of change outside the mask at this weight μ (``r`` is then not used).
     choice : ModelChoice, optional
         The prompt, negative prompt, guidance scale and layer of the command line.
     tol : float
@@ -129,9 +133,12 @@ def run_edit(
         basis = pipe.directions(xt=xt, t=t, k=max(directions), steps=steps, prompt=choice.prompt, **options)
         moves, s, local = basis.v, basis.s, None
     else:
+        how: dict[str, Any] = (
+            {"r": r} if outside_weight is None else {"method": "contrast", "outside_weight": outside_weight}
+        )
         local = pipe.local_directions(
-            xt=xt, mask=mask, t=t, k=max(directions), r=r, steps=steps, prompt=choice.prompt, tol=tol,
-            max_memory=max_memory,
+            xt=xt, mask=mask, t=t, k=max(directions), steps=steps, prompt=choice.prompt, tol=tol,
+            max_memory=max_memory, **how,
         )  # fmt: skip
         moves, s = local.v, local.s
     rows = [
@@ -164,7 +171,8 @@ def run_edit(
         "layer": basis.layer if local is None else None,
         "map": "h (x_t ↦ the U-Net's block)" if local is None else "x̂0 inside the mask (LOCO Edit)",
         "mask_pixels": None if local is None else int(local.mask.sum()),
-        "r": None if local is None else r,
+        "r": None if local is None or outside_weight is not None else r,
+        "outside_weight": outside_weight if local is not None else None,
         "leakage": None if local is None else local.leakage.tolist(),
         "leakage_without_projection": None if local is None else local.leakage_before.tolist(),
         "x_guidance": x_guidance,
@@ -176,7 +184,8 @@ def run_edit(
     }
     protect = [image] if image and not is_builtin_spec(image) else []
     with staged_output(out, protect=protect, force=force) as stage:
-        title = "edits along the local basis" if local is None else f"edits inside the mask (r = {r})"
+        how_title = f"r = {r}" if outside_weight is None else f"contrast, μ = {outside_weight:g}"
+        title = "edits along the local basis" if local is None else f"edits inside the mask ({how_title})"
         save_figure(image_grid(grid, labels, cols, title), stage / "edit.png")
         save_animation(grid_animation(grid, labels, cols), stage / "edit.gif", fps=3)
         np.save(stage / "edit.npy", grid)
@@ -220,6 +229,12 @@ def edit_command(
     r: Optional[int] = typer.Option(
         None, "--r", help="With --mask: outside directions projected out, so the rest stays put (default 5)."
     ),
+    outside_weight: Optional[float] = typer.Option(
+        None,
+        "--outside-weight",
+        help="With --mask: weigh every change outside the mask by this price μ instead of projecting out --r "
+        "directions (method 'contrast'; try 4, more leaks less and costs more).",
+    ),
     out: str = out_option("out/edit", help="Folder for edit.png, edit.gif, edit.npy and summary.json."),
     force: bool = FORCE,
     as_json: bool = JSON,
@@ -237,6 +252,8 @@ def edit_command(
 
         svdlens edit --image world:scary-face --mask 22,38,42,50 --r 5 --t 0.6 --out out/mouth
 
+        svdlens edit --image world:scary-face --mask 22,38,42,50 --outside-weight 4 --strength 0,3 --out out/mouth
+
         svdlens edit --model ./sd-1-5 --image photo.png --prompt "a photo of a face" --device cuda --dtype float16
     """
     with handled():
@@ -247,7 +264,16 @@ def edit_command(
             check_int("the number of --direction", len(direction), high=MAX_DIRECTIONS)
         directions = tuple(check_int("--direction", d, high=64) for d in direction)
         x_guidance = check_int("--x-guidance", x_guidance, low=0, high=MAX_X_GUIDANCE)
-        refuse_unused(("--r", r, mask is None, "is the number of outside directions of --mask; give --mask too"))
+        refuse_unused(
+            ("--r", r, mask is None, "is the number of outside directions of --mask; give --mask too"),
+            ("--outside-weight", outside_weight, mask is None, "prices the outside of --mask; give --mask too"),
+            (
+                "--r",
+                r,
+                outside_weight is not None,
+                "does not combine with --outside-weight, which weighs the whole outside",
+            ),
+        )
         follow = check_int("--follow", follow, low=0, high=64)
         refuse_unused(
             (
@@ -265,6 +291,8 @@ def edit_command(
         )
         region = None if mask is None else parse_mask(mask)
         r = check_int("--r", 5 if r is None else r, low=0, high=64)
+        if outside_weight is not None:
+            outside_weight = check_float("--outside-weight", outside_weight, low=0.0, low_open=True, high=1e6)
         basis = check_basis_options(tol, max_memory)
         with status(quiet or as_json, "DDIM inversion, local basis, denoising..."):
             summary = run_edit(
@@ -280,6 +308,7 @@ def edit_command(
                 follow=follow,
                 mask=region,
                 r=r,
+                outside_weight=outside_weight,
                 choice=choice,
                 **basis,
                 force=force,

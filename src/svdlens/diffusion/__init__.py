@@ -7,7 +7,7 @@ from ._evolution import BasisEvolution
 from ._global import GlobalDirections, ImageBasis, global_directions
 from ._hspace import GuidancePath, PromptComparison, StartPoint
 from ._load import DTYPES, SUPPORTED_PIPELINES, load
-from ._local import Linearity, LocalDirections, RankProfile, X0Map
+from ._local import Contrast, Linearity, LocalDirections, RankProfile, X0Map
 from ._pipeline import FacePipeline, Pipeline
 from ._schedule import check_scheduler
 from ._semantics import FactorEffects
@@ -36,6 +36,7 @@ __all__ = [
     "compare_models",
     "ModelComparison",
     "LocalDirections",
+    "Contrast",
     "RankProfile",
     "Linearity",
     "X0Map",

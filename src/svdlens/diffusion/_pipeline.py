@@ -32,7 +32,7 @@ from ..nets._jacobian import parse_memory
 from ._ddim import DDIM
 from ._evolution import BasisEvolution, check_ts, evolution_of
 from ._hspace import LOCAL_BASIS_DEFAULTS, GuidancePath, HSpace, PromptComparison, StartPoint
-from ._local import Linearity, LocalDirections, RankProfile, X0Map, image_mask, model_mask
+from ._local import DEFAULT_OUTSIDE_WEIGHT, Linearity, LocalDirections, RankProfile, X0Map, image_mask, model_mask
 from ._local import linearity as _linearity
 from ._local import local_directions as _local_directions
 from ._local import rank_profile as _rank_profile
@@ -1257,11 +1257,13 @@ class Pipeline:
         xt: torch.Tensor | None = None,
         t: float = DEFAULT_T,
         k: int = 3,
-        r: int = 5,
+        r: int | None = None,
         steps: int = DEFAULT_STEPS,
         prompt: str | None = None,
         tol: float = _TOL,
         max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
+        method: str = "nullspace",
+        outside_weight: float = DEFAULT_OUTSIDE_WEIGHT,
     ) -> LocalDirections:
         """Directions that edit inside ``mask`` and leave the rest alone (LOCO Edit, Chen et al. 2024).
 
@@ -1288,8 +1290,9 @@ class Pipeline:
             Where x_t is in the diffusion (LOCO Edit uses 0.6 to 0.75).
         k : int
             How many directions inside the mask.
-        r : int
-            How many outside directions to project out (LOCO Edit uses 5 to 10; 0 for none).
+        r : int, optional
+            For ``method="nullspace"``: how many outside directions to project out (default 5;
+            LOCO Edit uses 5 to 10; 0 for none). Not taken by ``method="contrast"``.
         steps : int
             DDIM steps over the whole diffusion.
         prompt : str, optional
@@ -1298,6 +1301,15 @@ class Pipeline:
             The residual tolerance of both SVDs.
         max_memory : int, float, str or None
             Budget for the Jacobian products' working memory (see :meth:`directions`).
+        method : {"nullspace", "contrast"}
+            ``"nullspace"`` (LOCO Edit): the inside directions with the top-r outside ones
+            projected out. ``"contrast"``: the top eigenvectors of Jᵀ(M − μ(1−M))J, which weigh
+            everything the direction moves outside, not only the top r (more products; for a
+            mask whose surroundings move in many independent ways, such as the face world's
+            mouth, see docs/local-edits.md). Their eigenvalues and residuals are ``ld.contrast``.
+        outside_weight : float
+            μ of ``method="contrast"``: the price of a unit of change outside against one inside.
+            Larger μ leaks less to first order and costs more products.
 
         Returns
         -------
@@ -1317,8 +1329,10 @@ class Pipeline:
         x = self._x_t32(grid, image=image, seed=seed, xt=xt, prompt=prompt)
         f = self._hspace.x0_map(grid, prompt=prompt)
         options = {"tol": tol, "max_memory": max_memory}
-        v, leak, before, inside, outside = _local_directions(f, x, small, k=k, r=r, basis_options=options)
-        return LocalDirections(v, inside.s, leak, before, inside, outside, small, r, grid.t, grid.steps, x)
+        return _local_directions(
+            f, x, small, k=k, r=r, t=grid.t, steps=grid.steps, basis_options=options,
+            method=method, outside_weight=outside_weight,
+        )  # fmt: skip
 
     def _x_t32(
         self,
