@@ -156,6 +156,7 @@ def run_edit(
         for d in directions
     ]
     grid = np.stack(rows)
+    local_name = "LOCO Edit" if outside_weight is None else "the whole outside priced (contrast)"
     labels = [f"v{d}" for d in directions]
     cols = [f"{s:+g}" for s in strengths]
     summary = {
@@ -169,7 +170,7 @@ def run_edit(
         "guidance": choice.edit_guidance if pipe.has_text else None,  # the edits' denoising
         "sampling_guidance": pipe._guidance(choice.guidance) if seed is not None else None,  # a seed's start
         "layer": basis.layer if local is None else None,
-        "map": "h (x_t ↦ the U-Net's block)" if local is None else "x̂0 inside the mask (LOCO Edit)",
+        "map": "h (x_t ↦ the U-Net's block)" if local is None else f"x̂0 inside the mask ({local_name})",
         "mask_pixels": None if local is None else int(local.mask.sum()),
         "r": None if local is None or outside_weight is not None else r,
         "outside_weight": outside_weight if local is not None else None,

@@ -422,7 +422,8 @@ class Contrast:
         ``(k,)`` θᵢ = ‖M J vᵢ‖² − μ‖(1−M) J vᵢ‖², descending: what each direction gains inside
         less μ times what it moves outside, to first order.
     residuals : torch.Tensor
-        ``(k,)`` ‖A vᵢ − θᵢ vᵢ‖ / |θ₁| with A = Jᵀ(M − μ(1−M))J, from products after the solve.
+        ``(k,)`` ‖A vᵢ − θᵢ vᵢ‖ over the largest absolute θ, with A = Jᵀ(M − μ(1−M))J, from
+        products after the solve.
     weight : float
         μ.
     n_products : int
