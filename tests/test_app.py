@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import urlparse
@@ -138,7 +139,10 @@ def test_every_endpoint_through_the_client(client, explorer, tmp_path):
     start, local, text = client.predict("face", 3, 0.6, 1, 4, "", "22,38,42,50", 5, project, api_name="/edit")
     assert "inside the box 22,38,42,50" in text and "leakage of v1" in text
     _, priced, text = client.predict("face", 3, 0.6, 1, 4, "", "22,38,42,50", 5, contrast, api_name="/edit")
-    assert "whole outside priced at μ = 4" in text and not np.array_equal(_read(priced), _read(local))
+    assert "whole outside priced at μ = 4" in text and "θ =" in text
+    assert not np.array_equal(_read(priced), _read(local))
+    found = re.search(r"leakage of v1: ([0-9.]+) \(inside directions alone ([0-9.]+)\)", text)
+    assert found and float(found[1]) < 0.5 * float(found[2])  # the contrast direction, not r = 0's
     assert not np.array_equal(_read(local), _read(edited))  # LOCO Edit's direction, not the h-space one
     target, moved, text = client.predict("face", 3, 0.6, 1, 4, 10, api_name="/transport")
     assert "kept at face 10" in text and _read(moved).shape == _read(target).shape

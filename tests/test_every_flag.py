@@ -296,9 +296,13 @@ CASES: dict[str, dict[str, list]] = {
         ],
         "--outside-weight": [
             Changes([*ED, "--mask", "2,2,10,8"], [*ED, "--mask", "2,2,10,8", "--outside-weight", "4"]),
+            Changes(  # μ itself acts, not only the switch to contrast directions
+                [*ED, "--mask", "2,2,10,8", "--outside-weight", "4"],
+                [*ED, "--mask", "2,2,10,8", "--outside-weight", "64"],
+            ),
             Refused([*ED, "--outside-weight", "4"], "--outside-weight prices the outside of --mask"),
             Refused([*ED, "--mask", "2,2,10,8", "--outside-weight", "4", "--r", "2"], "does not combine"),
-            Refused([*ED, "--mask", "2,2,10,8", "--outside-weight", "0"], "--outside-weight"),
+            Refused([*ED, "--mask", "2,2,10,8", "--outside-weight", "0"], "--outside-weight must be"),
         ],
         **_generic(ED),
     },

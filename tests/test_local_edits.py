@@ -167,6 +167,35 @@ def test_contrast_directions_are_the_eigenvectors_of_a_full_jacobians_weighted_g
         local_directions(f, x, mask, k=1, r=None, t=0.6, steps=50, basis_options={"tol": 1e-3}, method="eig")
 
 
+def test_contrast_directions_restart_over_channels_and_give_up_cleanly(monkeypatch):
+    from diffusers import DDIMScheduler, UNet2DModel
+
+    import svdlens.diffusion._local as local
+    from svdlens.exceptions import SvdlensError
+
+    torch.manual_seed(1)
+    two = UNet2DModel(  # two channels, d = 128: more than the Lanczos basis, so ARPACK restarts
+        sample_size=8, in_channels=2, out_channels=2, layers_per_block=1, block_out_channels=(8, 16),
+        down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4,
+    ).eval().requires_grad_(False)  # fmt: skip
+    f = X0Map(two, float(DDIMScheduler(num_train_timesteps=1000).alphas_cumprod[600]), 600, "epsilon")
+    x = torch.randn(1, 2, 8, 8, generator=torch.Generator().manual_seed(3))
+    mask = image_mask((1, 2, 5, 6), 8, 8)
+    monkeypatch.setattr(local, "CONTRAST_BASIS", 24)
+    v, found = local.contrast_directions(f, x, mask, k=3, weight=4.0, tol=1e-6)
+    J = _full_jacobian(f, x).double()
+    w = torch.from_numpy(np.where(np.broadcast_to(mask, (2, 8, 8)).ravel(), 1.0, -4.0))  # each channel masked alike
+    theta, W = torch.linalg.eigh(J.T @ (w[:, None] * J))
+    torch.testing.assert_close(found.values, theta.flip(0)[:3], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(
+        (v.reshape(3, -1).double() @ W.flip(1)[:, :3]).abs(), torch.eye(3, dtype=torch.float64), rtol=0, atol=1e-3
+    )
+    assert found.converged and found.n_products > 2 * 24  # more products than one Lanczos pass: it restarted
+    monkeypatch.setattr(local, "MAX_CONTRAST_PRODUCTS", 2 * 24)  # one restart at most
+    with pytest.raises(SvdlensError, match="did not converge after"):
+        local.contrast_directions(f, x, mask, k=3, weight=4.0, tol=1e-12)
+
+
 def test_linearity_is_one_for_small_steps_and_measured_for_large(unet):
     from diffusers import DDIMScheduler
 
@@ -281,7 +310,7 @@ def test_the_diagnostics_run_on_the_pipeline(tiny):
     assert set(norms) == {"x0", "h", "eps"} and all(v > 0 for v in norms.values())
 
 
-def test_a_local_direction_travels_to_another_image_under_the_same_mask(tiny):
+def test_a_local_direction_travels_to_another_image_under_the_same_mask(tiny, monkeypatch):
     import svdlens as sl
     from svdlens.diffusion._local import _flat
 
@@ -317,4 +346,14 @@ def test_a_local_direction_travels_to_another_image_under_the_same_mask(tiny):
     contrast = ddim.local_directions(b, mask=box, t=0.6, k=1, steps=4, tol=1e-3, method="contrast")
     with pytest.raises(InvalidParameterError, match="contrast directions are not carried"):
         ddim.transport(src, 0, [contrast])
+    with pytest.raises(InvalidParameterError, match="contrast directions are not carried"):
+        ddim.transport(contrast, 0, [dst])
+    # refused before the inversion
+    monkeypatch.setattr(ddim, "_x_t32", lambda *a, **kw: pytest.fail("x_t was made before the settings were checked"))
+    with pytest.raises(InvalidParameterError, match="outside_weight is the price of the outside"):
+        ddim.local_directions(b, mask=box, steps=4, outside_weight=4)
+    with pytest.raises(InvalidParameterError, match="leave r out"):
+        ddim.local_directions(b, mask=box, steps=4, method="contrast", r=2)
+    with pytest.raises(InvalidParameterError, match="outside_weight must be"):
+        ddim.local_directions(b, mask=box, steps=4, method="contrast", outside_weight=-1)
     assert isinstance(moved, sl.nets.Transported)

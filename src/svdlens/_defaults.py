@@ -12,6 +12,7 @@ __all__ = [
     "DEFAULT_T",
     "DEFAULT_STEPS",
     "DEFAULT_K",
+    "DEFAULT_OUTSIDE_WEIGHT",
     "DEFAULT_GUIDANCE",
     "INVERSION_REFINE",
     "MAX_GUIDANCE",
@@ -37,6 +38,9 @@ DEFAULT_STEPS = 50
 
 DEFAULT_K = 10
 """Size of a local basis (singular triplets of the Jacobian)."""
+
+DEFAULT_OUTSIDE_WEIGHT = 4.0
+"""μ of local edits by ``method="contrast"``: the price of a unit of change outside the mask against one inside."""
 
 DEFAULT_GUIDANCE = 7.5
 """Classifier-free guidance of sampling with a text model (diffusers' default)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._defaults import DEFAULT_OUTSIDE_WEIGHT
 from ..exceptions import InputFileError, SvdlensError
 
 __all__ = ["AppInputError", "Explorer", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS"]
@@ -23,7 +24,10 @@ APP_STEPS = 20  # DDIM steps in the Directions tab: interactive on a CPU (the CL
 EVOLUTION_TS = (0.9, 0.7, 0.5, 0.3, 0.1)  # the Over t tab's grid: five bases, about 10 s on a CPU
 EVOLUTION_K = 5
 MAX_EXPLAIN_SIZE = 6  # the Explain tab draws matrices up to this many rows and columns
-OUTSIDE_CHOICES = ("project out r directions (LOCO Edit)", "price the whole outside (contrast, μ = 4)")
+OUTSIDE_CHOICES = (
+    "project out r directions (LOCO Edit)",
+    f"price the whole outside (contrast, μ = {DEFAULT_OUTSIDE_WEIGHT:g})",
+)
 APP_CONTRAST_TOL = 1e-3  # residual tolerance of a contrast edit's eigenproblem in the app
 APP_MAX_R = 20  # outside directions in a masked edit: the face world's mouth box needs 10 to 20 (bench/local_edits.py)
 
@@ -196,7 +200,7 @@ class Explorer:
         With a mask box ``"x0,y0,x1,y1"`` the directions are LOCO Edit's, inside the box and
         projected off the top ``r`` outside directions (:meth:`Pipeline.local_directions`), or,
         with ``outside`` the second of ``OUTSIDE_CHOICES``, those of ``method="contrast"``
-        (the whole outside priced at μ = 4; r is then not used).
+        (the whole outside priced at ``DEFAULT_OUTSIDE_WEIGHT``; r is then not used).
         """
         self._check_t(t)
         direction = int(direction)
@@ -204,11 +208,11 @@ class Explorer:
             raise AppInputError(f"direction {direction}: choose 1 to {k}")
         text_prompt = self._prompt(prompt)
         box = _parse_box(mask)
-        if box is not None and not 0 <= int(r) <= APP_MAX_R:  # refused before the start image is inverted
-            raise AppInputError(f"r = {int(r)}: choose 0 to {APP_MAX_R} outside directions")
         if outside not in OUTSIDE_CHOICES:
             raise AppInputError(f"keep the outside by one of: {'; '.join(OUTSIDE_CHOICES)}")
         contrast = outside == OUTSIDE_CHOICES[1]
+        if box is not None and not contrast and not 0 <= int(r) <= APP_MAX_R:  # refused before the inversion
+            raise AppInputError(f"r = {int(r)}: choose 0 to {APP_MAX_R} outside directions")
         image, xt = self._start(source, index, t, text_prompt)
         if box is None:
             basis = self._basis(source, index, t, k, text_prompt)
@@ -217,16 +221,22 @@ class Explorer:
             local = _local(
                 self.model, source, int(index), float(t), box, 0 if contrast else int(r), text_prompt, contrast
             )
-            v, s = local.v[direction - 1], local.s
-            how = "the whole outside priced at μ = 4" if contrast else f"{int(r)} outside directions projected out"
+            v = local.v[direction - 1]
+            s = local.contrast.values if local.contrast is not None else local.s
+            how = (
+                f"the whole outside priced at μ = {local.contrast.weight:g}"
+                if local.contrast is not None
+                else f"{int(r)} outside directions projected out"
+            )
             note = (
                 f"\ninside the box {','.join(map(str, box))}, {how}; "
                 f"first-order leakage of v{direction}: {float(local.leakage[direction - 1]):.2f} "
                 f"(inside directions alone {float(local.leakage_before[direction - 1]):.2f})"
             )
         edited = self.pipe.edit(v=v, strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt, prompt=text_prompt)[0]
+        values = "θ" if box is not None and contrast else "σ"  # a contrast direction's value is its eigenvalue
         text = (
-            f"σ = {', '.join(f'{x:.3g}' for x in s.tolist())}\n"
+            f"{values} = {', '.join(f'{x:.3g}' for x in s.tolist())}\n"
             f"x_t {'−' if strength < 0 else '+'} {abs(float(strength)):g}·v{direction}, then {APP_STEPS} DDIM steps "
             "down to the image" + note
         )
@@ -345,7 +355,9 @@ def _local(
 
     _, xt = _start(model, source, index, t, prompt)
     # Lanczos on the contrast takes several times the products of an SVD: a looser tolerance keeps it interactive.
-    how: dict = {"method": "contrast", "tol": APP_CONTRAST_TOL} if contrast else {"r": r}
+    how: dict = {"method": "contrast", "outside_weight": DEFAULT_OUTSIDE_WEIGHT, "tol": APP_CONTRAST_TOL}
+    if not contrast:
+        how = {"r": r}
     return load_cached(model).local_directions(xt=xt, mask=box, t=t, k=5, steps=APP_STEPS, prompt=prompt, **how)
 
 

@@ -115,7 +115,9 @@ def run_edit(
     -------
     dict
         The summary written to ``summary.json``: image or seed, t, directions, strengths,
-        prompt, guidance, x-space guidance and follow, tol, max_memory, the singular values and seconds.
+        prompt, guidance, x-space guidance and follow, tol, max_memory, the singular values (for
+        contrast directions their eigenvalues, residuals and products instead), whether the local
+        directions converged, and the seconds.
 
     Raises
     ------
@@ -180,7 +182,15 @@ def run_edit(
         "follow": follow,
         "tol": tol,
         "max_memory": max_memory,
-        "singular_values": s.tolist(),
+        "singular_values": None if local is not None and local.contrast is not None else s.tolist(),
+        "contrast": None
+        if local is None or local.contrast is None
+        else {
+            "eigenvalues": local.contrast.values.tolist(),  # θᵢ = ‖M J vᵢ‖² − μ‖(1−M) J vᵢ‖²
+            "residuals": local.contrast.residuals.tolist(),
+            "products": local.contrast.n_products,
+        },
+        "converged": None if local is None else local.converged,
         "seconds": time.perf_counter() - t0,
     }
     protect = [image] if image and not is_builtin_spec(image) else []

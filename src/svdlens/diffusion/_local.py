@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from .._defaults import DEFAULT_OUTSIDE_WEIGHT
 from .._validation import check_choice, check_finite, check_float, check_int
 from ..exceptions import InvalidParameterError, SvdlensError
 from ..nets import LocalBasis, Transported, jacobian, local_basis, transport
@@ -60,8 +61,7 @@ MAX_LAMBDAS = 64
 """The most step sizes one :func:`linearity` call takes."""
 
 LOCAL_METHODS = ("nullspace", "contrast")
-DEFAULT_OUTSIDE_WEIGHT = 4.0
-"""μ of ``method="contrast"``: the price of a unit of change outside the mask against one inside."""
+MAX_OUTSIDE_WEIGHT = 1e6  # past this the inside no longer counts in float32 products
 CONTRAST_BASIS = 80  # Lanczos vectors kept by method="contrast" (ARPACK's ncv)
 MAX_CONTRAST_PRODUCTS = 20_000  # JVPs + VJPs before method="contrast" gives up, about ARPACK restarts × 2·ncv
 
@@ -375,6 +375,30 @@ def project_out(v: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
     return (V / norms[:, None]).to(v.dtype).reshape(v.shape)
 
 
+def local_settings(
+    method: str, k: int, r: int | None, outside_weight: float | None, dim: int
+) -> tuple[str, int, int, float | None]:
+    """``(method, k, r, μ)`` checked, before any work: r only for "nullspace", μ only for "contrast"."""
+    method = check_choice("method", method, LOCAL_METHODS)
+    k = check_int("k", k, high=512)
+    if method == "nullspace":
+        if outside_weight is not None:
+            raise InvalidParameterError(
+                "outside_weight is the price of the outside for method='contrast'; method='nullspace' projects "
+                "out r outside directions instead: leave outside_weight out, or pass method='contrast'"
+            )
+        return method, k, check_int("r", 5 if r is None else r, low=0, high=512), None
+    if r:
+        raise InvalidParameterError(
+            "r is the number of outside directions that method='nullspace' projects out; "
+            "method='contrast' weighs the whole outside instead (outside_weight): leave r out"
+        )
+    if k >= dim - 1:
+        raise InvalidParameterError(f"k must be below {dim - 1}, the dimension of x_t less one, for method='contrast'")
+    mu = DEFAULT_OUTSIDE_WEIGHT if outside_weight is None else outside_weight
+    return method, k, 0, check_float("outside_weight", mu, low=0.0, low_open=True, high=MAX_OUTSIDE_WEIGHT)
+
+
 def local_directions(
     f: X0Map,
     xt: torch.Tensor,
@@ -386,21 +410,14 @@ def local_directions(
     steps: int,
     basis_options: dict[str, Any],
     method: str = "nullspace",
-    outside_weight: float = DEFAULT_OUTSIDE_WEIGHT,
+    outside_weight: float | None = None,
 ) -> LocalDirections:
     """The :class:`LocalDirections` of ``f`` at ``xt`` under ``mask`` (at the model's resolution)."""
-    method = check_choice("method", method, LOCAL_METHODS)
-    k = check_int("k", k, high=512)
-    if method == "contrast" and r:
-        raise InvalidParameterError(
-            "r is the number of outside directions that method='nullspace' projects out; "
-            "method='contrast' weighs the whole outside instead (outside_weight): leave r out"
-        )
-    r = check_int("r", 5 if r is None else r, low=0, high=512) if method == "nullspace" else 0
+    method, k, r, mu = local_settings(method, k, r, outside_weight, xt.numel())
     inside = local_basis(f.restricted(_flat(mask, xt.device)), xt, k=k, **basis_options)
     outside, contrast = None, None
-    if method == "contrast":
-        v, contrast = contrast_directions(f, xt, mask, k=k, weight=outside_weight, tol=basis_options["tol"])
+    if mu is not None:
+        v, contrast = contrast_directions(f, xt, mask, k=k, weight=mu, tol=basis_options["tol"])
     elif r:
         outside = local_basis(f.restricted(_flat(~mask, xt.device)), xt, k=r, **basis_options)
         v = project_out(inside.v, outside.v)
@@ -452,19 +469,19 @@ def contrast_directions(
     per product with A, from a seeded start. The residuals are then measured with one more
     batch of products; each vector's sign makes its largest entry positive.
 
+    ``tol`` is the residual tolerance the result is held to (``converged``); ARPACK's own stop
+    is relative to each θᵢ, so a θᵢ far below θ₁ can stop with a larger residual, and says so.
+
     Raises
     ------
-    InvalidParameterError
-        μ not positive, or k too large for the dimension of x_t.
     SvdlensError
-        Lanczos did not converge (raise ``tol`` or lower μ).
+        Lanczos did not converge within ``MAX_CONTRAST_PRODUCTS`` (raise ``tol``, or ask for
+        fewer directions k: a cluster of near-equal top eigenvalues is the slow case), or the
+        model's products were not finite.
     """
-    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
-    weight = check_float("outside_weight", weight, low=0.0, low_open=True)
     d = xt.numel()
-    if k >= d - 1:
-        raise InvalidParameterError(f"k must be below {d - 1}, the dimension of x_t less one, for method='contrast'")
     J = jacobian(f.restricted(None), xt)
     w = torch.where(torch.from_numpy(mask), 1.0, -weight).to(device=xt.device, dtype=J.torch_dtype)
     count = 0
@@ -477,7 +494,9 @@ def contrast_directions(
         check_finite("the x̂0 Jacobian's products", Y)
         Y = (Y.reshape(*J.y.shape, -1) * w[..., None]).reshape(Y.shape)
         count += 2 * X.shape[1]
-        return J.rmatmat(Y).double().cpu().numpy()
+        back = J.rmatmat(Y)
+        check_finite("the x̂0 Jacobian's products", back)
+        return back.double().cpu().numpy()
 
     A = LinearOperator((d, d), matvec=apply, matmat=apply, dtype=np.float64)
     start = np.random.default_rng(seed).standard_normal(d)
@@ -488,8 +507,10 @@ def contrast_directions(
         theta, V = eigsh(A, k=k, which="LA", tol=tol, v0=start, ncv=ncv, maxiter=MAX_CONTRAST_PRODUCTS // (2 * ncv))
     except ArpackNoConvergence as e:
         raise SvdlensError(
-            f"the contrast directions did not converge after {count} products; raise tol or lower outside_weight"
+            f"the contrast directions did not converge after {count} products; raise tol or ask for fewer (k)"
         ) from e
+    except ArpackError as e:  # ARPACK's own failures (a breakdown), as one svdlens error
+        raise SvdlensError(f"the contrast eigensolver failed after {count} products: {e}") from e
     order = np.argsort(-theta)
     theta, V = theta[order], V[:, order]
     V = V * np.sign(V[np.abs(V).argmax(axis=0), np.arange(k)])

@@ -32,9 +32,10 @@ from ..nets._jacobian import parse_memory
 from ._ddim import DDIM
 from ._evolution import BasisEvolution, check_ts, evolution_of
 from ._hspace import LOCAL_BASIS_DEFAULTS, GuidancePath, HSpace, PromptComparison, StartPoint
-from ._local import DEFAULT_OUTSIDE_WEIGHT, Linearity, LocalDirections, RankProfile, X0Map, image_mask, model_mask
+from ._local import Linearity, LocalDirections, RankProfile, X0Map, image_mask, model_mask
 from ._local import linearity as _linearity
 from ._local import local_directions as _local_directions
+from ._local import local_settings as _local_settings
 from ._local import rank_profile as _rank_profile
 from ._local import transport_local as _transport_local
 from ._modules import DiffusersModel, placed
@@ -1263,7 +1264,7 @@ class Pipeline:
         tol: float = _TOL,
         max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
         method: str = "nullspace",
-        outside_weight: float = DEFAULT_OUTSIDE_WEIGHT,
+        outside_weight: float | None = None,
     ) -> LocalDirections:
         """Directions that edit inside ``mask`` and leave the rest alone (LOCO Edit, Chen et al. 2024).
 
@@ -1298,18 +1299,20 @@ class Pipeline:
         prompt : str, optional
             For a text model: the conditioning of the map and of the inversion.
         tol : float
-            The residual tolerance of both SVDs.
+            The residual tolerance of both SVDs (relative to σ₁) and of the contrast
+            eigenproblem (relative to its largest absolute eigenvalue).
         max_memory : int, float, str or None
-            Budget for the Jacobian products' working memory (see :meth:`directions`).
+            Budget for the SVDs' Jacobian products' working memory (see :meth:`directions`).
         method : {"nullspace", "contrast"}
             ``"nullspace"`` (LOCO Edit): the inside directions with the top-r outside ones
             projected out. ``"contrast"``: the top eigenvectors of Jᵀ(M − μ(1−M))J, which weigh
             everything the direction moves outside, not only the top r (more products; for a
             mask whose surroundings move in many independent ways, such as the face world's
             mouth, see docs/local-edits.md). Their eigenvalues and residuals are ``ld.contrast``.
-        outside_weight : float
-            μ of ``method="contrast"``: the price of a unit of change outside against one inside.
-            Larger μ leaks less to first order and costs more products.
+        outside_weight : float, optional
+            μ of ``method="contrast"`` (default ``DEFAULT_OUTSIDE_WEIGHT`` = 4): the price of a
+            unit of change outside against one inside, up to 1e6. Larger μ leaks less to first
+            order and costs more products. Not taken by ``method="nullspace"``.
 
         Returns
         -------
@@ -1321,10 +1324,14 @@ class Pipeline:
         ------
         SvdlensError
             A bad mask (empty, the whole image, out of bounds, of another shape), not exactly one
-            of ``image``, ``seed`` and ``xt``, or a direction inside the outside directions' span.
+            of ``image``, ``seed`` and ``xt``, a direction inside the outside directions' span, an
+            unknown method, r given with ``method="contrast"`` or ``outside_weight`` with
+            ``"nullspace"``, or contrast directions that did not converge. All but the last two
+            are refused before any work.
         """
         pixels = image_mask(mask, self.image_size, self.image_size)
         small = model_mask(pixels, self.size)
+        _local_settings(method, k, r, outside_weight, self.channels * self.size**2)  # refused before the inversion
         grid = self._schedule.grid(t, steps)
         x = self._x_t32(grid, image=image, seed=seed, xt=xt, prompt=prompt)
         f = self._hspace.x0_map(grid, prompt=prompt)
