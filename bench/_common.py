@@ -11,6 +11,11 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def products(basis) -> int:
+    """Jacobian products a local basis took: JVPs plus VJPs."""
+    return int(basis.n_jvp + basis.n_vjp)
+
+
 def best_time(fn, repeat: int = 3):
     """Run ``fn`` ``repeat`` times; return (its last result, the shortest wall time in s)."""
     best, out = float("inf"), None

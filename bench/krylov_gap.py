@@ -33,9 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import svdlens as sl
-from _common import RESULTS, markdown_table, write_results
+from _common import RESULTS, markdown_table, products, write_results
 from local_edits import power_iteration
-from warm_starts import products
 
 K, TOL = 5, 1e-4
 GAPS = (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005)

@@ -37,7 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import svdlens as sl
-from _common import markdown_table, write_results
+from _common import markdown_table, products, write_results
 from svdlens.diffusion._evaluate import edit_metrics
 from svdlens.diffusion._local import _flat, image_mask, leakage, model_mask
 
@@ -51,12 +51,12 @@ def power_iteration(f, x, k: int, target: float, max_iter: int = 500, seed: int 
     J = sl.jacobian(f, x)
     n = x.numel()
     V = torch.linalg.qr(torch.randn(n, k, generator=torch.Generator().manual_seed(seed)))[0]
-    products, residual, iterations = 0, float("inf"), 0
+    taken, residual, iterations = 0, float("inf"), 0
     while iterations < max_iter:
         iterations += 1
         JV = J.matmat(V)
         JtJV = J.rmatmat(JV)
-        products += 2 * k
+        taken += 2 * k
         S = torch.linalg.vector_norm(JV, dim=0)
         # Rayleigh–Ritz on the block: V's best k-subspace estimate and its certified residual.
         _, _, Wt = torch.linalg.svd(JV, full_matrices=False)
@@ -67,7 +67,12 @@ def power_iteration(f, x, k: int, target: float, max_iter: int = 500, seed: int 
         if residual <= target:
             break
         V = torch.linalg.qr(JtJV)[0]
-    return {"iterations": iterations, "products": products, "residual": residual, "s": sorted(S.tolist(), reverse=True)}
+    return {"iterations": iterations, "products": taken, "residual": residual, "s": sorted(S.tolist(), reverse=True)}
+
+
+def box_share(fx) -> float:
+    """The share of direction 1's factor change on the mouth box's two factors: its curve and its width."""
+    return float(fx.share[0, fx.names.index("expression")] + fx.share[0, fx.names.index("mouth_width")])
 
 
 def leakage_rows(pipe, face, box, label: str, oracle: bool) -> tuple[list[dict], tuple]:
@@ -81,7 +86,7 @@ def leakage_rows(pipe, face, box, label: str, oracle: bool) -> tuple[list[dict],
     f = pipe.x0_map(T, STEPS)
     x = xt.float()
 
-    def row(name, v_all, first_order, seconds, products=None):
+    def row(name, v_all, first_order, seconds, used=None):
         edits = pipe.edit(xt=xt, v=v_all[0], strengths=[GAMMA, -GAMMA], t=T, steps=STEPS)
         m, minus = (edit_metrics(base, e, mask) for e in edits)
         out = {
@@ -93,7 +98,7 @@ def leakage_rows(pipe, face, box, label: str, oracle: bool) -> tuple[list[dict],
             "MSE inside": m.mse_inside,
             "MSE outside": m.mse_outside,
             "SSIM outside": m.ssim_outside,
-            "products": products,
+            "products": used,
             "s": seconds,
         }
         if oracle:
@@ -101,19 +106,15 @@ def leakage_rows(pipe, face, box, label: str, oracle: bool) -> tuple[list[dict],
             j = fx.names.index("expression")
             out["v1 moves most"] = fx.factor[0]
             out["expression's share of v1's factor change"] = float(fx.share[0, j])
-            # The box holds two factors of the world: the mouth's curve and its width.
-            out["the box's factors' share (expression + mouth_width)"] = float(
-                fx.share[0, j] + fx.share[0, fx.names.index("mouth_width")]
-            )
+            out["the box's factors' share (expression + mouth_width)"] = box_share(fx)
         print(out, flush=True)
         return out
 
     for r in (0, 5, 10, 20):  # the issue's three, and one past LOCO Edit's range
         t0 = time.perf_counter()
         ld = pipe.local_directions(xt=xt, mask=box, t=T, k=K, r=r, steps=STEPS, tol=1e-3)
-        bases = [ld.inside] + ([ld.outside] if ld.outside is not None else [])
-        products = sum(int(b.n_jvp + b.n_vjp) for b in bases)
-        rows.append(row(f"x̂0 inside the box, r = {r}", ld.v, ld.leakage.tolist(), time.perf_counter() - t0, products))
+        used = sum(products(b) for b in (ld.inside, ld.outside) if b is not None)
+        rows.append(row(f"x̂0 inside the box, r = {r}", ld.v, ld.leakage.tolist(), time.perf_counter() - t0, used))
     for mu in (1.0, 4.0, 16.0):  # the whole outside, priced at μ (method="contrast")
         t0 = time.perf_counter()
         ld = pipe.local_directions(
@@ -157,9 +158,7 @@ def transfer_rows(pipe) -> list[dict]:
                     "edit leakage": edit_metrics(base, edited, mask).leakage,
                     "moves most": fx.factor[0],
                     "expression's share": float(fx.share[0, fx.names.index("expression")]),
-                    "the box's factors' share": float(
-                        fx.share[0, fx.names.index("expression")] + fx.share[0, fx.names.index("mouth_width")]
-                    ),
+                    "the box's factors' share": box_share(fx),
                 }
             )
             print(rows[-1], flush=True)
@@ -181,7 +180,7 @@ def main() -> None:
         t0 = time.perf_counter()
         b = sl.local_basis(inside, x, k=K, tol=tol, block_size=block)
         ours_s = time.perf_counter() - t0
-        ours = int(b.n_jvp + b.n_vjp)
+        ours = products(b)
         target = float(b.residuals.max())
         t0 = time.perf_counter()
         pub = power_iteration(inside, x, K, target)

@@ -33,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import svdlens as sl
-from _common import markdown_table, write_results
+from _common import markdown_table, products, write_results
 from local_edits import power_iteration
 
 K, STEPS, TOL = 5, 50, 1e-4
@@ -41,10 +41,6 @@ TS = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
 PUBLISHED_POINTS = 3
 GUIDANCE_STEPS, GUIDANCE_SCALES, GUIDANCE_STRENGTH = 6, (1.0, 0.1), 2.0
 ANGLES = (1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1.0)
-
-
-def products(b) -> int:
-    return int(b.n_jvp + b.n_vjp)
 
 
 def turned(v: torch.Tensor, theta: float, seed: int = 0) -> torch.Tensor:
