@@ -216,25 +216,26 @@ class Explorer:
         image, xt = self._start(source, index, t, text_prompt)
         if box is None:
             basis = self._basis(source, index, t, k, text_prompt)
-            v, s, note = basis.v[direction - 1], basis.s, ""
+            v, s, values, note = basis.v[direction - 1], basis.s, "σ", ""
         else:
             local = _local(
                 self.model, source, int(index), float(t), box, 0 if contrast else int(r), text_prompt, contrast
             )
             v = local.v[direction - 1]
-            s = local.contrast.values if local.contrast is not None else local.s
-            how = (
-                f"the whole outside priced at μ = {local.contrast.weight:g}"
-                if local.contrast is not None
-                else f"{int(r)} outside directions projected out"
-            )
+            if local.contrast is not None:  # a contrast direction's value is its eigenvalue
+                s, values, how = (
+                    local.contrast.values,
+                    "θ",
+                    f"the whole outside priced at μ = {local.contrast.weight:g}",
+                )
+            else:
+                s, values, how = local.s, "σ", f"{local.r} outside directions projected out"
             note = (
                 f"\ninside the box {','.join(map(str, box))}, {how}; "
                 f"first-order leakage of v{direction}: {float(local.leakage[direction - 1]):.2f} "
                 f"(inside directions alone {float(local.leakage_before[direction - 1]):.2f})"
             )
         edited = self.pipe.edit(v=v, strengths=[float(strength)], t=t, steps=APP_STEPS, xt=xt, prompt=text_prompt)[0]
-        values = "θ" if box is not None and contrast else "σ"  # a contrast direction's value is its eigenvalue
         text = (
             f"{values} = {', '.join(f'{x:.3g}' for x in s.tolist())}\n"
             f"x_t {'−' if strength < 0 else '+'} {abs(float(strength)):g}·v{direction}, then {APP_STEPS} DDIM steps "

@@ -18,7 +18,7 @@ from .._validation import check_float, check_int
 from ..diffusion import Pipeline
 from ..diffusion._figures import grid_animation, image_grid
 from ..diffusion._hspace import LOCAL_BASIS_DEFAULTS
-from ..diffusion._local import image_mask, model_mask
+from ..diffusion._local import MAX_OUTSIDE_WEIGHT, image_mask, model_mask
 from ._diffusion import (
     MAX_MEMORY,
     MODEL_FLAGS,
@@ -158,7 +158,8 @@ def run_edit(
         for d in directions
     ]
     grid = np.stack(rows)
-    local_name = "LOCO Edit" if outside_weight is None else "the whole outside priced (contrast)"
+    contrast = local.contrast if local is not None else None
+    local_name = "LOCO Edit" if contrast is None else "the whole outside priced (contrast)"
     labels = [f"v{d}" for d in directions]
     cols = [f"{s:+g}" for s in strengths]
     summary = {
@@ -174,29 +175,28 @@ def run_edit(
         "layer": basis.layer if local is None else None,
         "map": "h (x_t ↦ the U-Net's block)" if local is None else f"x̂0 inside the mask ({local_name})",
         "mask_pixels": None if local is None else int(local.mask.sum()),
-        "r": None if local is None or outside_weight is not None else r,
-        "outside_weight": outside_weight if local is not None else None,
+        "r": None if local is None or contrast is not None else local.r,
+        "outside_weight": None if contrast is None else contrast.weight,
         "leakage": None if local is None else local.leakage.tolist(),
         "leakage_without_projection": None if local is None else local.leakage_before.tolist(),
         "x_guidance": x_guidance,
         "follow": follow,
         "tol": tol,
         "max_memory": max_memory,
-        "singular_values": None if local is not None and local.contrast is not None else s.tolist(),
+        "singular_values": None if contrast is not None else s.tolist(),
         "contrast": None
-        if local is None or local.contrast is None
+        if contrast is None
         else {
-            "eigenvalues": local.contrast.values.tolist(),  # θᵢ = ‖M J vᵢ‖² − μ‖(1−M) J vᵢ‖²
-            "residuals": local.contrast.residuals.tolist(),
-            "products": local.contrast.n_products,
+            "eigenvalues": contrast.values.tolist(),  # θᵢ = ‖M J vᵢ‖² − μ‖(1−M) J vᵢ‖²
+            "residuals": contrast.residuals.tolist(),
+            "products": contrast.n_products,
         },
         "converged": None if local is None else local.converged,
         "seconds": time.perf_counter() - t0,
     }
     protect = [image] if image and not is_builtin_spec(image) else []
     with staged_output(out, protect=protect, force=force) as stage:
-        how_title = f"r = {r}" if outside_weight is None else f"contrast, μ = {outside_weight:g}"
-        title = "edits along the local basis" if local is None else f"edits inside the mask ({how_title})"
+        title = "edits along the local basis" if local is None else f"edits inside the mask ({local.setting})"
         save_figure(image_grid(grid, labels, cols, title), stage / "edit.png")
         save_animation(grid_animation(grid, labels, cols), stage / "edit.gif", fps=3)
         np.save(stage / "edit.npy", grid)
@@ -303,7 +303,9 @@ def edit_command(
         region = None if mask is None else parse_mask(mask)
         r = check_int("--r", 5 if r is None else r, low=0, high=64)
         if outside_weight is not None:
-            outside_weight = check_float("--outside-weight", outside_weight, low=0.0, low_open=True, high=1e6)
+            outside_weight = check_float(
+                "--outside-weight", outside_weight, low=0.0, low_open=True, high=MAX_OUTSIDE_WEIGHT
+            )
         basis = check_basis_options(tol, max_memory)
         with status(quiet or as_json, "DDIM inversion, local basis, denoising..."):
             summary = run_edit(

@@ -319,6 +319,11 @@ class LocalDirections:
         return found
 
     @property
+    def setting(self) -> str:
+        """How the outside was kept: ``"r = 5"``, or ``"contrast, μ = 4"``."""
+        return f"r = {self.r}" if self.contrast is None else f"contrast, μ = {self.contrast.weight:g}"
+
+    @property
     def converged(self) -> bool:
         """Every SVD (and the contrast eigenproblem) reached its tolerance."""
         done = self.inside.converged and (self.outside is None or self.outside.converged)
@@ -332,9 +337,8 @@ class LocalDirections:
             [f"v{i + 1}", float(s[i]), float(self.leakage[i]), float(self.leakage_before[i])] for i in range(len(s))
         ]
         worst_out = float(self.outside.residuals.max()) if self.outside is not None else None
-        how = f"r = {self.r}" if self.contrast is None else f"contrast, μ = {self.contrast.weight:g}"
         return _html.card(
-            f"LocalDirections: {len(s)} directions inside a mask of {int(self.mask.sum())} pixels, {how}",
+            f"LocalDirections: {len(s)} directions inside a mask of {int(self.mask.sum())} pixels, {self.setting}",
             _html.facts(
                 [
                     ("t", self.t),
