@@ -103,14 +103,32 @@ def _full_jacobian(f, x):
     return torch.func.jacrev(f)(x).reshape(f(x).numel(), x.numel())
 
 
-def test_local_directions_against_a_full_jacobian(unet):
+def _x0_map(model, timestep=600):
     from diffusers import DDIMScheduler
 
-    scheduler = DDIMScheduler(num_train_timesteps=1000)
-    t = 600
-    f = X0Map(unet, float(scheduler.alphas_cumprod[t]), t, "epsilon")
+    return X0Map(model, float(DDIMScheduler(num_train_timesteps=1000).alphas_cumprod[timestep]), timestep, "epsilon")
+
+
+def _box_case(unet):
+    """The x̂0 map at t = 600, an x_t and a box: the case the full-Jacobian tests share."""
     x = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(2))
-    mask = image_mask((2, 2, 6, 5), 8, 8)
+    return _x0_map(unet), x, image_mask((2, 2, 6, 5), 8, 8)
+
+
+def _leakage_of(J, V, mask):
+    """‖(J v)⊙(1−M)‖ / ‖J v‖ for the columns v of V, from the dense Jacobian."""
+    Jv = J @ V
+    return Jv[np.flatnonzero(~mask)].norm(dim=0) / Jv.norm(dim=0)
+
+
+def _top_eigenpairs(J, weights, k):
+    """The oracle of the contrast directions: LAPACK's eigh of the dense Jᵀ diag(weights) J, top k first."""
+    theta, W = torch.linalg.eigh(J.T @ (weights[:, None] * J))
+    return theta.flip(0)[:k], W.flip(1)[:, :k]
+
+
+def test_local_directions_against_a_full_jacobian(unet):
+    f, x, mask = _box_case(unet)
     ld = local_directions(f, x, mask, k=3, r=4, t=0.6, steps=50, basis_options={"tol": 1e-6})
     v, leak, leak_before, inside, outside = ld.v, ld.leakage, ld.leakage_before, ld.inside, ld.outside
     J = _full_jacobian(f, x)
@@ -119,8 +137,7 @@ def test_local_directions_against_a_full_jacobian(unet):
     torch.testing.assert_close(inside.s, s_in, rtol=1e-4, atol=1e-5)
     V_out = torch.linalg.svd(J[flat_out])[2][:4]
     assert float((v.reshape(3, -1) @ V_out.T).abs().max()) < 1e-5  # orthogonal to the true outside directions
-    Jv = J @ v.reshape(3, -1).T
-    expected = Jv[flat_out].norm(dim=0) / Jv.norm(dim=0)
+    expected = _leakage_of(J, v.reshape(3, -1).T, mask)
     torch.testing.assert_close(leak, expected, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(leakage(f, x, v, mask), expected, rtol=1e-4, atol=1e-6)
     assert float(leak.mean()) < float(leak_before.mean())  # projecting out the outside directions helps
@@ -128,22 +145,14 @@ def test_local_directions_against_a_full_jacobian(unet):
 
 
 def test_contrast_directions_are_the_eigenvectors_of_a_full_jacobians_weighted_gram(unet):
-    from diffusers import DDIMScheduler
-
-    scheduler = DDIMScheduler(num_train_timesteps=1000)
-    t = 600
-    f = X0Map(unet, float(scheduler.alphas_cumprod[t]), t, "epsilon")
-    x = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(2))
-    mask = image_mask((2, 2, 6, 5), 8, 8)
+    f, x, mask = _box_case(unet)
     J = _full_jacobian(f, x).double()
     weights = {}
     for mu in (1.0, 16.0):
         ld = local_directions(
             f, x, mask, k=3, r=None, t=0.6, steps=50, basis_options={"tol": 1e-5}, method="contrast", outside_weight=mu
         )
-        w = torch.from_numpy(np.where(mask.ravel(), 1.0, -mu))
-        theta, W = torch.linalg.eigh(J.T @ (w[:, None] * J))  # the oracle: LAPACK on the dense matrix
-        theta, W = theta.flip(0)[:3], W.flip(1)[:, :3]
+        theta, W = _top_eigenpairs(J, torch.from_numpy(np.where(mask.ravel(), 1.0, -mu)), 3)
         torch.testing.assert_close(ld.contrast.values, theta, rtol=1e-4, atol=1e-6)
         V = ld.v.reshape(3, -1).double()
         torch.testing.assert_close((V @ W).abs(), torch.eye(3, dtype=torch.float64), rtol=0, atol=1e-3)
@@ -151,9 +160,7 @@ def test_contrast_directions_are_the_eigenvectors_of_a_full_jacobians_weighted_g
         assert ld.outside is None and ld.r == 0 and ld.method == "contrast" and set(ld.residuals) == {
             "inside", "outside", "contrast"
         }  # fmt: skip
-        Jv = J @ V.T
-        flat_out = np.flatnonzero(~mask)
-        torch.testing.assert_close(ld.leakage.double(), Jv[flat_out].norm(dim=0) / Jv.norm(dim=0), rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(ld.leakage.double(), _leakage_of(J, V.T, mask), rtol=1e-4, atol=1e-6)
         weights[mu] = float(ld.leakage[0])
         assert V[0, int(V[0].abs().argmax())] > 0  # the sign rule
     assert weights[16.0] < weights[1.0]  # a higher price on the outside leaks less
@@ -168,7 +175,7 @@ def test_contrast_directions_are_the_eigenvectors_of_a_full_jacobians_weighted_g
 
 
 def test_contrast_directions_restart_over_channels_and_give_up_cleanly(monkeypatch):
-    from diffusers import DDIMScheduler, UNet2DModel
+    from diffusers import UNet2DModel
 
     import svdlens.diffusion._local as local
     from svdlens.exceptions import SvdlensError
@@ -178,17 +185,17 @@ def test_contrast_directions_restart_over_channels_and_give_up_cleanly(monkeypat
         sample_size=8, in_channels=2, out_channels=2, layers_per_block=1, block_out_channels=(8, 16),
         down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4,
     ).eval().requires_grad_(False)  # fmt: skip
-    f = X0Map(two, float(DDIMScheduler(num_train_timesteps=1000).alphas_cumprod[600]), 600, "epsilon")
+    f = _x0_map(two)
     x = torch.randn(1, 2, 8, 8, generator=torch.Generator().manual_seed(3))
     mask = image_mask((1, 2, 5, 6), 8, 8)
     monkeypatch.setattr(local, "CONTRAST_BASIS", 24)
     v, found = local.contrast_directions(f, x, mask, k=3, weight=4.0, tol=1e-6)
     J = _full_jacobian(f, x).double()
     w = torch.from_numpy(np.where(np.broadcast_to(mask, (2, 8, 8)).ravel(), 1.0, -4.0))  # each channel masked alike
-    theta, W = torch.linalg.eigh(J.T @ (w[:, None] * J))
-    torch.testing.assert_close(found.values, theta.flip(0)[:3], rtol=1e-4, atol=1e-6)
+    theta, W = _top_eigenpairs(J, w, 3)
+    torch.testing.assert_close(found.values, theta, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(
-        (v.reshape(3, -1).double() @ W.flip(1)[:, :3]).abs(), torch.eye(3, dtype=torch.float64), rtol=0, atol=1e-3
+        (v.reshape(3, -1).double() @ W).abs(), torch.eye(3, dtype=torch.float64), rtol=0, atol=1e-3
     )
     assert found.converged and found.n_products > 2 * 24  # more products than one Lanczos pass: it restarted
     monkeypatch.setattr(local, "MAX_CONTRAST_PRODUCTS", 2 * 24)  # one restart at most
@@ -197,10 +204,7 @@ def test_contrast_directions_restart_over_channels_and_give_up_cleanly(monkeypat
 
 
 def test_linearity_is_one_for_small_steps_and_measured_for_large(unet):
-    from diffusers import DDIMScheduler
-
-    scheduler = DDIMScheduler(num_train_timesteps=1000)
-    f = X0Map(unet, float(scheduler.alphas_cumprod[500]), 500, "epsilon")
+    f = _x0_map(unet, 500)
     x = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(3))
     v = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(4))
     lin = linearity(f, x, v, [1e-3, -1e-3, 30.0])
