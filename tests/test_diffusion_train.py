@@ -45,3 +45,76 @@ def test_resume_goes_on_from_saved_weights(tmp_path):
         torch.testing.assert_close(b[name], a[name], atol=1e-4, rtol=0, msg=name)
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train_faces(tmp_path / "c", steps=1, resume=tmp_path / "missing")
+
+
+RUNS = [
+    {"data": "lfw", "steps": 2, "batch_size": 2, "lr": 1e-3, "seed": 1},
+    {"data": "lfw", "steps": 3, "batch_size": 2, "lr": 5e-4, "seed": 2},
+]
+
+
+def _weights(folder):
+    from diffusers import UNet2DModel
+
+    return UNet2DModel.from_pretrained(folder).state_dict()
+
+
+def test_train_like_replays_each_run_from_the_one_before(tmp_path, monkeypatch):
+    import svdlens.diffusion._train as training
+    from svdlens.diffusion import train_like
+
+    train_faces(tmp_path / "a", **RUNS[0])
+    train_faces(tmp_path / "b", **RUNS[1], resume=tmp_path / "a")  # the oracle: the runs by hand
+    calls = []
+    info = train_like("unused", tmp_path / "out", runs=RUNS, progress=lambda d, n, label: calls.append((d, n, label)))
+    assert (info["run"], info["runs"], info["stopped"], info["steps"]) == (2, 2, False, 3)
+    assert [run["seed"] for run in info["history"]] == [1]
+    want = _weights(tmp_path / "b")
+    for name, value in _weights(tmp_path / "out").items():
+        torch.testing.assert_close(value, want[name], msg=name)
+    assert calls[-1][:2] == (5, 5) and calls[-1][2].startswith("run 2/2")
+    assert training.training_runs(tmp_path / "out") == RUNS  # the record it wrote replays itself
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(training, "train_faces", must_not_train)
+    assert train_like("unused", tmp_path / "out", runs=RUNS)["steps"] == 3  # called again: nothing to do
+
+
+def test_train_like_stops_and_goes_on_exactly(tmp_path):
+    from svdlens.diffusion import train_like
+
+    whole = train_like("unused", tmp_path / "whole", runs=RUNS)
+    stopped = train_like("unused", tmp_path / "out", runs=RUNS, time_limit_s=1e-9)  # one step, then stop
+    assert stopped["stopped"] and stopped["run"] == 1 and stopped["steps"] == 1
+    assert not (tmp_path / "out").exists()
+    info = train_like("unused", tmp_path / "out", runs=RUNS)
+    assert info["steps"] == whole["steps"] and not info["stopped"]
+    want = _weights(tmp_path / "whole")
+    for name, value in _weights(tmp_path / "out").items():
+        torch.testing.assert_close(value, want[name], msg=name)
+
+
+def test_training_runs_of_the_shipped_models():
+    from svdlens.diffusion._train import training_runs
+
+    world = training_runs("builtin")
+    assert len(world) >= 2 and {run["data"] for run in world} == {"world"}
+    assert [run["seed"] for run in world] == list(range(len(world)))  # a new data seed for every run
+    lfw = training_runs("builtin-lfw")
+    assert [run["steps"] for run in lfw] == [7059, 9947, 8290]
+    assert {run["data"] for run in lfw} == {"lfw"}  # its older records do not say; the built-in's data
+
+
+def test_training_runs_refuses_a_folder_without_a_whole_record(tmp_path):
+    import pytest
+
+    from svdlens.diffusion._train import training_runs
+    from svdlens.exceptions import InvalidParameterError, MissingInputError
+
+    with pytest.raises(MissingInputError, match="no training record"):
+        training_runs(tmp_path)
+    (tmp_path / "training.json").write_text(json.dumps({"data": "world", "steps": 5, "batch_size": 2, "seed": 0}))
+    with pytest.raises(InvalidParameterError, match="run 1 .* does not say its lr"):
+        training_runs(tmp_path)

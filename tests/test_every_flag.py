@@ -391,6 +391,10 @@ CASES: dict[str, dict[str, list]] = {
         "--seed": [Changes(TF, [*TF, "--seed", "1"])],
         "--minutes": [Reaches(TF, [*TF, "--minutes", "5"], "svdlens.cli._train:train_faces", "time_limit_s")],
         "--resume": [Changes(TF, [*TF, "--resume", "{trained}"])],
+        "--like": [
+            Changes(TF, ["train-faces", "--like", "{trained}", "--out", "o"]),
+            Refused([*TF, "--like", "builtin"], "leave out --data, --steps, --batch-size"),
+        ],
         **_generic(TF, existing="training.json"),
     },
     "demo": {

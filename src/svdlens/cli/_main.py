@@ -83,7 +83,7 @@ def main(
 
 def fail(message: str) -> NoReturn:
     """Print ``error: message`` in red on stderr and exit with code 2."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # paths stay whole
     raise typer.Exit(code=2)
 
 
@@ -117,7 +117,7 @@ def handled() -> Iterator[None]:
             for w in caught:
                 if issubclass(w.category, SvdlensWarning):
                     kind = "note" if w.category.__name__ in ("InputNote", "SkippedFilesWarning") else "warning"
-                    err_console.print(f"[yellow]{kind}:[/] {escape(str(w.message))}")
+                    err_console.print(f"[yellow]{kind}:[/] {escape(str(w.message))}", soft_wrap=True)
 
 
 @contextmanager

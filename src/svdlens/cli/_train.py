@@ -8,14 +8,26 @@ import typer
 
 from .._validation import check_choice, check_float, check_int
 from ..diffusion import train_faces
-from ..diffusion._train import DATA_SETS, TRAIN_BATCH, TRAIN_LR, TRAIN_STEPS
+from ..diffusion._train import DATA_SETS, TRAIN_BATCH, TRAIN_LR, TRAIN_STEPS, train_like
+from ..exceptions import InvalidParameterError
 from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, progress_bar
+
+RUN_FLAGS = {"data": "--data", "steps": "--steps", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
+             "resume": "--resume"}  # fmt: skip
+"""The flags that --like takes from the model's training record instead."""
 
 __all__ = ["train_faces_command"]
 
 
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was set on the command line (typer bundles its own click: compare by name)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
+
+
 @app.command("train-faces")
 def train_faces_command(
+    ctx: typer.Context,
     out: str = out_option(
         "out/builtin-ddpm", help="Folder for the diffusers model and scheduler (safetensors + configs)."
     ),
@@ -35,6 +47,12 @@ def train_faces_command(
         "--resume",
         help="A checkpoint folder (OUT.checkpoint: exactly where it stopped) or a model folder (its weights).",
     ),
+    like: Optional[str] = typer.Option(
+        None,
+        "--like",
+        help="Replay the whole training record of a model (builtin, builtin-lfw or a folder this command wrote): "
+        "every run in order, each from the weights of the one before. Run again to go on after a stop.",
+    ),
     force: bool = FORCE,
     as_json: bool = JSON,
     quiet: bool = QUIET,
@@ -52,28 +70,42 @@ def train_faces_command(
         svdlens train-faces --steps 200 --out /tmp/tiny --quiet
 
         svdlens train-faces --resume out/builtin-ddpm.checkpoint --out out/builtin-ddpm
+
+        svdlens train-faces --like builtin --out out/world    # the shipped face-world model, all its runs
     """
     with handled():
+        given = [flag for name, flag in RUN_FLAGS.items() if _given(ctx, name)]
+        if like is not None and given:
+            raise InvalidParameterError(
+                f"--like takes every run's settings from the training record of {like}; leave out {', '.join(given)}"
+            )
         data = check_choice("--data", data, DATA_SETS)
         steps = check_int("--steps", steps, high=10_000_000)
         batch_size = check_int("--batch-size", batch_size, high=4096)
         lr = check_float("--lr", lr, low=0.0, low_open=True)
         limit = check_float("--minutes", minutes, low=0.0, low_open=True) * 60 if minutes is not None else None
         with progress_bar(quiet or as_json, "training") as bar:
-            info = train_faces(
-                out,
-                data=data,
-                steps=steps,
-                batch_size=batch_size,
-                lr=lr,
-                seed=seed,
-                progress=bar,
-                time_limit_s=limit,
-                resume=resume,
-                force=force,
-            )
+            if like is not None:
+                info = train_like(like, out, progress=bar, time_limit_s=limit, force=force)
+            else:
+                info = train_faces(
+                    out,
+                    data=data,
+                    steps=steps,
+                    batch_size=batch_size,
+                    lr=lr,
+                    seed=seed,
+                    progress=bar,
+                    time_limit_s=limit,
+                    resume=resume,
+                    force=force,
+                )
+    head = ""
+    if like is not None:
+        stopped = "stopped by --minutes; run the same command again to go on; " if info["stopped"] else ""
+        head = f"run {info['run']} of {info['runs']} like {like}: {stopped}"
     text = [
-        f"{info['steps']} steps in {info['seconds']:.0f} s on {info['device']}; "
+        head + f"{info['steps']} steps in {info['seconds']:.0f} s on {info['device']}; "
         f"final loss {info['final_loss_mean_last_200']:.4f}; wrote {out}/"
     ]
     emit(info, as_json=as_json, text=text)

@@ -12,7 +12,7 @@ from ._pipeline import FacePipeline, Pipeline
 from ._schedule import check_scheduler
 from ._semantics import FactorEffects
 from ._text import Conditioning
-from ._train import train_faces
+from ._train import train_faces, train_like
 
 __all__ = [
     "load",
@@ -27,6 +27,7 @@ __all__ = [
     "SUPPORTED_PIPELINES",
     "DTYPES",
     "train_faces",
+    "train_like",
     "BUILTIN_DIR",
     "start_face",
     "global_directions",

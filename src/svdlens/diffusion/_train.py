@@ -15,6 +15,10 @@ Every ``checkpoint_every`` steps the whole training state (weights, EMA, the opt
 the step and the loss record) is written to the checkpoint folder (``<out>.checkpoint`` by
 default), safetensors and JSON only. ``resume=`` that folder goes on exactly where it stopped:
 the weights equal those of a run that never stopped.
+
+:func:`train_like` replays a model's whole training record (its ``training.json`` and the runs in
+its ``history``), one run after another, each from the weights of the run before: one call
+reproduces a shipped built-in model.
 """
 
 from __future__ import annotations
@@ -31,10 +35,10 @@ import torch
 from .._atomic import staged_output
 from .._progress import Progress, report
 from .._validation import check_choice, check_float, check_int
-from ..exceptions import MissingInputError, ModelLoadError
-from ._builtin import build_scheduler, build_unet, face_images, world_batch
+from ..exceptions import InvalidParameterError, MissingInputError, ModelLoadError
+from ._builtin import BUILTINS, build_scheduler, build_unet, builtin_folder, face_images, world_batch
 
-__all__ = ["train_faces", "DATA_SETS", "TRAIN_STEPS", "TRAIN_BATCH", "TRAIN_LR"]
+__all__ = ["train_faces", "train_like", "training_runs", "DATA_SETS", "TRAIN_STEPS", "TRAIN_BATCH", "TRAIN_LR"]
 
 DATA_SETS = ("world", "lfw")
 """What a built-in model can be trained on."""
@@ -219,6 +223,119 @@ def train_faces(
         scheduler.save_pretrained(stage)
         (stage / "training.json").write_text(json.dumps(info, indent=2))
     return info
+
+
+RUN_SETTINGS = ("data", "steps", "batch_size", "lr", "seed")
+"""What a run of a training record must name for :func:`train_like` to replay it."""
+
+
+def training_runs(source: str | Path) -> list[dict[str, Any]]:
+    """The runs that made ``source``, oldest first: ``[{data, steps, batch_size, lr, seed}, ...]``.
+
+    ``source`` is a built-in name (``"builtin"``, ``"builtin-lfw"``) or a model folder written by
+    :func:`train_faces`; its ``training.json`` holds the last run and, in ``history``, the runs
+    before it. A record without ``data`` (the real-face model's older runs) takes the built-in's.
+    """
+    folder = builtin_folder(source) or Path(source)
+    record = folder / "training.json"
+    if not record.is_file():
+        raise MissingInputError(
+            f"no training record in {folder}: a model is trained like another from the training.json that "
+            f"svdlens train-faces writes; give a built-in name ({', '.join(BUILTINS)}) or a folder it wrote"
+        )
+    last = json.loads(record.read_text())
+    fallback = BUILTINS[str(source)].data if builtin_folder(source) is not None else None
+    runs = []
+    for i, run in enumerate([*last.get("history", []), last], start=1):
+        run = {"data": fallback, **{k: v for k, v in run.items() if k != "data" or v is not None}}
+        missing = [k for k in RUN_SETTINGS if run.get(k) is None]
+        if missing:
+            raise InvalidParameterError(
+                f"run {i} of the training record in {record} does not say its {', '.join(missing)}"
+            )
+        runs.append({k: run[k] for k in RUN_SETTINGS})
+    return runs
+
+
+def train_like(
+    source: str | Path,
+    out: str | Path,
+    *,
+    runs: list[dict[str, Any]] | None = None,
+    device: str | None = None,
+    progress: Progress = None,
+    time_limit_s: float | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Train a model the way ``source`` was trained: every run of its record, in order.
+
+    Run 1 starts from fresh weights; run i > 1 from run i − 1's saved (EMA) weights with a fresh
+    optimiser, as ``svdlens train-faces --resume <folder>`` does. Runs before the last are written
+    to ``<out>.runs/<i>`` (checkpoints beside them); the last to ``out``. Called again, finished
+    runs are skipped and a stopped one goes on from its checkpoint, so the weights equal those of
+    one uninterrupted call (to float rounding, which depends on the number of torch threads).
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        A built-in name (``"builtin"``: the face world, three runs) or a folder written by
+        :func:`train_faces`.
+    out : str or pathlib.Path
+        The folder of the finished model.
+    runs : list of dict, optional
+        The runs instead of ``source``'s record (``{data, steps, batch_size, lr, seed}`` each).
+    device, progress, force
+        As for :func:`train_faces`; progress counts the steps of all runs together.
+    time_limit_s : float, optional
+        Stop (with every run's state saved) after this much training time; call again to go on.
+
+    Returns
+    -------
+    dict
+        The last run's training record, or the stopped run's, with ``run`` (its number), ``runs``
+        (how many) and ``stopped`` (stopped by ``time_limit_s`` before its last step).
+
+    Raises
+    ------
+    MissingInputError
+        ``source`` holds no training record.
+    InvalidParameterError
+        A run of the record does not name its settings.
+    """
+    runs = training_runs(source) if runs is None else runs
+    out = Path(out)
+    total = sum(int(run["steps"]) for run in runs)
+    start, offset, previous = time.perf_counter(), 0, None
+    info: dict[str, Any] = {}
+    for i, run in enumerate(runs, start=1):
+        folder = out if i == len(runs) else out.parent / f"{out.name}.runs" / str(i)
+        checkpoint = Path(f"{folder}.checkpoint")
+        info = _finished(folder, run)
+        if not info:
+            resume = checkpoint if (checkpoint / CHECKPOINT).exists() else previous
+            left = None if time_limit_s is None else max(time_limit_s - (time.perf_counter() - start), 0.0)
+
+            def counted(done: int, _total: int, label: str, i: int = i, offset: int = offset) -> None:
+                report(progress, offset + done, total, f"run {i}/{len(runs)} · {label}")
+
+            info = train_faces(
+                folder, **run, device=device, progress=counted, time_limit_s=left, resume=resume,
+                checkpoint=checkpoint, force=force or i < len(runs),
+            )  # fmt: skip
+            if info["steps"] < run["steps"]:
+                return {**info, "run": i, "runs": len(runs), "stopped": True}
+        offset += int(run["steps"])
+        previous = folder
+    return {**info, "run": len(runs), "runs": len(runs), "stopped": False}
+
+
+def _finished(folder: Path, run: dict[str, Any]) -> dict[str, Any]:
+    """``folder``'s training record if it is ``run`` done to its last step, else an empty dict."""
+    record = folder / "training.json"
+    if not record.is_file():
+        return {}
+    info = json.loads(record.read_text())
+    return info if all(info.get(k) == run[k] for k in RUN_SETTINGS) else {}
 
 
 def _learning_rate(step: int, steps: int, lr: float) -> float:
