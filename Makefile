@@ -4,7 +4,7 @@ PIP = $(PYTHON) -m pip install -q --disable-pip-version-check
 # torch is installed first and pinned, so that nothing pulls the multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install install-test install-docs install-browser install-system install-video install-bench demo docs test lint bench clean
+.PHONY: install install-test install-docs install-browser install-system install-video install-bench demo docs test lint bench bench-scale clean
 
 install:
 	$(PIP) "$(TORCH)"
@@ -74,6 +74,17 @@ bench: install-bench
 	$(PYTHON) bench/demo.py
 	$(PYTHON) bench/reliability.py
 	$(PYTHON) bench/video.py
+	$(PYTHON) bench/semantics.py --images 4 --k 5 --k-local 10 --samples 256 --steps 25 --more-steps 100
+	$(PYTHON) bench/local_edits.py
+	$(PYTHON) bench/warm_starts.py
+	$(PYTHON) bench/warm_starts.py --model builtin
+	$(PYTHON) bench/krylov_gap.py
+	$(PYTHON) bench/inversion.py
+
+# Hours on 2 cores, and up to 16 GB: real-scale models with random weights (see docs/benchmarks.md).
+bench-scale: install-bench
+	$(PYTHON) bench/scale.py --limit-gb 16
+	$(PYTHON) bench/warm_starts_celebahq.py
 
 clean:
 	rm -rf build dist .pytest_cache .hypothesis src/*.egg-info docs/_build docs/api docs/tutorials docs/gallery
