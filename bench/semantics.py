@@ -19,6 +19,11 @@
    spreads); calibrations: the same for 512 renders read by the oracle (its error alone), for
    those renders blurred by 1 px (is the oracle thrown by soft samples?), and with
    ``--more-steps`` for samples drawn with more DDIM steps (is the KS the sampler's?).
+6. Where the samples' factors drift: renders noised to t by the forward process and denoised by
+   the pipeline's DDIM (``pipe.generate``), read by the oracle: the mean change of each factor,
+   in spreads. Small at low t, where the image survives the noise; what it becomes at high t
+   is the model's own generation, so a factor whose samples are off (section 5) shows here at
+   the t where the model starts to make it up.
 
     python bench/semantics.py [--model builtin] [--quick] [--more-steps 100]
 """
@@ -319,6 +324,23 @@ def sample_quality(pipe, oracle, n, steps, more_steps=()):
     return rows, samples, read, seconds
 
 
+def drift_rows(pipe, oracle, n, steps, ts=(0.1, 0.3, 0.45, 0.6, 0.75, 0.9)):
+    """Renders noised to each t (forward process, one seeded noise), denoised: the oracle's mean change per factor."""
+    factors = world.sample_factors(n, seed=(96, 0))
+    x0 = pipe.to_model(world.render(factors))
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0), dtype=x0.dtype)
+    alphas = pipe.scheduler.alphas_cumprod
+    spread = world.spread()
+    rows = []
+    for t in ts:
+        first = pipe.timesteps(t, steps)[0]
+        a = float(alphas[first])
+        xt = a**0.5 * x0 + (1 - a) ** 0.5 * noise
+        change = (oracle.predict(pipe.generate(xt, t, steps)) - factors).mean(axis=0) / spread
+        rows.append({"t": t, "timestep": first, **{f.name: float(c) for f, c in zip(world.FACTORS, change)}})
+    return rows
+
+
 def figures(out, record, transport, samples, read):
     from svdlens._plotting import save_figure, subplots
 
@@ -380,6 +402,7 @@ def main(argv=None):
     p_rows, best_rows, record, kept = purity_study(pipe, oracle, images, args, ts)
     t_rows, t_record = transport_study(pipe, oracle, kept, args.t_transport, args)
     q_rows, samples, read, sample_s = sample_quality(pipe, oracle, args.samples, args.steps, args.more_steps)
+    d_rows = drift_rows(pipe, oracle, 16 if args.quick else 64, args.steps)
     figures(RESULTS / "semantics", record, t_record, samples, read)
     at = [r for r in p_rows if r["t"] == args.t_transport]
     ours = next(r for r in at if r["method"] == "svdlens local basis")
@@ -438,6 +461,9 @@ def main(argv=None):
         f"5. Sample quality: {args.samples} samples, {args.steps} steps ({sample_s:.0f} s) (e)": markdown_table(
             q_rows, list(q_rows[0])
         ),
+        "6. Where the samples' factors drift: renders noised to t and denoised, mean change in spreads": (
+            markdown_table(d_rows, ["t", "timestep", *world.NAMES])
+        ),
     }
     notes = [
         f"{args.images} renders (world.sample_factors(n, seed=2026), a stream the model never saw), inverted with {args.steps} DDIM steps; γ = {args.strength} on unit directions (‖x_t‖ ≈ 64).",
@@ -451,6 +477,7 @@ def main(argv=None):
         "purity": record,
         "transport": t_record,
         "sample_quality": q_rows,
+        "drift": d_rows,
         "targets": targets,
     }
     path = write_results("semantics" + ("-quick" if args.quick else ""), command, tables, records, notes)
