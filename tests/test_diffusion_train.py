@@ -118,3 +118,27 @@ def test_training_runs_refuses_a_folder_without_a_whole_record(tmp_path):
     (tmp_path / "training.json").write_text(json.dumps({"data": "world", "steps": 5, "batch_size": 2, "seed": 0}))
     with pytest.raises(InvalidParameterError, match="run 1 .* does not say its lr"):
         training_runs(tmp_path)
+
+
+def test_a_run_on_part_of_the_timesteps_is_recorded_and_replayed(tmp_path):
+    import pytest
+
+    from svdlens.diffusion import train_like
+    from svdlens.diffusion._train import training_runs
+    from svdlens.exceptions import InvalidParameterError
+
+    high = {**RUNS[0], "timesteps": [900, 1000]}
+    info = train_faces(tmp_path / "a", **high)
+    assert info["timesteps"] == [900, 1000] and training_runs(tmp_path / "a") == [high]
+    whole = train_faces(tmp_path / "b", **RUNS[0])
+    assert whole["timesteps"] is None
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert any(not torch.equal(a[name], b[name]) for name in a)  # other timesteps, other weights
+    replayed = train_like("unused", tmp_path / "c", runs=[high])
+    for name, value in _weights(tmp_path / "c").items():
+        torch.testing.assert_close(value, a[name], msg=name)
+    assert replayed["timesteps"] == [900, 1000]
+    for bad in ((5, 5), (0, 1001), (1000, 1000), (3,)):
+        with pytest.raises(InvalidParameterError, match="timesteps"):
+            train_faces(tmp_path / "d", **RUNS[0] | {"timesteps": bad})
+    assert not (tmp_path / "d").exists()

@@ -391,6 +391,11 @@ CASES: dict[str, dict[str, list]] = {
         "--seed": [Changes(TF, [*TF, "--seed", "1"])],
         "--minutes": [Reaches(TF, [*TF, "--minutes", "5"], "svdlens.cli._train:train_faces", "time_limit_s")],
         "--resume": [Changes(TF, [*TF, "--resume", "{trained}"])],
+        "--timesteps": [
+            Changes(TF, [*TF, "--timesteps", "900:1000"]),
+            Refused([*TF, "--timesteps", "900"], "LOW:HIGH"),
+            Refused([*TF, "--timesteps", "10:5"], "high end"),
+        ],
         "--like": [
             Changes(TF, ["train-faces", "--like", "{trained}", "--out", "o"]),
             Refused([*TF, "--like", "builtin"], "leave out --data, --steps, --batch-size"),

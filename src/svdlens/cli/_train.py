@@ -13,7 +13,7 @@ from ..exceptions import InvalidParameterError
 from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, progress_bar
 
 RUN_FLAGS = {"data": "--data", "steps": "--steps", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
-             "resume": "--resume"}  # fmt: skip
+             "resume": "--resume", "timesteps": "--timesteps"}  # fmt: skip
 """The flags that --like takes from the model's training record instead."""
 
 __all__ = ["train_faces_command"]
@@ -23,6 +23,16 @@ def _given(ctx: typer.Context, name: str) -> bool:
     """Whether option ``name`` was set on the command line (typer bundles its own click: compare by name)."""
     source = ctx.get_parameter_source(name)
     return source is not None and source.name != "DEFAULT"
+
+
+def _timesteps(text: str | None) -> tuple[int, int] | None:
+    """``--timesteps LOW:HIGH`` as two whole numbers (checked in range by the library)."""
+    if text is None:
+        return None
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise InvalidParameterError(f"--timesteps takes LOW:HIGH, two whole numbers such as 450:1000; got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 @app.command("train-faces")
@@ -41,6 +51,12 @@ def train_faces_command(
     batch_size: int = typer.Option(TRAIN_BATCH, "--batch-size", help="Images per step."),
     lr: float = typer.Option(TRAIN_LR, "--lr", help="AdamW's peak learning rate (warm-up, then cosine decay)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the data order, noise and initial weights."),
+    timesteps: Optional[str] = typer.Option(
+        None,
+        "--timesteps",
+        help="LOW:HIGH: train on the timesteps LOW to HIGH-1 only (default all 1000); e.g. 450:1000 to fine-tune "
+        "where a sample's features are made up.",
+    ),
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Stop after this much training time."),
     resume: Optional[str] = typer.Option(
         None,
@@ -71,6 +87,8 @@ def train_faces_command(
 
         svdlens train-faces --resume out/builtin-ddpm.checkpoint --out out/builtin-ddpm
 
+        svdlens train-faces --resume out/world --timesteps 450:1000 --steps 3000 --lr 1e-4 --seed 3 --out out/high
+
         svdlens train-faces --like builtin --out out/world    # the shipped face-world model, all its runs
     """
     with handled():
@@ -83,6 +101,7 @@ def train_faces_command(
         steps = check_int("--steps", steps, high=10_000_000)
         batch_size = check_int("--batch-size", batch_size, high=4096)
         lr = check_float("--lr", lr, low=0.0, low_open=True)
+        span = _timesteps(timesteps)
         limit = check_float("--minutes", minutes, low=0.0, low_open=True) * 60 if minutes is not None else None
         with progress_bar(quiet or as_json, "training") as bar:
             if like is not None:
@@ -95,6 +114,7 @@ def train_faces_command(
                     batch_size=batch_size,
                     lr=lr,
                     seed=seed,
+                    timesteps=span,
                     progress=bar,
                     time_limit_s=limit,
                     resume=resume,

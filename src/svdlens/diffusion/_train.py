@@ -64,6 +64,7 @@ def train_faces(
     batch_size: int = TRAIN_BATCH,
     lr: float = TRAIN_LR,
     seed: int = 0,
+    timesteps: tuple[int, int] | None = None,
     device: str | None = None,
     progress: Progress = None,
     time_limit_s: float | None = None,
@@ -91,6 +92,10 @@ def train_faces(
         AdamW's peak learning rate.
     seed : int
         Seed of the weights, the batches, the noise and the timesteps.
+    timesteps : (int, int), optional
+        Draw the training timesteps from ``low`` to ``high − 1`` only (default: all 1000). A
+        fine-tuning run on the high ones trains where a sample's features are made up (see
+        docs/diffusion.md, where the eyes close).
     device : str, optional
         Where to train (default: CUDA when available, else CPU).
     progress : callable, optional
@@ -132,6 +137,7 @@ def train_faces(
     lr = check_float("lr", lr, low=0.0, low_open=True)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every)
     seed = check_int("seed", seed, low=0)
+    low, high = check_timesteps(timesteps)
     torch.manual_seed(seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, ema = build_unet(data).to(dev), build_unet(data).to(dev)
@@ -141,13 +147,20 @@ def train_faces(
         "seed": seed,
         "batch_size": batch_size,
         "lr": lr,
+        "timesteps": None if timesteps is None else [low, high],
         "done": 0,
         "seconds": 0.0,
         "losses": [],
     }
     history: list[dict] = []
     if resume is not None and (Path(resume) / CHECKPOINT).exists():
-        state = _load_checkpoint(Path(resume), model, ema, opt, dict(data=data, seed=seed, batch_size=batch_size))
+        state = _load_checkpoint(
+            Path(resume),
+            model,
+            ema,
+            opt,
+            dict(data=data, seed=seed, batch_size=batch_size, timesteps=state["timesteps"]),
+        )
         history = state.pop("history", [])
     else:
         if resume is not None:
@@ -168,7 +181,7 @@ def train_faces(
         else:
             x0 = images[torch.randint(0, len(images), (batch_size,), generator=gen).to(dev)]
         noise = torch.randn(x0.shape, generator=gen).to(dev)
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (batch_size,), generator=gen).to(dev)
+        t = torch.randint(low, high, (batch_size,), generator=gen).to(dev)
         for group in opt.param_groups:
             group["lr"] = _learning_rate(step, steps, lr)
         loss = torch.nn.functional.mse_loss(model(scheduler.add_noise(x0, noise, t), t).sample, noise)
@@ -205,6 +218,7 @@ def train_faces(
         "batch_size": batch_size,
         "lr": lr,
         "seed": seed,
+        "timesteps": state["timesteps"],
         "device": str(dev),
         "seconds": seconds,
         "seconds_per_step_this_run": (time.perf_counter() - start) / done_here if done_here else None,
@@ -232,6 +246,8 @@ RUN_SETTINGS = ("data", "steps", "batch_size", "lr", "seed")
 def training_runs(source: str | Path) -> list[dict[str, Any]]:
     """The runs that made ``source``, oldest first: ``[{data, steps, batch_size, lr, seed}, ...]``.
 
+    A run trained on part of the timesteps also has ``timesteps`` ``[low, high]``.
+
     ``source`` is a built-in name (``"builtin"``, ``"builtin-lfw"``) or a model folder written by
     :func:`train_faces`; its ``training.json`` holds the last run and, in ``history``, the runs
     before it. A record without ``data`` (the real-face model's older runs) takes the built-in's.
@@ -253,7 +269,9 @@ def training_runs(source: str | Path) -> list[dict[str, Any]]:
             raise InvalidParameterError(
                 f"run {i} of the training record in {record} does not say its {', '.join(missing)}"
             )
-        runs.append({k: run[k] for k in RUN_SETTINGS})
+        runs.append(
+            {k: run[k] for k in RUN_SETTINGS} | ({"timesteps": run["timesteps"]} if run.get("timesteps") else {})
+        )
     return runs
 
 
@@ -283,7 +301,8 @@ def train_like(
     out : str or pathlib.Path
         The folder of the finished model.
     runs : list of dict, optional
-        The runs instead of ``source``'s record (``{data, steps, batch_size, lr, seed}`` each).
+        The runs instead of ``source``'s record (``{data, steps, batch_size, lr, seed}`` each,
+        and ``timesteps`` where a run drew from part of them).
     device, progress, force
         As for :func:`train_faces`; progress counts the steps of all runs together.
     time_limit_s : float, optional
@@ -335,7 +354,20 @@ def _finished(folder: Path, run: dict[str, Any]) -> dict[str, Any]:
     if not record.is_file():
         return {}
     info = json.loads(record.read_text())
-    return info if all(info.get(k) == run[k] for k in RUN_SETTINGS) else {}
+    same = all(info.get(k) == run[k] for k in RUN_SETTINGS) and info.get("timesteps") == run.get("timesteps")
+    return info if same else {}
+
+
+def check_timesteps(timesteps: tuple[int, int] | None) -> tuple[int, int]:
+    """``(low, high)`` of the training timesteps, checked: 0 ≤ low < high ≤ 1000 (all of them when None)."""
+    total = build_scheduler().config.num_train_timesteps
+    if timesteps is None:
+        return 0, total
+    if len(timesteps) != 2:
+        raise InvalidParameterError(f"timesteps must be (low, high); got {timesteps!r}")
+    low = check_int("timesteps' low end", timesteps[0], low=0, high=total - 1)
+    high = check_int("timesteps' high end", timesteps[1], low=low + 1, high=total)
+    return low, high
 
 
 def _learning_rate(step: int, steps: int, lr: float) -> float:
