@@ -48,8 +48,8 @@ def test_resume_goes_on_from_saved_weights(tmp_path):
 
 
 RUNS = [
-    {"data": "lfw", "steps": 2, "batch_size": 2, "lr": 1e-3, "seed": 1},
-    {"data": "lfw", "steps": 3, "batch_size": 2, "lr": 5e-4, "seed": 2},
+    {"data": "lfw", "steps": 2, "batch_size": 2, "lr": 1e-3, "seed": 1, "timesteps": None},
+    {"data": "lfw", "steps": 3, "batch_size": 2, "lr": 5e-4, "seed": 2, "timesteps": None},
 ]
 
 

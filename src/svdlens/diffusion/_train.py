@@ -137,7 +137,8 @@ def train_faces(
     lr = check_float("lr", lr, low=0.0, low_open=True)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every)
     seed = check_int("seed", seed, low=0)
-    low, high = check_timesteps(timesteps)
+    scheduler = build_scheduler()
+    low, high = check_timesteps(timesteps, scheduler.config.num_train_timesteps)
     torch.manual_seed(seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, ema = build_unet(data).to(dev), build_unet(data).to(dev)
@@ -167,7 +168,6 @@ def train_faces(
             history = _load_weights(Path(resume), model)
         ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
-    scheduler = build_scheduler()
     images = face_images().to(dev) if data == "lfw" else None
     gen = torch.Generator(device="cpu")
     ckpt = Path(checkpoint) if checkpoint is not None else Path(f"{Path(out)}.checkpoint")
@@ -246,7 +246,7 @@ RUN_SETTINGS = ("data", "steps", "batch_size", "lr", "seed")
 def training_runs(source: str | Path) -> list[dict[str, Any]]:
     """The runs that made ``source``, oldest first: ``[{data, steps, batch_size, lr, seed}, ...]``.
 
-    A run trained on part of the timesteps also has ``timesteps`` ``[low, high]``.
+    Each run also has ``timesteps``: ``[low, high]`` for a run on part of them, else None.
 
     ``source`` is a built-in name (``"builtin"``, ``"builtin-lfw"``) or a model folder written by
     :func:`train_faces`; its ``training.json`` holds the last run and, in ``history``, the runs
@@ -269,9 +269,7 @@ def training_runs(source: str | Path) -> list[dict[str, Any]]:
             raise InvalidParameterError(
                 f"run {i} of the training record in {record} does not say its {', '.join(missing)}"
             )
-        runs.append(
-            {k: run[k] for k in RUN_SETTINGS} | ({"timesteps": run["timesteps"]} if run.get("timesteps") else {})
-        )
+        runs.append({k: run.get(k) for k in (*RUN_SETTINGS, "timesteps")})
     return runs
 
 
@@ -354,13 +352,11 @@ def _finished(folder: Path, run: dict[str, Any]) -> dict[str, Any]:
     if not record.is_file():
         return {}
     info = json.loads(record.read_text())
-    same = all(info.get(k) == run[k] for k in RUN_SETTINGS) and info.get("timesteps") == run.get("timesteps")
-    return info if same else {}
+    return info if all(info.get(k) == v for k, v in run.items()) else {}
 
 
-def check_timesteps(timesteps: tuple[int, int] | None) -> tuple[int, int]:
-    """``(low, high)`` of the training timesteps, checked: 0 ≤ low < high ≤ 1000 (all of them when None)."""
-    total = build_scheduler().config.num_train_timesteps
+def check_timesteps(timesteps: tuple[int, int] | None, total: int) -> tuple[int, int]:
+    """``(low, high)`` of the training timesteps, checked: 0 ≤ low < high ≤ total (all of them when None)."""
     if timesteps is None:
         return 0, total
     if len(timesteps) != 2:
