@@ -316,6 +316,8 @@ def sample_quality(pipe, oracle, n, steps, more_steps=()):
                 "KS (renders, calibration)": ks(renders),
                 f"KS (renders blurred {BLUR:g} px)": ks(blurred),
                 "Wasserstein / spread": float(wasserstein_distance(read[:, j], reference[:, j]) / spread[j]),
+                "mean − world's (spreads)": float((read[:, j].mean() - (f.low + f.high) / 2) / spread[j]),
+                "sd / world's": float(read[:, j].std() / spread[j]),
                 "target": "KS ≤ 0.15",
                 "met": row["KS (samples)"] <= 0.15,
             }
@@ -329,13 +331,11 @@ def drift_rows(pipe, oracle, n, steps, ts=(0.1, 0.3, 0.45, 0.6, 0.75, 0.9)):
     factors = world.sample_factors(n, seed=(96, 0))
     x0 = pipe.to_model(world.render(factors))
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0), dtype=x0.dtype)
-    alphas = pipe.scheduler.alphas_cumprod
     spread = world.spread()
     rows = []
     for t in ts:
         first = pipe.timesteps(t, steps)[0]
-        a = float(alphas[first])
-        xt = a**0.5 * x0 + (1 - a) ** 0.5 * noise
+        xt = pipe.scheduler.add_noise(x0, noise, torch.tensor([first]))
         change = (oracle.predict(pipe.generate(xt, t, steps)) - factors).mean(axis=0) / spread
         rows.append({"t": t, "timestep": first, **{f.name: float(c) for f, c in zip(world.FACTORS, change)}})
     return rows
