@@ -326,6 +326,14 @@ def sample_quality(pipe, oracle, n, steps, more_steps=()):
     return rows, samples, read, seconds
 
 
+def grain(images: np.ndarray) -> float:
+    """Residual noise: the mean sd of the Laplacian over the two top 10×10 corners (background, lit smoothly)."""
+    from scipy.ndimage import laplace
+
+    corners = np.stack([images[..., :10, :10], images[..., :10, -10:]]).reshape(-1, 10, 10)
+    return float(np.mean([laplace(c).std() for c in corners]))
+
+
 def drift_rows(pipe, oracle, n, steps, ts=(0.1, 0.3, 0.45, 0.6, 0.75, 0.9)):
     """Renders noised to each t (forward process, one seeded noise), denoised: the oracle's mean change per factor."""
     factors = world.sample_factors(n, seed=(96, 0))
@@ -403,6 +411,13 @@ def main(argv=None):
     t_rows, t_record = transport_study(pipe, oracle, kept, args.t_transport, args)
     q_rows, samples, read, sample_s = sample_quality(pipe, oracle, args.samples, args.steps, args.more_steps)
     d_rows = drift_rows(pipe, oracle, 16 if args.quick else 64, args.steps)
+    g_rows = [
+        {"images": f"{args.samples} samples, {args.steps} steps", "background Laplacian sd": grain(samples)},
+        {
+            "images": f"{args.samples} renders",
+            "background Laplacian sd": grain(world.render(world.sample_factors(args.samples, seed=(98, 0)))),
+        },
+    ]
     figures(RESULTS / "semantics", record, t_record, samples, read)
     at = [r for r in p_rows if r["t"] == args.t_transport]
     ours = next(r for r in at if r["method"] == "svdlens local basis")
@@ -461,6 +476,9 @@ def main(argv=None):
         f"5. Sample quality: {args.samples} samples, {args.steps} steps ({sample_s:.0f} s) (e)": markdown_table(
             q_rows, list(q_rows[0])
         ),
+        "5b. Residual noise: the samples' background against the renders'": markdown_table(
+            g_rows, ["images", "background Laplacian sd"]
+        ),
         "6. Where the samples' factors drift: renders noised to t and denoised, mean change in spreads": (
             markdown_table(d_rows, ["t", "timestep", *world.NAMES])
         ),
@@ -478,6 +496,7 @@ def main(argv=None):
         "transport": t_record,
         "sample_quality": q_rows,
         "drift": d_rows,
+        "grain": g_rows,
         "targets": targets,
     }
     path = write_results("semantics" + ("-quick" if args.quick else ""), command, tables, records, notes)
