@@ -286,7 +286,10 @@ BLUR = 1.0  # px: the oracle read on renders blurred this much, a calibration of
 
 
 def sample_quality(pipe, oracle, n, steps, more_steps=()):
-    """KS of the oracle's factors of n samples against the world's; calibrations: renders, blurred renders, more steps."""
+    """KS of the oracle's factors of n samples against the world's; calibrations: renders, blurred renders, more steps.
+
+    Also the residual noise (:func:`grain`) of the samples and of the same renders.
+    """
     from scipy.ndimage import gaussian_filter
     from scipy.stats import kstest, wasserstein_distance
 
@@ -323,7 +326,11 @@ def sample_quality(pipe, oracle, n, steps, more_steps=()):
             }
         )
         rows.append(row)
-    return rows, samples, read, seconds
+    noise_rows = [
+        {"images": f"{n} samples, {steps} steps", "background Laplacian sd": grain(samples)},
+        {"images": f"{n} renders", "background Laplacian sd": grain(truth)},
+    ]
+    return rows, noise_rows, samples, read, seconds
 
 
 def grain(images: np.ndarray) -> float:
@@ -409,15 +416,8 @@ def main(argv=None):
     images = world.render(world.sample_factors(args.images, seed=2026))
     p_rows, best_rows, record, kept = purity_study(pipe, oracle, images, args, ts)
     t_rows, t_record = transport_study(pipe, oracle, kept, args.t_transport, args)
-    q_rows, samples, read, sample_s = sample_quality(pipe, oracle, args.samples, args.steps, args.more_steps)
+    q_rows, g_rows, samples, read, sample_s = sample_quality(pipe, oracle, args.samples, args.steps, args.more_steps)
     d_rows = drift_rows(pipe, oracle, 16 if args.quick else 64, args.steps)
-    g_rows = [
-        {"images": f"{args.samples} samples, {args.steps} steps", "background Laplacian sd": grain(samples)},
-        {
-            "images": f"{args.samples} renders",
-            "background Laplacian sd": grain(world.render(world.sample_factors(args.samples, seed=(98, 0)))),
-        },
-    ]
     figures(RESULTS / "semantics", record, t_record, samples, read)
     at = [r for r in p_rows if r["t"] == args.t_transport]
     ours = next(r for r in at if r["method"] == "svdlens local basis")
