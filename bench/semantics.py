@@ -418,7 +418,8 @@ def main(argv=None):
     t_rows, t_record = transport_study(pipe, oracle, kept, args.t_transport, args)
     q_rows, g_rows, samples, read, sample_s = sample_quality(pipe, oracle, args.samples, args.steps, args.more_steps)
     d_rows = drift_rows(pipe, oracle, 16 if args.quick else 64, args.steps)
-    figures(RESULTS / "semantics", record, t_record, samples, read)
+    name = "semantics" + ("-quick" if args.quick else "")  # a smoke run leaves the full run's figures alone
+    figures(RESULTS / name, record, t_record, samples, read)
     at = [r for r in p_rows if r["t"] == args.t_transport]
     ours = next(r for r in at if r["method"] == "svdlens local basis")
     targets = [
@@ -499,7 +500,7 @@ def main(argv=None):
         "grain": g_rows,
         "targets": targets,
     }
-    path = write_results("semantics" + ("-quick" if args.quick else ""), command, tables, records, notes)
+    path = write_results(name, command, tables, records, notes)
     print(path.read_text())
 
 

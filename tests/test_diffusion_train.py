@@ -48,8 +48,8 @@ def test_resume_goes_on_from_saved_weights(tmp_path):
 
 
 RUNS = [
-    {"data": "lfw", "steps": 2, "batch_size": 2, "lr": 1e-3, "seed": 1, "timesteps": None},
-    {"data": "lfw", "steps": 3, "batch_size": 2, "lr": 5e-4, "seed": 2, "timesteps": None},
+    {"data": "lfw", "steps": 2, "batch_size": 2, "lr": 1e-3, "seed": 1, "timesteps": None, "timestep_share": 1.0},
+    {"data": "lfw", "steps": 3, "batch_size": 2, "lr": 5e-4, "seed": 2, "timesteps": None, "timestep_share": 1.0},
 ]
 
 
@@ -141,4 +141,38 @@ def test_a_run_on_part_of_the_timesteps_is_recorded_and_replayed(tmp_path):
     for bad in ((5, 5), (0, 1001), (1000, 1000), (3,)):
         with pytest.raises(InvalidParameterError, match="timesteps"):
             train_faces(tmp_path / "d", **RUNS[0] | {"timesteps": bad})
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_share_of_each_batch_comes_from_the_timesteps_asked_and_the_rest_from_all(tmp_path, monkeypatch):
+    import pytest
+
+    from svdlens.diffusion import _train, train_like
+    from svdlens.diffusion._train import training_runs
+    from svdlens.exceptions import InvalidParameterError
+
+    drawn = []
+    build = _train.build_scheduler
+
+    def recording():
+        scheduler = build()
+        add_noise = scheduler.add_noise
+        scheduler.add_noise = lambda x0, noise, t: drawn.append(t.tolist()) or add_noise(x0, noise, t)
+        return scheduler
+
+    monkeypatch.setattr(_train, "build_scheduler", recording)
+    mixed = {**RUNS[0], "steps": 4, "batch_size": 4, "timesteps": [900, 1000], "timestep_share": 0.5}
+    info = train_faces(tmp_path / "a", **mixed)
+    assert info["timestep_share"] == 0.5 and training_runs(tmp_path / "a") == [mixed]
+    assert len(drawn) == 4 and all(900 <= t < 1000 for batch in drawn for t in batch[:2])
+    assert any(t < 900 for batch in drawn for t in batch[2:])  # 8 draws from all 1000: P(none below 900) = 1e-8
+    drawn.clear()
+    train_faces(tmp_path / "b", **mixed | {"timestep_share": 1.0})
+    assert all(900 <= t < 1000 for batch in drawn for t in batch)
+    train_like("unused", tmp_path / "c", runs=[mixed])
+    for name, value in _weights(tmp_path / "c").items():
+        torch.testing.assert_close(value, _weights(tmp_path / "a")[name], msg=name)
+    for bad in ({"timestep_share": 1.5}, {"timestep_share": -0.1}, {"timesteps": None}):
+        with pytest.raises(InvalidParameterError, match="timestep_share"):
+            train_faces(tmp_path / "d", **mixed | bad)
     assert not (tmp_path / "d").exists()

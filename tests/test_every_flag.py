@@ -396,6 +396,11 @@ CASES: dict[str, dict[str, list]] = {
             Refused([*TF, "--timesteps", "900"], "LOW:HIGH"),
             Refused([*TF, "--timesteps", "10:5"], "high end"),
         ],
+        "--timestep-share": [
+            Changes([*TF, "--timesteps", "900:1000"], [*TF, "--timesteps", "900:1000", "--timestep-share", "0.5"]),
+            Refused([*TF, "--timestep-share", "0.5"], "give --timesteps"),
+            Refused([*TF, "--timesteps", "900:1000", "--timestep-share", "1.5"], "--timestep-share"),
+        ],
         "--like": [
             Changes(TF, ["train-faces", "--like", "{trained}", "--out", "o"]),
             Refused([*TF, "--like", "builtin"], "leave out --data, --steps, --batch-size"),

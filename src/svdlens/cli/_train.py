@@ -13,7 +13,7 @@ from ..exceptions import InvalidParameterError
 from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, progress_bar
 
 RUN_FLAGS = {"data": "--data", "steps": "--steps", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
-             "resume": "--resume", "timesteps": "--timesteps"}  # fmt: skip
+             "resume": "--resume", "timesteps": "--timesteps", "timestep_share": "--timestep-share"}  # fmt: skip
 """The flags that --like takes from the model's training record instead."""
 
 __all__ = ["train_faces_command"]
@@ -57,6 +57,12 @@ def train_faces_command(
         help="LOW:HIGH: train on the timesteps LOW to HIGH-1 only (default all 1000); e.g. 450:1000 to fine-tune "
         "where a sample's features are made up.",
     ),
+    timestep_share: float = typer.Option(
+        1.0,
+        "--timestep-share",
+        help="With --timesteps: the share of each batch drawn from LOW:HIGH; the rest from all 1000, so that the "
+        "other timesteps are not forgotten (default 1: all of it).",
+    ),
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Stop after this much training time."),
     resume: Optional[str] = typer.Option(
         None,
@@ -89,6 +95,8 @@ def train_faces_command(
 
         svdlens train-faces --resume out/world --timesteps 450:1000 --steps 3000 --lr 1e-4 --seed 3 --out out/high
 
+        svdlens train-faces --resume out/world --timesteps 450:1000 --timestep-share 0.75 --steps 6000 --lr 1e-4 --seed 6 --out out/mix
+
         svdlens train-faces --like builtin --out out/world    # the shipped face-world model, all its runs
     """
     with handled():
@@ -102,6 +110,11 @@ def train_faces_command(
         batch_size = check_int("--batch-size", batch_size, high=4096)
         lr = check_float("--lr", lr, low=0.0, low_open=True)
         span = _timesteps(timesteps)
+        timestep_share = check_float("--timestep-share", timestep_share, low=0.0, high=1.0)
+        if timestep_share < 1.0 and span is None:
+            raise InvalidParameterError(
+                "--timestep-share is the share of each batch drawn from --timesteps; give --timesteps LOW:HIGH too"
+            )
         limit = check_float("--minutes", minutes, low=0.0, low_open=True) * 60 if minutes is not None else None
         with progress_bar(quiet or as_json, "training") as bar:
             if like is not None:
@@ -115,6 +128,7 @@ def train_faces_command(
                     lr=lr,
                     seed=seed,
                     timesteps=span,
+                    timestep_share=timestep_share,
                     progress=bar,
                     time_limit_s=limit,
                     resume=resume,

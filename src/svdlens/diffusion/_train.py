@@ -65,6 +65,7 @@ def train_faces(
     lr: float = TRAIN_LR,
     seed: int = 0,
     timesteps: tuple[int, int] | None = None,
+    timestep_share: float = 1.0,
     device: str | None = None,
     progress: Progress = None,
     time_limit_s: float | None = None,
@@ -96,6 +97,10 @@ def train_faces(
         Draw the training timesteps from ``low`` to ``high − 1`` only (default: all 1000). A
         fine-tuning run on the high ones trains where a sample's features are made up (see
         docs/diffusion.md, where the eyes close).
+    timestep_share : float
+        The share of each batch drawn from ``timesteps`` (rounded to whole images); the rest is
+        drawn from all of them, so that a fine-tuning run on the high timesteps still sees the low
+        ones. 1 (the default) draws every image from ``timesteps``.
     device : str, optional
         Where to train (default: CUDA when available, else CPU).
     progress : callable, optional
@@ -138,7 +143,14 @@ def train_faces(
     checkpoint_every = check_int("checkpoint_every", checkpoint_every)
     seed = check_int("seed", seed, low=0)
     scheduler = build_scheduler()
-    low, high = check_timesteps(timesteps, scheduler.config.num_train_timesteps)
+    total = scheduler.config.num_train_timesteps
+    low, high = check_timesteps(timesteps, total)
+    timestep_share = check_float("timestep_share", timestep_share, low=0.0, high=1.0)
+    if timestep_share < 1.0 and timesteps is None:
+        raise InvalidParameterError(
+            "timestep_share is the share of each batch drawn from timesteps; give timesteps too"
+        )
+    focused = round(timestep_share * batch_size)
     torch.manual_seed(seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, ema = build_unet(data).to(dev), build_unet(data).to(dev)
@@ -149,6 +161,7 @@ def train_faces(
         "batch_size": batch_size,
         "lr": lr,
         "timesteps": None if timesteps is None else [low, high],
+        "timestep_share": timestep_share,
         "done": 0,
         "seconds": 0.0,
         "losses": [],
@@ -160,7 +173,9 @@ def train_faces(
             model,
             ema,
             opt,
-            dict(data=data, seed=seed, batch_size=batch_size, timesteps=state["timesteps"]),
+            dict(
+                data=data, seed=seed, batch_size=batch_size, timesteps=state["timesteps"], timestep_share=timestep_share
+            ),
         )
         history = state.pop("history", [])
     else:
@@ -181,7 +196,10 @@ def train_faces(
         else:
             x0 = images[torch.randint(0, len(images), (batch_size,), generator=gen).to(dev)]
         noise = torch.randn(x0.shape, generator=gen).to(dev)
-        t = torch.randint(low, high, (batch_size,), generator=gen).to(dev)
+        t = torch.randint(low, high, (focused,), generator=gen)
+        if focused < batch_size:
+            t = torch.cat([t, torch.randint(0, total, (batch_size - focused,), generator=gen)])
+        t = t.to(dev)
         for group in opt.param_groups:
             group["lr"] = _learning_rate(step, steps, lr)
         loss = torch.nn.functional.mse_loss(model(scheduler.add_noise(x0, noise, t), t).sample, noise)
@@ -219,6 +237,7 @@ def train_faces(
         "lr": lr,
         "seed": seed,
         "timesteps": state["timesteps"],
+        "timestep_share": timestep_share,
         "device": str(dev),
         "seconds": seconds,
         "seconds_per_step_this_run": (time.perf_counter() - start) / done_here if done_here else None,
@@ -246,7 +265,8 @@ RUN_SETTINGS = ("data", "steps", "batch_size", "lr", "seed")
 def training_runs(source: str | Path) -> list[dict[str, Any]]:
     """The runs that made ``source``, oldest first: ``[{data, steps, batch_size, lr, seed}, ...]``.
 
-    Each run also has ``timesteps``: ``[low, high]`` for a run on part of them, else None.
+    Each run also has ``timesteps``: ``[low, high]`` for a run on part of them, else None, and
+    ``timestep_share``: the share of each batch drawn from them (1 where the record is older).
 
     ``source`` is a built-in name (``"builtin"``, ``"builtin-lfw"``) or a model folder written by
     :func:`train_faces`; its ``training.json`` holds the last run and, in ``history``, the runs
@@ -269,7 +289,9 @@ def training_runs(source: str | Path) -> list[dict[str, Any]]:
             raise InvalidParameterError(
                 f"run {i} of the training record in {record} does not say its {', '.join(missing)}"
             )
-        runs.append({k: run.get(k) for k in (*RUN_SETTINGS, "timesteps")})
+        runs.append(
+            {**{k: run.get(k) for k in (*RUN_SETTINGS, "timesteps")}, "timestep_share": run.get("timestep_share", 1.0)}
+        )
     return runs
 
 
@@ -300,7 +322,7 @@ def train_like(
         The folder of the finished model.
     runs : list of dict, optional
         The runs instead of ``source``'s record (``{data, steps, batch_size, lr, seed}`` each,
-        and ``timesteps`` where a run drew from part of them).
+        and ``timesteps``, ``timestep_share`` where a run drew from part of them).
     device, progress, force
         As for :func:`train_faces`; progress counts the steps of all runs together.
     time_limit_s : float, optional
@@ -415,6 +437,7 @@ def _load_checkpoint(
     from safetensors.torch import load_file
 
     state = json.loads((folder / CHECKPOINT).read_text())
+    state.setdefault("timestep_share", 1.0)  # checkpoints from before the option drew every image from timesteps
     for key, value in asked.items():
         if state.get(key) != value:
             raise ModelLoadError(
