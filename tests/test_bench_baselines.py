@@ -50,3 +50,23 @@ def test_the_power_iteration_reaches_lapack_and_counts_its_products(bench):
     B = krylov_gap.synthetic(0.02, m=300, n=200)
     slow = local_edits.power_iteration(lambda v: B @ v, x, 5, 1e-6, max_iter=2000)
     assert slow["residual"] <= 1e-6 and slow["iterations"] > 2 * out["iterations"]
+
+
+def test_the_semantics_intervals_match_the_delta_method_and_pairing():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import semantics
+    finally:
+        sys.path.remove(str(BENCH))
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(2.0, 1.0, 400), rng.normal(1.0, 1.0, 400)
+    low, high = semantics.interval(semantics.ratio_of_means, a, b)
+    ratio = a.mean() / b.mean()
+    # delta method: var(ā/b̄) ≈ (var ā + ratio² var b̄) / b̄²
+    se = np.sqrt((a.var() / a.size + ratio**2 * b.var() / b.size) / b.mean() ** 2)
+    assert low < ratio < high
+    assert high - low == pytest.approx(2 * 1.645 * se, rel=0.15)
+    # a paired difference of a sample with itself has no spread; unpaired it has
+    assert semantics.interval(semantics.difference_of_means, a, a, paired=True) == (0.0, 0.0)
+    low, high = semantics.interval(semantics.difference_of_means, a, a)
+    assert low < 0 < high
