@@ -3,7 +3,8 @@
 ``bench/local_edits.py``'s ``power_iteration`` is the published method (Park et al. 2023; LOCO
 Edit) that ``bench/warm_starts.py``, ``bench/krylov_gap.py`` and ``bench/local_edits.py`` count
 products against, and ``bench/krylov_gap.py``'s ``synthetic`` matrices carry the spectra its
-calibration names. Both are checked here against LAPACK.
+calibration names. Both are checked here against LAPACK. ``bench/semantics.py``'s bootstrap
+intervals are checked against the delta method.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ def bench():
     try:
         import krylov_gap
         import local_edits
+        import semantics
 
-        yield local_edits, krylov_gap
+        yield local_edits, krylov_gap, semantics
     finally:
         sys.path.remove(str(BENCH))
 
 
 def test_the_synthetic_matrices_have_the_spectrum_they_name(bench):
-    _, krylov_gap = bench
+    _, krylov_gap, _ = bench
     A = krylov_gap.synthetic(0.05, m=300, n=200)
     s = np.linalg.svd(A.numpy(), compute_uv=False)
     np.testing.assert_allclose(s[:5], [2.0, 1.9, 1.8, 1.7, 1.6], rtol=1e-12)
@@ -39,7 +41,7 @@ def test_the_synthetic_matrices_have_the_spectrum_they_name(bench):
 
 
 def test_the_power_iteration_reaches_lapack_and_counts_its_products(bench):
-    local_edits, krylov_gap = bench
+    local_edits, krylov_gap, _ = bench
     A = krylov_gap.synthetic(0.2, m=300, n=200)
     x = torch.zeros(A.shape[1], dtype=torch.float64)
     out = local_edits.power_iteration(lambda v: A @ v, x, 5, 1e-6, max_iter=2000)
@@ -52,12 +54,8 @@ def test_the_power_iteration_reaches_lapack_and_counts_its_products(bench):
     assert slow["residual"] <= 1e-6 and slow["iterations"] > 2 * out["iterations"]
 
 
-def test_the_semantics_intervals_match_the_delta_method_and_pairing():
-    sys.path.insert(0, str(BENCH))
-    try:
-        import semantics
-    finally:
-        sys.path.remove(str(BENCH))
+def test_the_semantics_intervals_match_the_delta_method_and_pairing(bench):
+    _, _, semantics = bench
     rng = np.random.default_rng(1)
     a, b = rng.normal(2.0, 1.0, 400), rng.normal(1.0, 1.0, 400)
     low, high = semantics.interval(semantics.ratio_of_means, a, b)

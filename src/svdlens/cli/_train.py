@@ -8,7 +8,7 @@ import typer
 
 from .._validation import check_choice, check_float, check_int
 from ..diffusion import train_faces
-from ..diffusion._train import DATA_SETS, TRAIN_BATCH, TRAIN_LR, TRAIN_STEPS, train_like
+from ..diffusion._train import DATA_SETS, TRAIN_BATCH, TRAIN_LR, TRAIN_STEPS, check_timestep_share, train_like
 from ..exceptions import InvalidParameterError
 from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, progress_bar
 
@@ -110,11 +110,9 @@ def train_faces_command(
         batch_size = check_int("--batch-size", batch_size, high=4096)
         lr = check_float("--lr", lr, low=0.0, low_open=True)
         span = _timesteps(timesteps)
-        timestep_share = check_float("--timestep-share", timestep_share, low=0.0, high=1.0)
-        if timestep_share < 1.0 and span is None:
-            raise InvalidParameterError(
-                "--timestep-share is the share of each batch drawn from --timesteps; give --timesteps LOW:HIGH too"
-            )
+        timestep_share = check_timestep_share(
+            timestep_share, span is not None, "--timestep-share", "--timesteps LOW:HIGH"
+        )
         limit = check_float("--minutes", minutes, low=0.0, low_open=True) * 60 if minutes is not None else None
         with progress_bar(quiet or as_json, "training") as bar:
             if like is not None:

@@ -145,11 +145,7 @@ def train_faces(
     scheduler = build_scheduler()
     total = scheduler.config.num_train_timesteps
     low, high = check_timesteps(timesteps, total)
-    timestep_share = check_float("timestep_share", timestep_share, low=0.0, high=1.0)
-    if timestep_share < 1.0 and timesteps is None:
-        raise InvalidParameterError(
-            "timestep_share is the share of each batch drawn from timesteps; give timesteps too"
-        )
+    timestep_share = check_timestep_share(timestep_share, timesteps is not None)
     focused = round(timestep_share * batch_size)
     torch.manual_seed(seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -386,6 +382,18 @@ def check_timesteps(timesteps: tuple[int, int] | None, total: int) -> tuple[int,
     low = check_int("timesteps' low end", timesteps[0], low=0, high=total - 1)
     high = check_int("timesteps' high end", timesteps[1], low=low + 1, high=total)
     return low, high
+
+
+def check_timestep_share(
+    share: float, has_timesteps: bool, name: str = "timestep_share", timesteps_name: str = "timesteps"
+) -> float:
+    """The share of each batch drawn from the timesteps asked for, in [0, 1]; below 1 only when some are asked for."""
+    share = check_float(name, share, low=0.0, high=1.0)
+    if share < 1.0 and not has_timesteps:
+        raise InvalidParameterError(
+            f"{name} is the share of each batch drawn from {timesteps_name}; give {timesteps_name} too"
+        )
+    return share
 
 
 def _learning_rate(step: int, steps: int, lr: float) -> float:
