@@ -18,14 +18,16 @@
    distribution, per-factor Kolmogorov–Smirnov statistic and Wasserstein distance (in
    spreads); calibrations: the same for 512 renders read by the oracle (its error alone), for
    those renders blurred by 1 px (is the oracle thrown by soft samples?), and with
-   ``--more-steps`` for samples drawn with more DDIM steps (is the KS the sampler's?).
+   ``--more-steps`` for samples drawn with more DDIM steps (is the KS the sampler's?), and
+   with ``--etas`` for samples drawn with stochastic steps (``pipe.sample(eta=…)``; 1 is DDPM's
+   ancestral sampler, whose fresh noise can correct what earlier steps got wrong).
 6. Where the samples' factors drift: renders noised to t by the forward process and denoised by
    the pipeline's DDIM (``pipe.generate``), read by the oracle: the mean change of each factor,
    in spreads. Small at low t, where the image survives the noise; what it becomes at high t
    is the model's own generation, so a factor whose samples are off (section 5) shows here at
    the t where the model starts to make it up.
 
-    python bench/semantics.py [--model builtin] [--quick] [--more-steps 100]
+    python bench/semantics.py [--model builtin] [--quick] [--more-steps 100] [--etas 1]
 """
 
 from __future__ import annotations
@@ -69,6 +71,13 @@ def parse_args(argv=None):
         nargs="*",
         default=[],
         help="also sample with these DDIM step counts (sample quality only): is the KS the sampler's or the model's?",
+    )
+    ap.add_argument(
+        "--etas",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also sample with these eta (stochastic steps, sample quality only), at --steps",
     )
     return ap.parse_args(argv)
 
@@ -323,22 +332,25 @@ def transport_study(pipe, oracle, kept, t, args):
 BLUR = 1.0  # px: the oracle read on renders blurred this much, a calibration of its sensitivity to soft samples
 
 
-def sample_quality(pipe, oracle, n, steps, more_steps=()):
-    """KS of the oracle's factors of n samples against the world's; calibrations: renders, blurred renders, more steps.
+def sample_quality(pipe, oracle, n, steps, more_steps=(), etas=()):
+    """KS of the oracle's factors of n samples against the world's; calibrations: renders, blurred renders,
+    more steps; and the same for stochastic samplers (each eta in ``etas``).
 
     Also the residual noise (:func:`grain`) of the samples and of the same renders.
     """
     from scipy.ndimage import gaussian_filter
     from scipy.stats import kstest, wasserstein_distance
 
-    def draw(s):
-        return np.concatenate([pipe.sample(n=min(64, n - i), seed=i, steps=s) for i in range(0, n, 64)])
+    def draw(s, eta=0.0):
+        return np.concatenate([pipe.sample(n=min(64, n - i), seed=i, steps=s, eta=eta) for i in range(0, n, 64)])
 
     t0 = time.perf_counter()
     samples = draw(steps)
     seconds = time.perf_counter() - t0
     read = oracle.predict(samples)
     more = {s: oracle.predict(draw(s)) for s in more_steps}
+    stochastic = {(s, eta): draw(s, eta) for eta in etas for s in (steps, *more_steps)}
+    by_eta = {stochastic_label(s, eta, steps): oracle.predict(images) for (s, eta), images in stochastic.items()}
     truth = world.render(world.sample_factors(n, seed=(98, 0)))
     renders = oracle.predict(truth)
     blurred = oracle.predict(gaussian_filter(truth, sigma=[0] * (truth.ndim - 2) + [BLUR, BLUR]))
@@ -352,6 +364,7 @@ def sample_quality(pipe, oracle, n, steps, more_steps=()):
 
         row = {"factor": f.name, "KS (samples)": ks(read)}
         row.update({f"KS (samples, {s} steps)": ks(r) for s, r in more.items()})
+        row.update({f"KS (samples, {label})": ks(r) for label, r in by_eta.items()})
         row.update(
             {
                 "KS (renders, calibration)": ks(renders),
@@ -366,9 +379,18 @@ def sample_quality(pipe, oracle, n, steps, more_steps=()):
         rows.append(row)
     noise_rows = [
         {"images": f"{n} samples, {steps} steps", "background Laplacian sd": grain(samples)},
+        *(
+            {"images": f"{n} samples, {s} steps, eta = {eta:g}", "background Laplacian sd": grain(images)}
+            for (s, eta), images in stochastic.items()
+        ),
         {"images": f"{n} renders", "background Laplacian sd": grain(truth)},
     ]
     return rows, noise_rows, samples, read, seconds
+
+
+def stochastic_label(s: int, eta: float, steps: int) -> str:
+    """How section 5 names samples drawn with ``s`` steps and ``eta`` (the bench's ``steps`` go unsaid)."""
+    return ", ".join(([] if s == steps else [f"{s} steps"]) + ([f"eta = {eta:g}"] if eta else []))
 
 
 def grain(images: np.ndarray) -> float:
@@ -454,7 +476,9 @@ def main(argv=None):
     images = world.render(world.sample_factors(args.images, seed=2026))
     p_rows, best_rows, record, kept = purity_study(pipe, oracle, images, args, ts)
     t_rows, t_record = transport_study(pipe, oracle, kept, args.t_transport, args)
-    q_rows, g_rows, samples, read, sample_s = sample_quality(pipe, oracle, args.samples, args.steps, args.more_steps)
+    q_rows, g_rows, samples, read, sample_s = sample_quality(
+        pipe, oracle, args.samples, args.steps, args.more_steps, args.etas
+    )
     d_rows = drift_rows(pipe, oracle, 16 if args.quick else 64, args.steps)
     name = "semantics" + ("-quick" if args.quick else "")  # a smoke run leaves the full run's figures alone
     figures(RESULTS / name, record, t_record, samples, read)
@@ -489,6 +513,17 @@ def main(argv=None):
             "value": max(r["KS (samples)"] for r in q_rows),
             "met": all(r["met"] for r in q_rows),
         },
+        *(
+            {
+                "measure": f"the same, samples with stochastic steps ({label})",
+                "target": "≤ 0.15",
+                "value": max(r[f"KS (samples, {label})"] for r in q_rows),
+                "met": max(r[f"KS (samples, {label})"] for r in q_rows) <= 0.15,
+            }
+            for label in (
+                stochastic_label(s, eta, args.steps) for eta in args.etas for s in (args.steps, *args.more_steps)
+            )
+        ),
     ]
     command = " ".join(["python bench/semantics.py", *(sys.argv[1:] if argv is None else argv)])
     tables = {

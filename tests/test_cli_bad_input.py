@@ -270,6 +270,8 @@ CASES = [
         2,
         ["--damp is the damping of --method lsqr"],
     ),
+    ("sample --eta above 1", ["sample", "--eta", "1.5", "--out", "{d}/o", *FAST], 2, ["--eta must be in [0, 1]"]),
+    ("sample --eta nan", ["sample", "--eta", "nan", "--out", "{d}/o", *FAST], 2, ["--eta must be in [0, 1]; got nan"]),
     ("sample --out a file", ["sample", "--out", "{d}/a_file", *FAST], 2, ["is a file; give a folder"]),
     ("sample --out under a file", ["sample", "--out", "{d}/a_file/o", *FAST], 2, ["is not a folder"]),
     ("sample --out under /proc", ["sample", "--out", "/proc/svdlens-o", *FAST], 2, ["cannot write to the output"]),

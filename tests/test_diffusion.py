@@ -69,6 +69,36 @@ def test_builtin_sampling_is_diffusers_ddim_pipeline():
     np.testing.assert_allclose(ours, theirs[..., 0], atol=1e-5)
 
 
+@pytest.mark.parametrize("eta", [1.0, 0.3])
+def test_stochastic_sampling_is_diffusers_ddim_pipeline_and_batch_free(eta):
+    """With eta > 0, sample() equals DDIMPipeline(eta, generator) on one batch, and smaller batches change nothing."""
+    from diffusers import DDIMPipeline, DDIMScheduler, UNet2DModel
+
+    from svdlens.diffusion import BUILTIN_DIR
+
+    ref = DDIMPipeline(
+        unet=UNet2DModel.from_pretrained(BUILTIN_DIR), scheduler=DDIMScheduler.from_pretrained(BUILTIN_DIR)
+    )
+    ref.set_progress_bar_config(disable=True)
+    theirs = ref(
+        batch_size=3, generator=torch.Generator().manual_seed(4), num_inference_steps=6, eta=eta, output_type="np"
+    ).images[..., 0]
+    pipe = sl.diffusion.load("builtin")
+    ours = pipe.sample(n=3, seed=4, steps=6, eta=eta)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    np.testing.assert_allclose(pipe.sample(n=3, seed=4, steps=6, eta=eta, max_memory="1MB"), ours, atol=1e-5)
+    assert np.abs(ours - pipe.sample(n=3, seed=4, steps=6)).max() > 0.1  # the noise did act
+    np.testing.assert_array_equal(
+        pipe.sample(n=2, seed=4, steps=6, eta=eta), pipe.sample(n=2, seed=4, steps=6, eta=eta)
+    )
+
+
+def test_eta_is_checked(pipe):
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"eta must be in \[0, 1\]; got"):
+            pipe.sample(n=1, steps=2, eta=bad)
+
+
 def test_inversion_then_generation_comes_back(pipe):
     """DDIM inversion and sampling walk the same grid: a sample inverted to t and generated again returns."""
     imgs = pipe.sample(n=2, seed=3, steps=20)

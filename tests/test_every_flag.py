@@ -378,6 +378,7 @@ CASES: dict[str, dict[str, list]] = {
         "--n": [Changes(SA, _swap(SA, "--n", "3"))],
         "--seed": [Changes(SA, [*SA, "--seed", "1"])],
         "--steps": [Changes(SA, _swap(SA, "--steps", "3"))],
+        "--eta": [Changes(SA, [*SA, "--eta", "1"])],
         "--max-memory": [
             Reaches(SA, [*SA, "--max-memory", "64MB"], "svdlens.cli._sample:Pipeline.sample", "max_memory")
         ],

@@ -102,6 +102,27 @@ def test_stable_diffusion_equals_diffusers_with_prompt_and_guidance(sd, sd_dir):
         np.testing.assert_allclose(ours, theirs.transpose(0, 3, 1, 2), atol=1e-4)
 
 
+def test_stochastic_stable_diffusion_equals_diffusers(sd, sd_dir):
+    """eta > 0 with latents given: the seed's generator draws only the steps' noise, as in diffusers."""
+    from diffusers import StableDiffusionPipeline
+
+    ref = _diffusers_pipeline(StableDiffusionPipeline, sd_dir)
+    latents = sd.noise(2, seed=5)
+    theirs = ref(
+        PROMPT,
+        latents=latents.clone(),
+        num_inference_steps=4,
+        guidance_scale=7.5,
+        eta=1.0,
+        generator=torch.Generator().manual_seed(8),
+        num_images_per_prompt=2,
+        output_type="np",
+    ).images
+    ours = sd.sample(latents=latents, seed=8, steps=4, prompt=PROMPT, guidance_scale=7.5, eta=1.0)
+    np.testing.assert_allclose(ours, theirs.transpose(0, 3, 1, 2), atol=1e-4)
+    assert np.abs(ours - sd.sample(latents=latents, steps=4, prompt=PROMPT, guidance_scale=7.5)).max() > 1e-3
+
+
 def test_inversion_is_diffusers_inverse_scheduler(sd, sd_dir, face):
     """invert() = diffusers' DDIMInverseScheduler on its own grid, the model evaluated as in DiffEdit's inversion."""
     from diffusers import DDIMInverseScheduler, StableDiffusionPipeline

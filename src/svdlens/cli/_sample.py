@@ -14,7 +14,7 @@ from .._atomic import staged_output
 from .._defaults import MAX_STEPS
 from .._plotting import save_figure
 from .._progress import Progress
-from .._validation import check_int
+from .._validation import check_float, check_int
 from ..diffusion import Pipeline
 from ..diffusion._figures import image_grid
 from ..diffusion._hspace import LOCAL_BASIS_DEFAULTS
@@ -38,6 +38,7 @@ def run_sample(
     max_memory: str = LOCAL_BASIS_DEFAULTS["max_memory"],
     force: bool = False,
     progress: Progress = None,
+    eta: float = 0.0,
 ) -> dict:
     """Sample ``n`` images and write them as a grid (PNG), an array (.npy) and a summary.
 
@@ -62,16 +63,25 @@ def run_sample(
         Replace files in ``out`` that svdlens did not write.
     progress : callable, optional
         ``progress(done, total, label)`` after each DDIM step.
+    eta : float
+        0 for deterministic DDIM; up to 1 (DDPM's ancestral sampler) for stochastic steps.
 
     Returns
     -------
     dict
-        The summary written to ``summary.json``: model, n, seed, steps, prompt, negative prompt,
-        guidance, max_memory, image shape and seconds.
+        The summary written to ``summary.json``: model, n, seed, steps, eta, prompt, negative
+        prompt, guidance, max_memory, image shape and seconds.
     """
     t0 = time.perf_counter()
     images = pipe.sample(
-        n, seed, steps, guidance_scale=choice.guidance, progress=progress, max_memory=max_memory, **choice.text
+        n,
+        seed,
+        steps,
+        guidance_scale=choice.guidance,
+        progress=progress,
+        max_memory=max_memory,
+        eta=eta,
+        **choice.text,
     )
     cols = min(n, 8)
     rows = math.ceil(n / cols)
@@ -83,6 +93,7 @@ def run_sample(
         "n": n,
         "seed": seed,
         "steps": steps,
+        "eta": eta,
         "prompt": choice.prompt,
         "negative_prompt": choice.negative_prompt,
         "guidance": pipe._guidance(choice.guidance),
@@ -104,17 +115,24 @@ def sample_command(
     n: int = typer.Option(8, "--n", "-n", help=f"How many images (at most {MAX_SAMPLES})."),
     seed: int = typer.Option(0, "--seed", help="Seed of the starting noise; the same seed gives the same images."),
     steps: int = STEPS,
+    eta: float = typer.Option(
+        0.0,
+        "--eta",
+        help="0: deterministic DDIM. Up to 1 (DDPM's ancestral sampler): fresh noise at each step, from --seed.",
+    ),
     max_memory: str = MAX_MEMORY,
     out: str = out_option("out/sample", help="Folder for samples.png, samples.npy and summary.json."),
     force: bool = FORCE,
     as_json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
-    """New images from noise with the model's own DDIM scheduler (eta = 0), as diffusers' pipelines make them.
+    """New images from noise with the model's own DDIM scheduler, as diffusers' pipelines make them.
 
     Examples:
 
         svdlens sample --n 16 --seed 0 --out out/sample
+
+        svdlens sample --n 16 --eta 1 --steps 100
 
         svdlens sample --model google/ddpm-celebahq-256 --n 4 --steps 50
 
@@ -124,11 +142,21 @@ def sample_command(
         n = check_int("--n", n, high=MAX_SAMPLES)
         seed = check_int("--seed", seed, low=0)
         steps = check_int("--steps", steps, high=MAX_STEPS)
+        eta = check_float("--eta", eta, low=0, high=1)
         parse_memory("--max-memory", max_memory)
         check_guidance_used(choice, sampling=True, denoising=False, without="")
         pipe = pipeline(choice)
         with progress_bar(quiet or as_json, "DDIM sampling") as bar:
             summary = run_sample(
-                pipe, out, n=n, seed=seed, steps=steps, choice=choice, max_memory=max_memory, force=force, progress=bar
+                pipe,
+                out,
+                n=n,
+                seed=seed,
+                steps=steps,
+                choice=choice,
+                max_memory=max_memory,
+                force=force,
+                progress=bar,
+                eta=eta,
             )
     emit(summary, as_json=as_json, text=[f"{n} images in {summary['seconds']:.1f} s; wrote {out}/samples.png"])

@@ -1,9 +1,12 @@
-"""Deterministic DDIM both ways (Song et al. 2021, eta = 0): noise, inversion, generation, sampling.
+"""DDIM both ways (Song et al. 2021): noise, inversion, generation, sampling.
 
 Each step is a step of the call's :class:`~svdlens.diffusion._schedule.Grid`, that is of
 diffusers' own ``DDIMScheduler`` or ``DDIMInverseScheduler``, on the U-Net's (guided)
-prediction. ``sample`` goes in batches sized so that the U-Net's and the VAE's working memory
-stays within the same budget as the Jacobian products' (``max_memory``).
+prediction. Inversion and generation are deterministic (eta = 0), so that an edit of x_t is
+the only change; ``sample`` may also take stochastic steps (eta > 0), with the noise of each
+step drawn as diffusers' pipelines draw it. ``sample`` goes in batches sized so that the
+U-Net's and the VAE's working memory stays within the same budget as the Jacobian products'
+(``max_memory``).
 """
 
 from __future__ import annotations
@@ -61,10 +64,15 @@ class DDIM:
         self._sample_bytes: dict[tuple, int] = {}  # one sample's peak, by x_t's shape and guidance
 
     # ------------------------------------------------------------------ building blocks
-    def noise(self, n: int, seed: int) -> torch.Tensor:
-        """x_T for ``n`` samples, drawn on the CPU from ``seed`` as diffusers' ``randn_tensor`` does."""
+    @staticmethod
+    def generator(seed: int) -> torch.Generator:
+        """The CPU generator of ``seed``: it draws x_T, then each stochastic step's noise."""
+        return torch.Generator().manual_seed(check_int("seed", seed, low=0))
+
+    def noise(self, n: int, seed: int | torch.Generator) -> torch.Tensor:
+        """x_T for ``n`` samples, drawn on the CPU from ``seed`` (or a generator) as diffusers' ``randn_tensor`` does."""
         n = check_int("n", n)
-        g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+        g = seed if isinstance(seed, torch.Generator) else self.generator(seed)
         shape = (n, self.space.channels, self.space.size, self.space.size)
         return torch.randn(shape, generator=g, dtype=self.dtype).to(self.device) * self.schedule.init_noise_sigma
 
@@ -219,15 +227,23 @@ class DDIM:
         guidance_scale: float | None,
         max_memory: int | None,
         progress: Progress = None,
+        eta: float = 0.0,
+        generator: torch.Generator | None = None,
     ) -> np.ndarray:
         """Images from x_T (the whole of ``grid``), in batches that keep within ``max_memory`` bytes.
 
         Every sample's steps are those of one big batch (the U-Net and the VAE treat samples
-        apart), so the images do not depend on the batching.
+        apart), so the images do not depend on the batching. With ``eta`` > 0, each step's
+        noise is drawn from ``generator`` for all samples at once, as diffusers' pipelines
+        draw it for one batch; the batches then go through each step in turn.
         """
         cond = self.sampling_conditioning(prompt, negative_prompt, guidance_scale)
         size = self.batch_size(x, grid, cond, max_memory)
         starts = range(0, len(x), size)
+        if eta > 0:
+            if generator is None:
+                raise ValueError("stochastic sampling (eta > 0) needs the generator of its noise")
+            return self._stochastic(x, grid, cond, starts, size, eta, generator, progress)
         steps = len(grid.timesteps)
 
         def overall(batch: int) -> Progress:
@@ -240,6 +256,36 @@ class DDIM:
             for b, a in enumerate(starts)
         ]
         return np.concatenate(images)
+
+    def _stochastic(
+        self,
+        x: torch.Tensor,
+        grid: Grid,
+        cond: Conditioning | None,
+        starts: range,
+        size: int,
+        eta: float,
+        generator: torch.Generator,
+        progress: Progress,
+    ) -> np.ndarray:
+        """:meth:`sample` with eta > 0: step by step over all batches, one noise draw per step."""
+        x = torch.as_tensor(x).to(self.device, self.dtype)
+        steps = grid.timesteps
+        label = f"DDIM sampling (eta = {eta:g})"
+        report(progress, 0, len(steps), label)
+        for i, s in enumerate(steps, start=1):
+            noise = torch.randn(x.shape, generator=generator, dtype=self.dtype).to(self.device)
+            x = torch.cat(
+                [
+                    grid.down(
+                        self.text.model_output(x[a : a + size], s, cond), s, x[a : a + size], eta, noise[a : a + size]
+                    )
+                    for a in starts
+                ]
+            )
+            check_finite(f"the sampling step at timestep {s}", x)
+            report(progress, i, len(steps), label)
+        return np.concatenate([self.space.to_images(x[a : a + size]) for a in starts])
 
     def batch_size(self, x: torch.Tensor, grid: Grid, cond: Conditioning | None, max_memory: int | None) -> int:
         """How many of the samples ``x`` go through the U-Net and the VAE together within ``max_memory`` bytes.

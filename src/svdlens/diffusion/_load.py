@@ -87,8 +87,8 @@ def load(
     ``unet/``) with an optional scheduler config. The safety checker and feature extractor of
     a Stable Diffusion folder are not loaded: the method does not use them. Weights must be
     safetensors; pickles (``.bin``, ``.pt``, ...) can run code when loaded and are refused.
-    Sampling is always DDIM with eta = 0, built from the folder's scheduler config as
-    diffusers' ``DDIMPipeline`` does (``DDIMScheduler.from_config``).
+    Sampling is DDIM (eta = 0 unless ``sample(eta=...)``), built from the folder's scheduler
+    config as diffusers' ``DDIMPipeline`` does (``DDIMScheduler.from_config``).
 
     Nothing loads into silent wrong output (docs/real-models.md, "What is checked at load"):
     the folder's config and tokenizer files must be regular files (links to them are

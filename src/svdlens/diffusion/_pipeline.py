@@ -574,6 +574,7 @@ class Pipeline:
         latents: torch.Tensor | None = None,
         progress: Progress = None,
         max_memory: int | float | str | None = DEFAULT_MAX_MEMORY,
+        eta: float = 0.0,
     ) -> np.ndarray:
         """New images from pure noise at t = 1, in batches that keep within a memory budget.
 
@@ -586,7 +587,8 @@ class Pipeline:
         n : int
             How many images (ignored when ``latents`` is given).
         seed : int
-            Seed of the noise (:meth:`noise`); the same seed gives the same images.
+            Seed of the noise (:meth:`noise`), and of each step's noise when ``eta`` > 0; the
+            same seed gives the same images.
         steps : int
             DDIM steps from t = 1 to 0.
         prompt, negative_prompt : str, optional
@@ -605,6 +607,13 @@ class Pipeline:
             The budget for the working memory of a batch, as :func:`svdlens.local_basis`
             takes it (bytes, or ``"4GB"``, ``"512MiB"``); the default is the same.
             None: all samples in one batch.
+        eta : float
+            In [0, 1]: 0 (the default) is deterministic DDIM; above 0 each step adds fresh noise,
+            eta·σ_t of it (Song et al. 2021, eq. 16), and 1 is DDPM's ancestral sampler. The
+            noise is drawn as diffusers' pipelines draw it with ``generator=Generator().manual_seed(seed)``
+            (after x_T, unless ``latents`` are given), so the images equal theirs. On the
+            built-in model, eta = 1 brings the samples' factors closer to the world's
+            (docs/diffusion.md, "Sample quality").
 
         Returns
         -------
@@ -615,7 +624,7 @@ class Pipeline:
         ------
         SvdlensError
             ``latents`` not ``(n, channels, h, w)``, of a size the U-Net cannot take, non-finite,
-            or making images above ``MAX_PIXELS``; a bad ``max_memory``.
+            or making images above ``MAX_PIXELS``; a bad ``max_memory``; ``eta`` outside [0, 1].
 
         Examples
         --------
@@ -625,8 +634,10 @@ class Pipeline:
         ((2, 64, 64), True)
         """
         budget = None if max_memory is None else parse_memory("max_memory", max_memory)
+        eta = check_float("eta", eta, low=0, high=1)
         grid = self._schedule.grid(1.0, steps)
-        x = self.noise(n, seed) if latents is None else self._space.checked_latents(latents)
+        generator = self._ddim.generator(seed)
+        x = self._ddim.noise(n, generator) if latents is None else self._space.checked_latents(latents)
         return self._ddim.sample(
             x,
             grid,
@@ -635,6 +646,8 @@ class Pipeline:
             guidance_scale=guidance_scale,
             max_memory=budget,
             progress=progress,
+            eta=eta,
+            generator=generator,
         )
 
     def noisy_sample(

@@ -111,13 +111,31 @@ class Grid:
         """The timesteps above x_t's, descending: the walk from pure noise down to x_t."""
         return self.schedule[: len(self.schedule) - len(self.timesteps)]
 
-    def down(self, output: torch.Tensor, timestep: int, x: torch.Tensor) -> torch.Tensor:
-        """One sampling step from ``timestep``: ``DDIMScheduler.step`` with eta = 0."""
-        return self.down_with_x0(output, timestep, x)[0]
+    def down(
+        self,
+        output: torch.Tensor,
+        timestep: int,
+        x: torch.Tensor,
+        eta: float = 0.0,
+        variance_noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """One sampling step from ``timestep``: ``DDIMScheduler.step``, deterministic unless ``eta`` > 0.
 
-    def down_with_x0(self, output: torch.Tensor, timestep: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        With ``eta`` > 0 the step adds ``variance_noise`` (standard normal, x's shape) scaled
+        by eta·σ_t (Song et al. 2021, eq. 16; eta = 1 is DDPM's ancestral step).
+        """
+        return self.down_with_x0(output, timestep, x, eta, variance_noise)[0]
+
+    def down_with_x0(
+        self,
+        output: torch.Tensor,
+        timestep: int,
+        x: torch.Tensor,
+        eta: float = 0.0,
+        variance_noise: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One sampling step from ``timestep``, and x̂0, the clean sample the model predicts at ``x``."""
-        out = self.sampler.step(output, timestep, x, eta=0.0)
+        out = self.sampler.step(output, timestep, x, eta=eta, variance_noise=variance_noise)
         return out.prev_sample, out.pred_original_sample
 
     def up(self, output: torch.Tensor, timestep: int, x: torch.Tensor) -> torch.Tensor:

@@ -71,6 +71,10 @@ class DemoSettings:
         Strengths of the transported edits (at larger t the same step moves more).
     n_samples : int
         How many generated samples are shown.
+    sample_eta : float
+        The eta of those samples' DDIM steps: 1 (DDPM's ancestral steps, fresh noise at each)
+        leaves the built-in model's samples without the residual grain that eta = 0 leaves,
+        and closer to the world (docs/diffusion.md).
     seed : int
         Seed of the generated face of the last scene (on a model other than the face world's).
     story_strengths : tuple of float
@@ -99,6 +103,7 @@ class DemoSettings:
     strengths: tuple = (-8.0, -4.0, 0.0, 4.0, 8.0)
     transport_strengths: tuple = (-4.0, -2.0, 0.0, 2.0, 4.0)
     n_samples: int = 16
+    sample_eta: float = 1.0
     seed: int = 7
     story_strengths: tuple = (2.0, 4.0, 8.0, 12.0)
     evolution_ts: tuple = (0.9, 0.7, 0.5, 0.3, 0.1)

@@ -165,7 +165,7 @@ def generated_section(ctx):
 
     s = ctx.settings
     pipe = ctx.pipe
-    samples = pipe.sample(n=s.n_samples, seed=0, steps=s.steps)
+    samples = pipe.sample(n=s.n_samples, seed=0, steps=s.steps, eta=s.sample_eta)
     cols = min(8, s.n_samples)
     grid = samples[: (s.n_samples // cols) * cols].reshape(-1, cols, *samples.shape[1:])
     files = [
@@ -174,7 +174,10 @@ def generated_section(ctx):
             f"{ctx.key}-samples.png",
         )
     ]
-    lines = [f"New samples from noise, made by {ctx.model_name}: DDIM with {s.steps} steps, eta = 0."]
+    how = (
+        "deterministic" if s.sample_eta == 0 else f"stochastic, with fresh noise at each step (eta = {s.sample_eta:g})"
+    )
+    lines = [f"New samples from noise, made by {ctx.model_name}: DDIM with {s.steps} steps, {how}."]
     made, story = _scary_to_friendly(ctx) if ctx.world else _carried_to_a_new_face(ctx)
     files.append(made)
     lines += story
