@@ -68,3 +68,26 @@ def test_the_semantics_intervals_match_the_delta_method_and_pairing(bench):
     assert semantics.interval(semantics.difference_of_means, a, a, paired=True) == (0.0, 0.0)
     low, high = semantics.interval(semantics.difference_of_means, a, a)
     assert low < 0 < high
+
+
+def test_the_sample_quality_columns_are_the_samplers_they_name(bench):
+    """Section 5's stochastic columns read samples drawn with that eta and those steps, seeded as the plain ones."""
+    from scipy.stats import kstest
+
+    import svdlens as sl
+    from svdlens.faces import world
+
+    _, _, semantics = bench
+    pipe, oracle = sl.diffusion.load("builtin"), world.oracle()
+    rows, noise_rows, *_ = semantics.sample_quality(pipe, oracle, 3, 2, more_steps=(3,), etas=(1.0,))
+    assert [r["images"] for r in noise_rows] == [
+        "3 samples, 2 steps",
+        "3 samples, 2 steps, eta = 1",
+        "3 samples, 3 steps, eta = 1",
+        "3 renders",
+    ]
+    read = oracle.predict(pipe.sample(n=3, seed=0, steps=3, eta=1.0))
+    f = world.FACTORS[0]
+    ks = kstest(read[:, 0], "uniform", args=(f.low, f.high - f.low)).statistic
+    assert rows[0]["KS (samples, 3 steps, eta = 1)"] == pytest.approx(ks)
+    assert rows[0]["KS (samples, 3 steps)"] != rows[0]["KS (samples, 3 steps, eta = 1)"]
