@@ -27,7 +27,7 @@
    is the model's own generation, so a factor whose samples are off (section 5) shows here at
    the t where the model starts to make it up.
 
-    python bench/semantics.py [--model builtin] [--quick] [--more-steps 100] [--etas 1]
+    python bench/semantics.py [--model builtin] [--quick] [--more-steps 100] [--etas 1] [--name semantics]
 """
 
 from __future__ import annotations
@@ -57,6 +57,11 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="builtin")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 3 images, one t, 32 samples")
+    ap.add_argument(
+        "--name",
+        default=None,
+        help="results under bench/results/NAME.md, .json and NAME/ (default semantics; semantics-quick with --quick)",
+    )
     ap.add_argument("--images", type=int, default=8)
     ap.add_argument("--k", type=int, default=5, help="directions per method")
     ap.add_argument("--k-local", type=int, default=10, help="basis size that h-space directions are pulled back onto")
@@ -480,7 +485,7 @@ def main(argv=None):
         pipe, oracle, args.samples, args.steps, args.more_steps, args.etas
     )
     d_rows = drift_rows(pipe, oracle, 16 if args.quick else 64, args.steps)
-    name = "semantics" + ("-quick" if args.quick else "")  # a smoke run leaves the full run's figures alone
+    name = args.name or "semantics" + ("-quick" if args.quick else "")  # a smoke run leaves the full run's alone
     figures(RESULTS / name, record, t_record, samples, read)
     at = [r for r in p_rows if r["t"] == args.t_transport]
     ours = next(r for r in at if r["method"] == "svdlens local basis")
