@@ -41,6 +41,7 @@ from .._validation import check_choice, check_finite, check_float, check_int
 from ..exceptions import InvalidParameterError, SvdlensError
 from ..nets import LocalBasis, Transported, jacobian, local_basis, transport
 from ._modules import DiffusersModel
+from ._schedule import PREDICTION_TYPES
 
 __all__ = [
     "transport_local",
@@ -64,8 +65,6 @@ LOCAL_METHODS = ("nullspace", "contrast")
 MAX_OUTSIDE_WEIGHT = 1e6  # past this the inside no longer counts in float32 products
 CONTRAST_BASIS = 80  # Lanczos vectors kept by method="contrast" (ARPACK's ncv)
 MAX_CONTRAST_PRODUCTS = 20_000  # JVPs + VJPs before method="contrast" gives up, about ARPACK restarts × 2·ncv
-
-PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
 
 class X0Map:

@@ -124,18 +124,11 @@ class Grid:
         With ``eta`` > 0 the step adds ``variance_noise`` (standard normal, x's shape) scaled
         by eta·σ_t (Song et al. 2021, eq. 16; eta = 1 is DDPM's ancestral step).
         """
-        return self.down_with_x0(output, timestep, x, eta, variance_noise)[0]
+        return self.sampler.step(output, timestep, x, eta=eta, variance_noise=variance_noise).prev_sample
 
-    def down_with_x0(
-        self,
-        output: torch.Tensor,
-        timestep: int,
-        x: torch.Tensor,
-        eta: float = 0.0,
-        variance_noise: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One sampling step from ``timestep``, and x̂0, the clean sample the model predicts at ``x``."""
-        out = self.sampler.step(output, timestep, x, eta=eta, variance_noise=variance_noise)
+    def down_with_x0(self, output: torch.Tensor, timestep: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One deterministic sampling step from ``timestep``, and x̂0, the clean sample the model predicts at ``x``."""
+        out = self.sampler.step(output, timestep, x, eta=0.0)
         return out.prev_sample, out.pred_original_sample
 
     def up(self, output: torch.Tensor, timestep: int, x: torch.Tensor) -> torch.Tensor:
