@@ -118,7 +118,8 @@ def sample_command(
     eta: float = typer.Option(
         0.0,
         "--eta",
-        help="0: deterministic DDIM. Up to 1 (DDPM's ancestral sampler): fresh noise at each step, from --seed.",
+        help="0: deterministic DDIM. Up to 1 (DDPM's ancestral sampler): fresh noise at each step, from --seed; "
+        "on the built-in model 1 leaves no residual grain.",
     ),
     max_memory: str = MAX_MEMORY,
     out: str = out_option("out/sample", help="Folder for samples.png, samples.npy and summary.json."),
