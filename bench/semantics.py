@@ -82,9 +82,12 @@ def parse_args(argv=None):
         type=float,
         nargs="*",
         default=[],
-        help="also sample with these eta (stochastic steps, sample quality only), at --steps",
+        help="also sample with these eta in (0, 1] (stochastic steps, sample quality only), at --steps and each --more-steps",
     )
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if any(not 0 < eta <= 1 for eta in args.etas):  # refused before minutes of other work
+        ap.error("--etas takes values in (0, 1]; the plain samples are eta = 0")
+    return args
 
 
 def oracle_rows(oracle, n=2000):
@@ -394,8 +397,8 @@ def sample_quality(pipe, oracle, n, steps, more_steps=(), etas=()):
 
 
 def stochastic_label(s: int, eta: float, steps: int) -> str:
-    """How section 5 names samples drawn with ``s`` steps and ``eta`` (the bench's ``steps`` go unsaid)."""
-    return ", ".join(([] if s == steps else [f"{s} steps"]) + ([f"eta = {eta:g}"] if eta else []))
+    """How section 5 names stochastic samples drawn with ``s`` steps and ``eta`` (the bench's ``steps`` go unsaid)."""
+    return ", ".join(([] if s == steps else [f"{s} steps"]) + [f"eta = {eta:g}"])
 
 
 def grain(images: np.ndarray) -> float:

@@ -86,8 +86,17 @@ def test_the_sample_quality_columns_are_the_samplers_they_name(bench):
         "3 samples, 3 steps, eta = 1",
         "3 renders",
     ]
-    read = oracle.predict(pipe.sample(n=3, seed=0, steps=3, eta=1.0))
-    f = world.FACTORS[0]
-    ks = kstest(read[:, 0], "uniform", args=(f.low, f.high - f.low)).statistic
-    assert rows[0]["KS (samples, 3 steps, eta = 1)"] == pytest.approx(ks)
-    assert rows[0]["KS (samples, 3 steps)"] != rows[0]["KS (samples, 3 steps, eta = 1)"]
+    for steps, column in ((2, "KS (samples, eta = 1)"), (3, "KS (samples, 3 steps, eta = 1)")):
+        read = oracle.predict(pipe.sample(n=3, seed=0, steps=steps, eta=1.0))
+        expected = [
+            kstest(read[:, j], "uniform", args=(f.low, f.high - f.low)).statistic for j, f in enumerate(world.FACTORS)
+        ]
+        np.testing.assert_allclose([r[column] for r in rows], expected)
+    assert not np.allclose(
+        [r["KS (samples, 3 steps)"] for r in rows], [r["KS (samples, 3 steps, eta = 1)"] for r in rows]
+    )
+    assert noise_rows[2]["background Laplacian sd"] == pytest.approx(
+        semantics.grain(pipe.sample(n=3, seed=0, steps=3, eta=1.0))
+    )
+    with pytest.raises(SystemExit):
+        semantics.parse_args(["--etas", "1.5"])

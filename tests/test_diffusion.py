@@ -93,6 +93,16 @@ def test_stochastic_sampling_is_diffusers_ddim_pipeline_and_batch_free(eta):
     )
 
 
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_sampling_progress_counts_every_batch_and_step(pipe, eta):
+    """Both samplers report every batch's every step, in order, out of steps × batches."""
+    calls = []
+    pipe.sample(n=3, seed=0, steps=4, eta=eta, max_memory="1KB", progress=lambda *a: calls.append(a))
+    done = [c[0] for c in calls]
+    assert done == sorted(done) and set(done) == set(range(13))  # 3 batches of one × 4 steps
+    assert {c[1] for c in calls} == {12}
+
+
 def test_eta_is_checked(pipe):
     for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match=r"eta must be in \[0, 1\]; got"):

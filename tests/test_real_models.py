@@ -102,25 +102,30 @@ def test_stable_diffusion_equals_diffusers_with_prompt_and_guidance(sd, sd_dir):
         np.testing.assert_allclose(ours, theirs.transpose(0, 3, 1, 2), atol=1e-4)
 
 
-def test_stochastic_stable_diffusion_equals_diffusers(sd, sd_dir):
-    """eta > 0 with latents given: the seed's generator draws only the steps' noise, as in diffusers."""
+@pytest.mark.parametrize(
+    ("n", "seed", "eta", "given", "max_memory"),
+    [(2, 8, 1.0, True, None), (3, 3, 0.7, False, "1KB")],
+    ids=["latents given", "x_T drawn, batches of one"],
+)
+def test_stochastic_stable_diffusion_equals_diffusers(sd, sd_dir, n, seed, eta, given, max_memory):
+    """eta > 0: the seed's generator draws x_T (unless latents are given), then each step's noise, as in diffusers."""
     from diffusers import StableDiffusionPipeline
 
     ref = _diffusers_pipeline(StableDiffusionPipeline, sd_dir)
-    latents = sd.noise(2, seed=5)
+    latents = sd.noise(n, seed=5) if given else None
+    common = {"prompt": PROMPT, "guidance_scale": 7.5, "eta": eta}
     theirs = ref(
-        PROMPT,
-        latents=latents.clone(),
+        latents=None if latents is None else latents.clone(),
         num_inference_steps=4,
-        guidance_scale=7.5,
-        eta=1.0,
-        generator=torch.Generator().manual_seed(8),
-        num_images_per_prompt=2,
+        generator=torch.Generator().manual_seed(seed),
+        num_images_per_prompt=n,
         output_type="np",
+        **common,
     ).images
-    ours = sd.sample(latents=latents, seed=8, steps=4, prompt=PROMPT, guidance_scale=7.5, eta=1.0)
+    ours = sd.sample(n=n, seed=seed, steps=4, latents=latents, max_memory=max_memory, **common)
     np.testing.assert_allclose(ours, theirs.transpose(0, 3, 1, 2), atol=1e-4)
-    assert np.abs(ours - sd.sample(latents=latents, steps=4, prompt=PROMPT, guidance_scale=7.5)).max() > 1e-3
+    deterministic = sd.sample(n=n, seed=seed, steps=4, latents=latents, prompt=PROMPT, guidance_scale=7.5)
+    assert np.abs(ours - deterministic).max() > 1e-3
 
 
 def test_inversion_is_diffusers_inverse_scheduler(sd, sd_dir, face):

@@ -113,13 +113,17 @@ def run_sample(
 def sample_command(
     choice: ModelChoice = MODEL_FLAGS,
     n: int = typer.Option(8, "--n", "-n", help=f"How many images (at most {MAX_SAMPLES})."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the starting noise; the same seed gives the same images."),
+    seed: int = typer.Option(
+        0,
+        "--seed",
+        help="Seed of the starting noise; the same seed gives the same images (with --eta above 0, for the same --n).",
+    ),
     steps: int = STEPS,
     eta: float = typer.Option(
         0.0,
         "--eta",
         help="0: deterministic DDIM. Up to 1 (DDPM's ancestral sampler): fresh noise at each step, from --seed; "
-        "on the built-in model 1 leaves no residual grain.",
+        "on the built-in model 1 leaves little of the residual grain that 0 leaves.",
     ),
     max_memory: str = MAX_MEMORY,
     out: str = out_option("out/sample", help="Folder for samples.png, samples.npy and summary.json."),

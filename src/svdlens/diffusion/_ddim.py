@@ -272,19 +272,17 @@ class DDIM:
         x = torch.as_tensor(x).to(self.device, self.dtype)
         steps = grid.timesteps
         label = f"DDIM sampling (eta = {eta:g})"
-        report(progress, 0, len(steps), label)
-        for i, s in enumerate(steps, start=1):
+        total = len(steps) * len(starts)
+        report(progress, 0, total, label)
+        for i, s in enumerate(steps):
             noise = torch.randn(x.shape, generator=generator, dtype=self.dtype).to(self.device)
-            x = torch.cat(
-                [
-                    grid.down(
-                        self.text.model_output(x[a : a + size], s, cond), s, x[a : a + size], eta, noise[a : a + size]
-                    )
-                    for a in starts
-                ]
-            )
+            parts = []
+            for b, a in enumerate(starts, start=1):
+                part = x[a : a + size]
+                parts.append(grid.down(self.text.model_output(part, s, cond), s, part, eta, noise[a : a + size]))
+                report(progress, i * len(starts) + b, total, label)
+            x = torch.cat(parts)
             check_finite(f"the sampling step at timestep {s}", x)
-            report(progress, i, len(steps), label)
         return np.concatenate([self.space.to_images(x[a : a + size]) for a in starts])
 
     def batch_size(self, x: torch.Tensor, grid: Grid, cond: Conditioning | None, max_memory: int | None) -> int:

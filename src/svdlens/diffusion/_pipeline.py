@@ -588,7 +588,8 @@ class Pipeline:
             How many images (ignored when ``latents`` is given).
         seed : int
             Seed of the noise (:meth:`noise`), and of each step's noise when ``eta`` > 0; the
-            same seed gives the same images.
+            same seed gives the same images (with ``eta`` > 0, for the same ``n``: each step
+            draws the noise of all n samples at once, as diffusers does).
         steps : int
             DDIM steps from t = 1 to 0.
         prompt, negative_prompt : str, optional

@@ -73,8 +73,8 @@ class DemoSettings:
         How many generated samples are shown.
     sample_eta : float
         The eta of those samples' DDIM steps: 1 (DDPM's ancestral steps, fresh noise at each)
-        leaves the built-in model's samples without the residual grain that eta = 0 leaves,
-        and closer to the world (docs/diffusion.md).
+        leaves the built-in model's samples with far less of the residual grain that eta = 0
+        leaves, and closer to the world (docs/diffusion.md).
     seed : int
         Seed of the generated face of the last scene (on a model other than the face world's).
     story_strengths : tuple of float
