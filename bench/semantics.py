@@ -357,7 +357,7 @@ def sample_quality(pipe, oracle, n, steps, more_steps=(), etas=()):
     seconds = time.perf_counter() - t0
     read = oracle.predict(samples)
     more = {s: oracle.predict(draw(s)) for s in more_steps}
-    stochastic = {(s, eta): draw(s, eta) for eta in etas for s in (steps, *more_steps)}
+    stochastic = {(s, eta): draw(s, eta) for s, eta in stochastic_runs(steps, more_steps, etas)}
     by_eta = {stochastic_label(s, eta, steps): oracle.predict(images) for (s, eta), images in stochastic.items()}
     truth = world.render(world.sample_factors(n, seed=(98, 0)))
     renders = oracle.predict(truth)
@@ -394,6 +394,11 @@ def sample_quality(pipe, oracle, n, steps, more_steps=(), etas=()):
         {"images": f"{n} renders", "background Laplacian sd": grain(truth)},
     ]
     return rows, noise_rows, samples, read, seconds
+
+
+def stochastic_runs(steps: int, more_steps, etas) -> list[tuple[int, float]]:
+    """The (steps, eta) of each stochastic sampler section 5 measures: every eta at --steps and each --more-steps."""
+    return [(s, eta) for eta in etas for s in (steps, *more_steps)]
 
 
 def stochastic_label(s: int, eta: float, steps: int) -> str:
@@ -529,7 +534,8 @@ def main(argv=None):
                 "met": max(r[f"KS (samples, {label})"] for r in q_rows) <= 0.15,
             }
             for label in (
-                stochastic_label(s, eta, args.steps) for eta in args.etas for s in (args.steps, *args.more_steps)
+                stochastic_label(s, eta, args.steps)
+                for s, eta in stochastic_runs(args.steps, args.more_steps, args.etas)
             )
         ),
     ]

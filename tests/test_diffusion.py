@@ -52,8 +52,8 @@ def test_load_refuses_pickles_and_explains(tmp_path, model_dir, monkeypatch):
         sl.diffusion.load("someone/some-model")
 
 
-def test_builtin_sampling_is_diffusers_ddim_pipeline():
-    """The built-in model's sample equals diffusers' own DDIMPipeline (eta = 0) on the same noise."""
+def _builtin_ddim_pipeline():
+    """diffusers' own DDIMPipeline on the built-in model's folder."""
     from diffusers import DDIMPipeline, DDIMScheduler, UNet2DModel
 
     from svdlens.diffusion import BUILTIN_DIR
@@ -62,7 +62,12 @@ def test_builtin_sampling_is_diffusers_ddim_pipeline():
         unet=UNet2DModel.from_pretrained(BUILTIN_DIR), scheduler=DDIMScheduler.from_pretrained(BUILTIN_DIR)
     )
     ref.set_progress_bar_config(disable=True)
-    theirs = ref(
+    return ref
+
+
+def test_builtin_sampling_is_diffusers_ddim_pipeline():
+    """The built-in model's sample equals diffusers' own DDIMPipeline (eta = 0) on the same noise."""
+    theirs = _builtin_ddim_pipeline()(
         batch_size=2, generator=torch.Generator().manual_seed(4), num_inference_steps=8, output_type="np"
     ).images
     ours = sl.diffusion.load("builtin").sample(n=2, seed=4, steps=8)
@@ -72,15 +77,7 @@ def test_builtin_sampling_is_diffusers_ddim_pipeline():
 @pytest.mark.parametrize("eta", [1.0, 0.3])
 def test_stochastic_sampling_is_diffusers_ddim_pipeline_and_batch_free(eta):
     """With eta > 0, sample() equals DDIMPipeline(eta, generator) on one batch, and smaller batches change nothing."""
-    from diffusers import DDIMPipeline, DDIMScheduler, UNet2DModel
-
-    from svdlens.diffusion import BUILTIN_DIR
-
-    ref = DDIMPipeline(
-        unet=UNet2DModel.from_pretrained(BUILTIN_DIR), scheduler=DDIMScheduler.from_pretrained(BUILTIN_DIR)
-    )
-    ref.set_progress_bar_config(disable=True)
-    theirs = ref(
+    theirs = _builtin_ddim_pipeline()(
         batch_size=3, generator=torch.Generator().manual_seed(4), num_inference_steps=6, eta=eta, output_type="np"
     ).images[..., 0]
     pipe = sl.diffusion.load("builtin")

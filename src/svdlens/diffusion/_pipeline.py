@@ -614,7 +614,7 @@ class Pipeline:
             noise is drawn as diffusers' pipelines draw it with ``generator=Generator().manual_seed(seed)``
             (after x_T, unless ``latents`` are given), so the images equal theirs. On the
             built-in model, eta = 1 brings the samples' factors closer to the world's
-            (docs/diffusion.md, "Sample quality").
+            (docs/diffusion.md, "What the directions mean, measured").
 
         Returns
         -------
