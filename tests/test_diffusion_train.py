@@ -51,6 +51,7 @@ RUNS = [
     {"data": "lfw", "steps": 2, "batch_size": 2, "lr": 1e-3, "seed": 1, "timesteps": None, "timestep_share": 1.0},
     {"data": "lfw", "steps": 3, "batch_size": 2, "lr": 5e-4, "seed": 2, "timesteps": None, "timestep_share": 1.0},
 ]
+RUNS = [run | {"layers_per_block": 1} for run in RUNS]  # the built-in real-face model's depth
 
 
 def _weights(folder):
@@ -176,3 +177,38 @@ def test_a_share_of_each_batch_comes_from_the_timesteps_asked_and_the_rest_from_
         with pytest.raises(InvalidParameterError, match="timestep_share"):
             train_faces(tmp_path / "d", **mixed | bad)
     assert not (tmp_path / "d").exists()
+
+
+def test_a_deeper_unet_is_built_recorded_resumed_and_replayed(tmp_path):
+    import pytest
+
+    from svdlens.diffusion import train_like
+    from svdlens.diffusion._train import training_runs
+    from svdlens.exceptions import ModelLoadError
+
+    deep = [run | {"layers_per_block": 2} for run in RUNS]
+    first = train_faces(tmp_path / "a", **deep[0])
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["layers_per_block"] == 2 and first["layers_per_block"] == 2
+    assert first["parameters"] == sum(p.numel() for p in build_unet("lfw", 2).parameters())
+    assert first["parameters"] > sum(p.numel() for p in build_unet("lfw").parameters())
+    # Resumed from the folder without saying: the network it holds, recorded again.
+    second = train_faces(tmp_path / "b", **RUNS[1] | {"layers_per_block": None}, resume=tmp_path / "a")
+    assert second["layers_per_block"] == 2 and training_runs(tmp_path / "b") == deep
+    with pytest.raises(ModelLoadError, match="layers_per_block=2, not 1"):
+        train_faces(tmp_path / "c", **RUNS[1], resume=tmp_path / "a")
+    with pytest.raises(ModelLoadError, match="layers_per_block=2, not 1"):
+        train_faces(tmp_path / "c", **RUNS[1], resume=tmp_path / "a.checkpoint")
+    assert not (tmp_path / "c").exists()
+    replayed = train_like(tmp_path / "b", tmp_path / "out")
+    want = _weights(tmp_path / "b")
+    for name, value in _weights(tmp_path / "out").items():
+        torch.testing.assert_close(value, want[name], msg=name)
+    assert replayed["layers_per_block"] == 2
+    # A record from before the option takes the depth of the model it made.
+    record = json.loads((tmp_path / "b" / "training.json").read_text())
+    record.pop("layers_per_block")
+    for run in record["history"]:
+        run.pop("layers_per_block")
+    (tmp_path / "b" / "training.json").write_text(json.dumps(record))
+    assert training_runs(tmp_path / "b") == deep

@@ -402,6 +402,11 @@ CASES: dict[str, dict[str, list]] = {
             Refused([*TF, "--timestep-share", "0.5"], "give --timesteps"),
             Refused([*TF, "--timesteps", "900:1000", "--timestep-share", "1.5"], "--timestep-share"),
         ],
+        "--layers-per-block": [
+            Changes(TF, [*TF, "--layers-per-block", "2"]),
+            Refused([*TF, "--layers-per-block", "0"], "--layers-per-block"),
+            Refused([*TF, "--layers-per-block", "2", "--resume", "{trained}"], "layers_per_block=1, not 2"),
+        ],
         "--like": [
             Changes(TF, ["train-faces", "--like", "{trained}", "--out", "o"]),
             Refused([*TF, "--like", "builtin"], "leave out --data, --steps, --batch-size"),

@@ -8,12 +8,21 @@ import typer
 
 from .._validation import check_choice, check_float, check_int
 from ..diffusion import train_faces
-from ..diffusion._train import DATA_SETS, TRAIN_BATCH, TRAIN_LR, TRAIN_STEPS, check_timestep_share, train_like
+from ..diffusion._train import (
+    DATA_SETS,
+    MAX_LAYERS_PER_BLOCK,
+    TRAIN_BATCH,
+    TRAIN_LR,
+    TRAIN_STEPS,
+    check_timestep_share,
+    train_like,
+)
 from ..exceptions import InvalidParameterError
 from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, progress_bar
 
 RUN_FLAGS = {"data": "--data", "steps": "--steps", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
-             "resume": "--resume", "timesteps": "--timesteps", "timestep_share": "--timestep-share"}  # fmt: skip
+             "resume": "--resume", "timesteps": "--timesteps", "timestep_share": "--timestep-share",
+             "layers_per_block": "--layers-per-block"}  # fmt: skip
 """The flags that --like takes from the model's training record instead."""
 
 __all__ = ["train_faces_command"]
@@ -63,6 +72,12 @@ def train_faces_command(
         help="With --timesteps: the share of each batch drawn from LOW:HIGH; the rest from all 1000, so that the "
         "other timesteps are not forgotten (default 1: all of it).",
     ),
+    layers_per_block: Optional[int] = typer.Option(
+        None,
+        "--layers-per-block",
+        help="ResNet layers in each U-Net block (default: the resumed model's, else the built-in's, 1); 2 gives a "
+        "deeper network of the same widths.",
+    ),
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Stop after this much training time."),
     resume: Optional[str] = typer.Option(
         None,
@@ -97,6 +112,8 @@ def train_faces_command(
 
         svdlens train-faces --resume out/world --timesteps 450:1000 --timestep-share 0.75 --steps 6000 --lr 1e-4 --seed 6 --out out/mix
 
+        svdlens train-faces --layers-per-block 2 --steps 16000 --out out/deep    # a deeper U-Net
+
         svdlens train-faces --like builtin --out out/world    # the shipped face-world model, all its runs
     """
     with handled():
@@ -108,6 +125,8 @@ def train_faces_command(
         data = check_choice("--data", data, DATA_SETS)
         steps = check_int("--steps", steps, high=10_000_000)
         batch_size = check_int("--batch-size", batch_size, high=4096)
+        if layers_per_block is not None:
+            layers_per_block = check_int("--layers-per-block", layers_per_block, high=MAX_LAYERS_PER_BLOCK)
         lr = check_float("--lr", lr, low=0.0, low_open=True)
         span = _timesteps(timesteps)
         timestep_share = check_timestep_share(
@@ -127,6 +146,7 @@ def train_faces_command(
                     seed=seed,
                     timesteps=span,
                     timestep_share=timestep_share,
+                    layers_per_block=layers_per_block,
                     progress=bar,
                     time_limit_s=limit,
                     resume=resume,

@@ -27,6 +27,7 @@ __all__ = [
     "builtin_folder",
     "BuiltinModel",
     "build_unet",
+    "builtin_unet_config",
     "build_scheduler",
     "face_images",
     "world_batch",
@@ -58,6 +59,7 @@ def _world_unet() -> dict:
     return dict(
         sample_size=64,
         block_out_channels=(16, 32, 64, 128),
+        layers_per_block=1,
         down_block_types=("DownBlock2D", "DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
         up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"),
         norm_num_groups=8,
@@ -70,6 +72,7 @@ def _lfw_unet() -> dict:
     return dict(
         sample_size=32,
         block_out_channels=(32, 64, 64),
+        layers_per_block=1,
         down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
         up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
         norm_num_groups=16,
@@ -92,12 +95,23 @@ def builtin_folder(source: object) -> Path | None:
     return None if spec is None else spec.folder
 
 
-def build_unet(data: str = "world"):
-    """A fresh ``UNet2DModel`` of the built-in architecture for ``data`` ("world" or "lfw")."""
+def build_unet(data: str = "world", layers_per_block: int | None = None):
+    """A fresh ``UNet2DModel`` of the built-in architecture for ``data`` ("world" or "lfw").
+
+    ``layers_per_block`` (ResNet layers in each down block; up blocks have one more) replaces
+    the built-in's, for a deeper network of the same widths.
+    """
     from diffusers import UNet2DModel
 
-    spec = next(m for m in BUILTINS.values() if m.data == data)
-    return UNet2DModel(in_channels=1, out_channels=1, layers_per_block=1, attention_head_dim=32, **spec.unet())
+    config = builtin_unet_config(data)
+    if layers_per_block is not None:
+        config["layers_per_block"] = layers_per_block
+    return UNet2DModel(in_channels=1, out_channels=1, attention_head_dim=32, **config)
+
+
+def builtin_unet_config(data: str = "world") -> dict:
+    """The ``UNet2DModel`` settings of the built-in model trained on ``data`` (besides its channels and heads)."""
+    return next(m for m in BUILTINS.values() if m.data == data).unet()
 
 
 def build_scheduler():

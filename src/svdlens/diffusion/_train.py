@@ -36,7 +36,16 @@ from .._atomic import staged_output
 from .._progress import Progress, report
 from .._validation import check_choice, check_float, check_int
 from ..exceptions import InvalidParameterError, MissingInputError, ModelLoadError
-from ._builtin import BUILTINS, build_scheduler, build_unet, builtin_folder, face_images, world_batch
+from ._builtin import (
+    BUILTINS,
+    build_scheduler,
+    build_unet,
+    builtin_folder,
+    builtin_unet_config,
+    face_images,
+    world_batch,
+)
+from ._config import read_json
 
 __all__ = ["train_faces", "train_like", "training_runs", "DATA_SETS", "TRAIN_STEPS", "TRAIN_BATCH", "TRAIN_LR"]
 
@@ -54,6 +63,8 @@ WARMUP = 500  # optimiser steps of linear warm-up
 EMA_DECAY = 0.999
 LOSS_EVERY = 100  # the loss record keeps the mean of every this many steps
 CHECKPOINT = "checkpoint.json"
+MAX_LAYERS_PER_BLOCK = 4
+_BUILTIN_LAYERS = {data: builtin_unet_config(data)["layers_per_block"] for data in DATA_SETS}
 
 
 def train_faces(
@@ -66,6 +77,7 @@ def train_faces(
     seed: int = 0,
     timesteps: tuple[int, int] | None = None,
     timestep_share: float = 1.0,
+    layers_per_block: int | None = None,
     device: str | None = None,
     progress: Progress = None,
     time_limit_s: float | None = None,
@@ -101,6 +113,9 @@ def train_faces(
         The share of each batch drawn from ``timesteps`` (rounded to whole images); the rest is
         drawn from all of them, so that a fine-tuning run on the high timesteps still sees the low
         ones. 1 (the default) draws every image from ``timesteps``.
+    layers_per_block : int, optional
+        ResNet layers in each block of the U-Net (default: the resumed checkpoint's or model's,
+        else the built-in architecture's, 1). 2 gives a deeper network of the same widths.
     device : str, optional
         Where to train (default: CUDA when available, else CPU).
     progress : callable, optional
@@ -131,7 +146,8 @@ def train_faces(
     MissingInputError
         ``resume`` holds neither a checkpoint nor weights.
     ModelLoadError
-        A checkpoint of another data set, seed or batch size than asked for.
+        A checkpoint of another data set, seed or batch size than asked for; ``resume`` holds a
+        U-Net with another ``layers_per_block`` than asked for.
     OutputError
         ``out`` is a file, or holds files svdlens did not write (without ``force``), or one
         of ``resume``'s files would be overwritten.
@@ -149,7 +165,8 @@ def train_faces(
     focused = round(timestep_share * batch_size)
     torch.manual_seed(seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, ema = build_unet(data).to(dev), build_unet(data).to(dev)
+    layers = _layers_per_block(data, resume, layers_per_block)
+    model, ema = build_unet(data, layers).to(dev), build_unet(data, layers).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     state: dict[str, Any] = {
         "data": data,
@@ -158,6 +175,7 @@ def train_faces(
         "lr": lr,
         "timesteps": None if timesteps is None else [low, high],
         "timestep_share": timestep_share,
+        "layers_per_block": layers,
         "done": 0,
         "seconds": 0.0,
         "losses": [],
@@ -170,7 +188,12 @@ def train_faces(
             ema,
             opt,
             dict(
-                data=data, seed=seed, batch_size=batch_size, timesteps=state["timesteps"], timestep_share=timestep_share
+                data=data,
+                seed=seed,
+                batch_size=batch_size,
+                timesteps=state["timesteps"],
+                timestep_share=timestep_share,
+                layers_per_block=layers,
             ),
         )
         history = state.pop("history", [])
@@ -234,6 +257,7 @@ def train_faces(
         "seed": seed,
         "timesteps": state["timesteps"],
         "timestep_share": timestep_share,
+        "layers_per_block": layers,
         "device": str(dev),
         "seconds": seconds,
         "seconds_per_step_this_run": (time.perf_counter() - start) / done_here if done_here else None,
@@ -261,8 +285,9 @@ RUN_SETTINGS = ("data", "steps", "batch_size", "lr", "seed")
 def training_runs(source: str | Path) -> list[dict[str, Any]]:
     """The runs that made ``source``, oldest first: ``[{data, steps, batch_size, lr, seed}, ...]``.
 
-    Each run also has ``timesteps``: ``[low, high]`` for a run on part of them, else None, and
-    ``timestep_share``: the share of each batch drawn from them (1 where the record is older).
+    Each run also has ``timesteps``: ``[low, high]`` for a run on part of them, else None,
+    ``timestep_share``: the share of each batch drawn from them (1 where the record is older), and
+    ``layers_per_block``: the U-Net's depth (where the record is older, the model's ``config.json``'s).
 
     ``source`` is a built-in name (``"builtin"``, ``"builtin-lfw"``) or a model folder written by
     :func:`train_faces`; its ``training.json`` holds the last run and, in ``history``, the runs
@@ -277,6 +302,8 @@ def training_runs(source: str | Path) -> list[dict[str, Any]]:
         )
     last = json.loads(record.read_text())
     fallback = BUILTINS[str(source)].data if builtin_folder(source) is not None else None
+    config = folder / "config.json"
+    depth = read_json(config).get("layers_per_block") if config.is_file() else None
     runs = []
     for i, run in enumerate([*last.get("history", []), last], start=1):
         run = {"data": fallback, **{k: v for k, v in run.items() if k != "data" or v is not None}}
@@ -286,7 +313,11 @@ def training_runs(source: str | Path) -> list[dict[str, Any]]:
                 f"run {i} of the training record in {record} does not say its {', '.join(missing)}"
             )
         runs.append(
-            {**{k: run.get(k) for k in (*RUN_SETTINGS, "timesteps")}, "timestep_share": run.get("timestep_share", 1.0)}
+            {
+                **{k: run.get(k) for k in (*RUN_SETTINGS, "timesteps")},
+                "timestep_share": run.get("timestep_share", 1.0),
+                "layers_per_block": run.get("layers_per_block", depth),
+            }
         )
     return runs
 
@@ -404,6 +435,30 @@ def _learning_rate(step: int, steps: int, lr: float) -> float:
     return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
 
+def _layers_per_block(data: str, resume: str | Path | None, asked: int | None) -> int:
+    """The U-Net's ResNet layers per block: ``asked``, else the resumed checkpoint's or model's, else the built-in's.
+
+    A resumed network keeps its architecture, so asking it for another is refused here, before
+    anything is built, rather than by torch's missing-key error.
+    """
+    found, where = None, None
+    if resume is not None:
+        where = Path(resume)
+        if (where / CHECKPOINT).is_file():
+            found = json.loads((where / CHECKPOINT).read_text()).get("layers_per_block", _BUILTIN_LAYERS[data])
+        elif (where / "config.json").is_file():
+            found = read_json(where / "config.json").get("layers_per_block")
+    if asked is None:
+        return int(found) if isinstance(found, int) else _BUILTIN_LAYERS[data]
+    asked = check_int("layers_per_block", asked, high=MAX_LAYERS_PER_BLOCK)
+    if found is not None and found != asked:
+        raise ModelLoadError(
+            f"{where} holds a U-Net with layers_per_block={found}, not {asked}: a resumed run keeps its "
+            "network; leave layers_per_block out, or start afresh"
+        )
+    return asked
+
+
 def _load_weights(folder: Path, model: torch.nn.Module) -> list[dict]:
     """Weights of a finished model folder into ``model``; its training record as history."""
     from diffusers import UNet2DModel
@@ -446,6 +501,7 @@ def _load_checkpoint(
 
     state = json.loads((folder / CHECKPOINT).read_text())
     state.setdefault("timestep_share", 1.0)  # checkpoints from before the option drew every image from timesteps
+    state.setdefault("layers_per_block", _BUILTIN_LAYERS[state.get("data", "world")])  # and built the built-in's
     for key, value in asked.items():
         if state.get(key) != value:
             raise ModelLoadError(
