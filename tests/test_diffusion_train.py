@@ -47,11 +47,12 @@ def test_resume_goes_on_from_saved_weights(tmp_path):
         train_faces(tmp_path / "c", steps=1, resume=tmp_path / "missing")
 
 
-RUNS = [
-    {"data": "lfw", "steps": 2, "batch_size": 2, "lr": 1e-3, "seed": 1, "timesteps": None, "timestep_share": 1.0},
-    {"data": "lfw", "steps": 3, "batch_size": 2, "lr": 5e-4, "seed": 2, "timesteps": None, "timestep_share": 1.0},
-]
-RUNS = [run | {"layers_per_block": 1} for run in RUNS]  # the built-in real-face model's depth
+RUNS = [  # at the built-in real-face model's depth, layers_per_block 1
+    {"data": "lfw", "steps": 2, "batch_size": 2, "lr": 1e-3, "seed": 1, "timesteps": None, "timestep_share": 1.0,
+     "layers_per_block": 1},
+    {"data": "lfw", "steps": 3, "batch_size": 2, "lr": 5e-4, "seed": 2, "timesteps": None, "timestep_share": 1.0,
+     "layers_per_block": 1},
+]  # fmt: skip
 
 
 def _weights(folder):

@@ -193,9 +193,9 @@ def train_faces(
                 batch_size=batch_size,
                 timesteps=state["timesteps"],
                 timestep_share=timestep_share,
-                layers_per_block=layers,
             ),
         )
+        state["layers_per_block"] = layers  # checked by _layers_per_block; recorded where an older checkpoint did not
         history = state.pop("history", [])
     else:
         if resume is not None:
@@ -501,7 +501,6 @@ def _load_checkpoint(
 
     state = json.loads((folder / CHECKPOINT).read_text())
     state.setdefault("timestep_share", 1.0)  # checkpoints from before the option drew every image from timesteps
-    state.setdefault("layers_per_block", _BUILTIN_LAYERS[state.get("data", "world")])  # and built the built-in's
     for key, value in asked.items():
         if state.get(key) != value:
             raise ModelLoadError(
