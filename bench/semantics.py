@@ -20,7 +20,10 @@
    those renders blurred by 1 px (is the oracle thrown by soft samples?), and with
    ``--more-steps`` for samples drawn with more DDIM steps (is the KS the sampler's?), and
    with ``--etas`` for samples drawn with stochastic steps (``pipe.sample(eta=…)``; 1 is DDPM's
-   ancestral sampler, whose fresh noise can correct what earlier steps got wrong).
+   ancestral sampler, whose fresh noise can correct what earlier steps got wrong). A second,
+   independent oracle reads the plain samples too: ``world.fit``, least squares over the renderer
+   itself (analysis by synthesis), whose residual (5b) says how far each sample is from any
+   face of the world.
 6. Where the samples' factors drift: renders noised to t by the forward process and denoised by
    the pipeline's DDIM (``pipe.generate``), read by the oracle: the mean change of each factor,
    in spreads. Small at low t, where the image survives the noise; what it becomes at high t
@@ -363,6 +366,7 @@ def sample_quality(pipe, oracle, n, steps, more_steps=(), etas=()):
     renders = oracle.predict(truth)
     blurred = oracle.predict(gaussian_filter(truth, sigma=[0] * (truth.ndim - 2) + [BLUR, BLUR]))
     reference = world.sample_factors(200_000, seed=(97, 0))
+    fitted, fit_rms = world.fit(samples)
     rows = []
     spread = world.spread()
     for j, f in enumerate(world.FACTORS):
@@ -375,6 +379,8 @@ def sample_quality(pipe, oracle, n, steps, more_steps=(), etas=()):
         row.update({f"KS (samples, {label})": ks(r) for label, r in by_eta.items()})
         row.update(
             {
+                "KS (samples, renderer fit)": ks(fitted),
+                "mean |oracle − fit| (spreads)": float(np.abs(read[:, j] - fitted[:, j]).mean() / spread[j]),
                 "KS (renders, calibration)": ks(renders),
                 f"KS (renders blurred {BLUR:g} px)": ks(blurred),
                 "Wasserstein / spread": float(wasserstein_distance(read[:, j], reference[:, j]) / spread[j]),
@@ -385,13 +391,20 @@ def sample_quality(pipe, oracle, n, steps, more_steps=(), etas=()):
             }
         )
         rows.append(row)
+
+    def residuals(label, images, rms=None):
+        rms = world.fit(images)[1] if rms is None else rms
+        return {
+            "images": label,
+            "background Laplacian sd": grain(images),
+            "renderer fit rms, median": float(np.median(rms)),
+            "90th percentile": float(np.quantile(rms, 0.9)),
+        }
+
     noise_rows = [
-        {"images": f"{n} samples, {steps} steps", "background Laplacian sd": grain(samples)},
-        *(
-            {"images": f"{n} samples, {s} steps, eta = {eta:g}", "background Laplacian sd": grain(images)}
-            for (s, eta), images in stochastic.items()
-        ),
-        {"images": f"{n} renders", "background Laplacian sd": grain(truth)},
+        residuals(f"{n} samples, {steps} steps", samples, fit_rms),
+        *(residuals(f"{n} samples, {s} steps, eta = {eta:g}", images) for (s, eta), images in stochastic.items()),
+        residuals(f"{n} renders", truth),
     ]
     return rows, noise_rows, samples, read, seconds
 
@@ -567,8 +580,9 @@ def main(argv=None):
         f"5. Sample quality: {args.samples} samples, {args.steps} steps ({sample_s:.0f} s) (e)": markdown_table(
             q_rows, list(q_rows[0])
         ),
-        "5b. Residual noise: the samples' background against the renders'": markdown_table(
-            g_rows, ["images", "background Laplacian sd"]
+        "5b. Residual noise: the samples' background against the renders', and their distance from the "
+        "nearest render (world.fit)": markdown_table(
+            g_rows, ["images", "background Laplacian sd", "renderer fit rms, median", "90th percentile"]
         ),
         "6. Where the samples' factors drift: renders noised to t and denoised, mean change in spreads": (
             markdown_table(d_rows, ["t", "timestep", *world.NAMES])

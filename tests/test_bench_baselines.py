@@ -98,5 +98,13 @@ def test_the_sample_quality_columns_are_the_samplers_they_name(bench):
     assert noise_rows[2]["background Laplacian sd"] == pytest.approx(
         semantics.grain(pipe.sample(n=3, seed=0, steps=3, eta=1.0))
     )
+    # the second oracle: the renderer's own fit of the plain samples, and its residual per set
+    fitted, rms = world.fit(pipe.sample(n=3, seed=0, steps=2))
+    f0 = world.FACTORS[0]
+    assert rows[0]["KS (samples, renderer fit)"] == pytest.approx(
+        kstest(fitted[:, 0], "uniform", args=(f0.low, f0.high - f0.low)).statistic
+    )
+    assert noise_rows[0]["renderer fit rms, median"] == pytest.approx(np.median(rms))
+    assert noise_rows[-1]["renderer fit rms, median"] < 1e-4 < noise_rows[0]["renderer fit rms, median"]
     with pytest.raises(SystemExit):
         semantics.parse_args(["--etas", "1.5"])

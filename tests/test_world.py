@@ -126,3 +126,25 @@ def test_start_face_picks_the_world_for_its_model_and_real_faces_elsewhere():
     ]:
         with pytest.raises(InvalidParameterError, match=match):
             start_face(model, which)
+
+
+def test_fit_recovers_the_factors_of_renders_and_measures_distance_from_the_world():
+    truth = world.sample_factors(48, seed=(11, 3))
+    found, rms = world.fit(world.render(truth))
+    error = np.abs(found - truth).max(axis=1) / (world._HIGH - world._LOW).min()
+    # a local search: nearly all renders come back exactly, the rest close (docstring: ~1 in 150)
+    assert np.mean(error < 1e-3) >= 0.95 and np.median(error) < 1e-4
+    assert np.median(rms) < 1e-5 and rms.max() < 0.01
+    # noise of sd 0.02 is what is left over, and the factors stay within a few hundredths of a range
+    noisy = world.render(truth[:8]) + np.random.default_rng(0).normal(0, 0.02, (8, world.SIZE, world.SIZE))
+    found, rms = world.fit(noisy)
+    assert np.allclose(rms, 0.02, atol=0.002)
+    assert np.median(np.abs(found - truth[:8]) / (world._HIGH - world._LOW)) < 0.01
+    # a blank image is far from every face of the world
+    assert world.fit(np.full((world.SIZE, world.SIZE), 0.5))[1][0] > 0.1
+
+
+@pytest.mark.parametrize("bad, match", [(np.zeros((2, 32, 32)), "64, 64"), (np.full((1, 64, 64), np.nan), "NaN")])
+def test_fit_refuses_images_the_oracle_cannot_read(bad, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        world.fit(bad)
