@@ -49,6 +49,7 @@ __all__ = [
     "sweep",
     "oracle",
     "fit",
+    "FIT_MARGIN",
     "GALLERY_SEED",
     "MAX_GALLERY",
     "gallery",
