@@ -71,9 +71,12 @@ def _plain(x):
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")  # a bare pipe would split the cell in two
+
+    lines = ["| " + " | ".join(map(cell, columns)) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(fmt(row.get(c)) for c in columns) + " |")
+        lines.append("| " + " | ".join(cell(fmt(row.get(c))) for c in columns) + " |")
     return "\n".join(lines)
 
 

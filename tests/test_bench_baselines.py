@@ -99,12 +99,20 @@ def test_the_sample_quality_columns_are_the_samplers_they_name(bench):
         semantics.grain(pipe.sample(n=3, seed=0, steps=3, eta=1.0))
     )
     # the second oracle: the renderer's own fit of the plain samples, and its residual per set
-    fitted, rms = world.fit(pipe.sample(n=3, seed=0, steps=2))
-    f0 = world.FACTORS[0]
-    assert rows[0]["KS (samples, renderer fit)"] == pytest.approx(
-        kstest(fitted[:, 0], "uniform", args=(f0.low, f0.high - f0.low)).statistic
+    plain = pipe.sample(n=3, seed=0, steps=2)
+    fitted, rms = world.fit(plain)
+    np.testing.assert_allclose(
+        [r["KS (samples, renderer fit)"] for r in rows],
+        [kstest(fitted[:, j], "uniform", args=(f.low, f.high - f.low)).statistic for j, f in enumerate(world.FACTORS)],
+    )
+    np.testing.assert_allclose(
+        [r["mean |oracle − fit| (spreads)"] for r in rows],
+        np.abs(oracle.predict(plain) - fitted).mean(axis=0) / world.spread(),
     )
     assert noise_rows[0]["renderer fit rms, median"] == pytest.approx(np.median(rms))
+    assert noise_rows[0]["90th percentile"] == pytest.approx(np.quantile(rms, 0.9))
+    stochastic_rms = world.fit(pipe.sample(n=3, seed=0, steps=2, eta=1.0))[1]
+    assert noise_rows[1]["renderer fit rms, median"] == pytest.approx(np.median(stochastic_rms))
     assert noise_rows[-1]["renderer fit rms, median"] < 1e-4 < noise_rows[0]["renderer fit rms, median"]
     with pytest.raises(SystemExit):
         semantics.parse_args(["--etas", "1.5"])

@@ -144,6 +144,18 @@ def test_fit_recovers_the_factors_of_renders_and_measures_distance_from_the_worl
     assert world.fit(np.full((world.SIZE, world.SIZE), 0.5))[1][0] > 0.1
 
 
+def test_fit_reads_tensors_and_channel_axes_as_the_oracle_does():
+    import torch
+
+    truth = world.sample_factors(2, seed=(11, 4))
+    plain = world.fit(world.render(truth))
+    tensor = torch.tensor(world.render(truth), requires_grad=True)[:, None]
+    for got, want in zip(world.fit(tensor), plain):
+        np.testing.assert_allclose(got, want)
+    factors, rms = world.fit(np.empty((0, world.SIZE, world.SIZE)))
+    assert factors.shape == (0, len(world.FACTORS)) and rms.shape == (0,)
+
+
 @pytest.mark.parametrize("bad, match", [(np.zeros((2, 32, 32)), "64, 64"), (np.full((1, 64, 64), np.nan), "NaN")])
 def test_fit_refuses_images_the_oracle_cannot_read(bad, match):
     with pytest.raises(InvalidParameterError, match=match):

@@ -147,6 +147,8 @@ class FactorOracle:
             )
         if not bool(torch.isfinite(x).all()):
             raise InvalidParameterError("images contain NaN or Inf")
+        if len(x) == 0:
+            return np.empty((0, len(self.names)))
         with torch.no_grad():
             z = torch.cat([self.network(x[i : i + _BATCH, None] * 2 - 1) for i in range(0, len(x), _BATCH)])
         return (z * self._spread + self._mid).double().numpy()
