@@ -135,18 +135,7 @@ class FactorOracle:
         InvalidParameterError
             Images of another size or shape, or not finite.
         """
-        x = torch.as_tensor(np.asarray(images, dtype=np.float32) if not isinstance(images, torch.Tensor) else images)
-        x = x.detach().float().cpu()
-        if x.ndim == 4 and x.shape[1] == 1:
-            x = x[:, 0]
-        if x.ndim == 2:
-            x = x[None]
-        if x.ndim != 3 or tuple(x.shape[1:]) != (world.SIZE, world.SIZE):
-            raise InvalidParameterError(
-                f"the oracle reads (n, {world.SIZE}, {world.SIZE}) grayscale images; got shape {tuple(x.shape)}"
-            )
-        if not bool(torch.isfinite(x).all()):
-            raise InvalidParameterError("images contain NaN or Inf")
+        x = readable_images(images)
         if len(x) == 0:
             return np.empty((0, len(self.names)))
         with torch.no_grad():
@@ -228,6 +217,32 @@ class FactorOracle:
         record_file = folder / "oracle.json"
         record = json.loads(record_file.read_text()) if record_file.is_file() else {}
         return cls(network, record)
+
+
+def readable_images(images: ArrayLike | torch.Tensor) -> torch.Tensor:
+    """Images as the oracle reads them: ``(n, 64, 64)`` float32 on the CPU, checked.
+
+    Takes ``(n, 64, 64)``, ``(n, 1, 64, 64)`` or ``(64, 64)``, arrays or tensors (any device,
+    with or without grad).
+
+    Raises
+    ------
+    InvalidParameterError
+        Images of another size or shape, or not finite.
+    """
+    x = torch.as_tensor(np.asarray(images, dtype=np.float32) if not isinstance(images, torch.Tensor) else images)
+    x = x.detach().float().cpu()
+    if x.ndim == 4 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or tuple(x.shape[1:]) != (world.SIZE, world.SIZE):
+        raise InvalidParameterError(
+            f"the oracle reads (n, {world.SIZE}, {world.SIZE}) grayscale images; got shape {tuple(x.shape)}"
+        )
+    if not bool(torch.isfinite(x).all()):
+        raise InvalidParameterError("images contain NaN or Inf")
+    return x
 
 
 _SHIPPED: list[FactorOracle] = []

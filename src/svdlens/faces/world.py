@@ -455,8 +455,9 @@ def fit(images: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     model's sample, the world face nearest to it, and the residual says how far the sample is
     from any face of the world. It shares no weights and no training with the trained oracle
     (only its starting point comes from it), so where the two agree on samples, a gap between
-    the samples and the world is the model's, not an oracle's blind spot (the idea of "analysis by synthesis": Yuille & Kersten 2006,
-    "Vision as Bayesian inference: analysis by synthesis?", Trends Cogn. Sci. 10(7)).
+    the samples and the world is the model's, not an oracle's blind spot (the idea of "analysis
+    by synthesis": Yuille & Kersten 2006, "Vision as Bayesian inference: analysis by
+    synthesis?", Trends Cogn. Sci. 10(7)).
 
     Parameters
     ----------
@@ -486,10 +487,11 @@ def fit(images: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """
     from scipy.optimize import least_squares
 
-    if hasattr(images, "detach"):  # a torch tensor, on any device, with or without grad
-        images = images.detach().cpu().float().numpy()
-    start = oracle().predict(images)  # checks the images' shape and values
-    pixels = np.asarray(images, dtype=np.float64).reshape(len(start), SIZE * SIZE)
+    from ._oracle import readable_images
+
+    checked = readable_images(images)
+    start = oracle().predict(checked)
+    pixels = checked.reshape(len(checked), SIZE * SIZE).double().numpy()
     width = _HIGH - _LOW
     found = np.empty_like(start)
     rms = np.empty(len(start))
