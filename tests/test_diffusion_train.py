@@ -1,6 +1,7 @@
 """Training the built-in DDPM: a few real steps, reproducible, written in the diffusers folder format."""
 
 import json
+import shutil
 
 import torch
 
@@ -200,6 +201,12 @@ def test_a_deeper_unet_is_built_recorded_resumed_and_replayed(tmp_path):
         train_faces(tmp_path / "c", **RUNS[1], resume=tmp_path / "a")
     with pytest.raises(ModelLoadError, match="layers_per_block=2, not 1"):
         train_faces(tmp_path / "c", **RUNS[1], resume=tmp_path / "a.checkpoint")
+    # A damaged checkpoint record is a clear error too, whether its depth is asked for or read from it.
+    shutil.copytree(tmp_path / "a.checkpoint", tmp_path / "broken")
+    (tmp_path / "broken" / "checkpoint.json").write_text("{not json")
+    for depth in (None, 2):
+        with pytest.raises(ModelLoadError, match="checkpoint.json is not valid JSON"):
+            train_faces(tmp_path / "c", **RUNS[1] | {"layers_per_block": depth}, resume=tmp_path / "broken")
     assert not (tmp_path / "c").exists()
     replayed = train_like(tmp_path / "b", tmp_path / "out")
     want = _weights(tmp_path / "b")

@@ -445,7 +445,7 @@ def _layers_per_block(data: str, resume: str | Path | None, asked: int | None) -
     if resume is not None:
         where = Path(resume)
         if (where / CHECKPOINT).is_file():
-            found = json.loads((where / CHECKPOINT).read_text()).get("layers_per_block", _BUILTIN_LAYERS[data])
+            found = read_json(where / CHECKPOINT).get("layers_per_block", _BUILTIN_LAYERS[data])
         elif (where / "config.json").is_file():
             found = read_json(where / "config.json").get("layers_per_block")
     if asked is None:
@@ -499,7 +499,7 @@ def _load_checkpoint(
     """The state :func:`_save_checkpoint` wrote, into ``model``, ``ema`` and ``opt``; the JSON state back."""
     from safetensors.torch import load_file
 
-    state = json.loads((folder / CHECKPOINT).read_text())
+    state = read_json(folder / CHECKPOINT)
     state.setdefault("timestep_share", 1.0)  # checkpoints from before the option drew every image from timesteps
     for key, value in asked.items():
         if state.get(key) != value:
