@@ -94,6 +94,8 @@ def test_bad_directions_are_refused():
         factor_effects(model, xt, _directions(np.eye(2, F)), strength=0)
     with pytest.raises(InvalidParameterError, match="one label per direction"):
         factor_effects(model, xt, _directions(np.eye(2, F)), labels=["a"])
+    with pytest.raises(InvalidParameterError, match="one image at a time"):
+        factor_effects(model, xt.repeat(2, 1, 1, 1), _directions(np.eye(2, F)))
     other = WorldAsModel(world.factors_of({})[0])
     other.image_size = 32
     with pytest.raises(InvalidParameterError, match="face world"):

@@ -217,8 +217,8 @@ def factor_effects(
     Raises
     ------
     InvalidParameterError
-        A model that is not the face world's size, directions of the wrong shape, zero or
-        non-finite directions, too many, or a strength that is not positive.
+        A model that is not the face world's size, more than one image, directions of the
+        wrong shape, zero or non-finite directions, too many, or a strength that is not positive.
     """
     from ..faces import world
 
@@ -229,6 +229,11 @@ def factor_effects(
             f"sl.diffusion.load('builtin')); this one makes {pipe.image_channels}×{pipe.image_size}×{pipe.image_size}"
         )
     xt = torch.as_tensor(xt).to(pipe.device, pipe.dtype)
+    if xt.ndim != 4 or len(xt) != 1:
+        raise InvalidParameterError(
+            f"factor effects read one image at a time: give one image (or an x_t of shape (1, channels, size, size)); "
+            f"got {tuple(xt.shape)}; loop over the images for more"
+        )
     V = torch.stack([torch.as_tensor(d) for d in directions]) if isinstance(directions, Sequence) else directions
     V = torch.as_tensor(V).to(pipe.device, pipe.dtype).reshape(-1, *xt.shape[1:])
     m = len(V)
