@@ -90,6 +90,8 @@ def parse_args(argv=None):
     args = ap.parse_args(argv)
     if any(not 0 < eta <= 1 for eta in args.etas):  # refused before minutes of other work
         ap.error("--etas takes values in (0, 1]; the plain samples are eta = 0")
+    if args.images < 2:
+        ap.error("--images takes at least 2: PCA of h and transport compare images")
     return args
 
 
@@ -116,9 +118,10 @@ def method_directions(pipe, xts, bases, t, steps, k, seed):
     f = pipe.h_map(t, steps)
     with torch.no_grad():
         H = torch.cat([f(x[None]) for x in xts]).reshape(len(xts), -1).double()
-    # PCA of h across the images (Haas et al. 2023): the top principal directions of the centred h's
+    # PCA of h across the images (Haas et al. 2023): the top principal directions of the centred h's,
+    # of which n images have at most n − 1 (the rest of Vt would be arbitrary)
     _, _, Vt = torch.linalg.svd(H - H.mean(0), full_matrices=False)
-    pca_h = Vt[: min(k, len(Vt))].float().reshape(-1, *bases[0].u.shape[1:])
+    pca_h = Vt[: min(k, len(xts) - 1)].float().reshape(-1, *bases[0].u.shape[1:])
     shared = sl.global_directions(bases, k)
     sefa = sl.local_basis(pipe.unet.conv_in, xts[:1], k=k).v[:, 0]  # a linear map: the same at every x
     return {
