@@ -103,6 +103,13 @@ def test_summary_holds_the_numbers(report):
     assert "not an eigenvector" in covariance
     top = [float(v) for v in re.search(r"true top eigenvector is \[([0-9.]+), ([0-9.]+)\]", covariance).groups()]
     assert abs(top[0] - 0.652) < 2e-3 and abs(top[1] - 0.758) < 2e-3  # the issue's ≈ [0.652, 0.758]
+    # §9 shows low rank on a photograph too, where k = 2 is not the end: the share left out falls with k
+    low_rank = sections["Low rank: keep the biggest pieces"]
+    assert "09-low_rank_picture.png" in low_rank["files"]
+    left = [float(v) for v in re.findall(r"k = \d+: ([0-9.]+)%", " ".join(low_rank["lines"]))]
+    assert len(left) == 4 and all(a > b for a, b in zip(left, left[1:]))
+    # the face world is shown before its model is taken apart: each factor alone, and the named faces
+    assert {"14-world.png", "14-named-faces.png"} <= set(sections["The Jacobian of the face model"]["files"])
     weights = " ".join(sections["Simplify it: the weight matrix"]["lines"])
     agree = float(re.search(r"LAPACK agrees to ([0-9.e+-]+)", weights).group(1))
     assert agree < 1e-5  # eigenvalues of WᵀW are σ(W)²

@@ -97,12 +97,23 @@ def u_from_v_section(ctx):
 
 
 def low_rank_section(ctx):
-    return _scenes(
+    """The 2×2 matrix, where k = 2 is already exact, then a photograph, where a few triplets carry most of it."""
+    from skimage.data import camera
+
+    from ..scenes._figures import low_rank_picture as draw_picture
+    from ..scenes._scenes import low_rank_picture
+
+    section = _scenes(
         ctx,
         "Low rank: keep the biggest pieces",
         "We can approximate a matrix with its singular vectors: keep the k largest σᵢuᵢvᵢᵀ, and the error is σₖ₊₁.",
         ["low_rank"],
     )
+    picture = low_rank_picture(camera() / 255.0, ks=(1, 5, 20, 50))
+    section.lines += ["On a 2×2 matrix k = 2 is already exact; a photograph (scikit-image's camera) shows more."]
+    section.lines += [picture.title] + picture.lines
+    section.files.append(ctx.save(draw_picture(picture), f"{ctx.key}-low_rank_picture.png"))
+    return section
 
 
 def least_squares_section(ctx):

@@ -38,8 +38,9 @@ def weight_matrix_section(ctx):
     )
 
 
-# ----------------------------------------------------------------------------- 8-11. the DDPM
+# ----------------------------------------------------------------------------- 14-17. the DDPM
 def jacobian_section(ctx):
+    from ..faces import world
     from ..nets import jacobian
     from ..nets._figures import direction_images, spectrum_plot
 
@@ -61,14 +62,23 @@ def jacobian_section(ctx):
         + (" (loaded from the cache)" if basis.jacobian is None else ""),
         f"u = Jv/σ, checked with a fresh product: ‖J v₁ − σ₁ u₁‖/σ₁ = {check:.1e}",
     ]
+    files = []
     if ctx.world:
+        files += _world_figures(ctx)
+        lines.insert(
+            0,
+            f"The model learned a world of faces drawn from {len(world.FACTORS)} named factors, "
+            + ", ".join(world.NAMES)
+            + " (first figure: each alone, low to high), on an endless stream, so no face was seen twice. "
+            "The seeds' scary face and friendly puppet are two points of it (second figure).",
+        )
         fx = ctx.effects("source", xt, s.t, basis)
         lines.append(
             "What each direction means: x_t ± γ·v denoised, the two faces read by the face world's oracle, "
             "and the factor with the largest share of the change (its purity; 1 = that factor alone): "
             + ", ".join(f"v{i + 1} {f} ({p:.2f})" for i, (f, p) in enumerate(zip(fx.factor, fx.purity)))
         )
-    files = [
+    files += [
         ctx.save(spectrum_plot(basis), f"{ctx.key}-spectrum.png"),
         ctx.save(direction_images(basis), f"{ctx.key}-directions.png"),
     ]
@@ -79,6 +89,20 @@ def jacobian_section(ctx):
         lines,
         files,
     )
+
+
+def _world_figures(ctx) -> list[str]:
+    """The face world: each factor swept alone, and its named faces."""
+    from ..faces import world
+    from ..faces._figures import named_faces_figure, world_sweep_figure
+
+    steps = 7
+    sweep = world.render(world.sweep(steps).reshape(-1, len(world.FACTORS)))
+    names = list(world.NAMED)
+    return [
+        ctx.save(world_sweep_figure(sweep, steps), f"{ctx.key}-world.png"),
+        ctx.save(named_faces_figure(np.stack([world.face(n) for n in names]), names), f"{ctx.key}-named-faces.png"),
+    ]
 
 
 def edits_section(ctx):
@@ -205,8 +229,8 @@ def _scary_to_friendly(ctx) -> tuple[str, list[str]]:
     gammas = [0.0] + [best["sign"] * g for g in s.story_strengths]  # the sign that raised expression on the source
     images = pipe.edit(v=moved.v, strengths=gammas, t=t, steps=s.steps, xt=xt)
     read = world.oracle().predict(images)
-    target, spread = world.named("friendly puppet")[0], world.spread()
-    distance = np.linalg.norm((read - target) / spread, axis=1)
+    target = world.named("friendly puppet")[0]
+    distance = world.distance(read, "friendly puppet")
     i = int(np.argmin(distance))  # the closest of the steps tried; γ = 0 when none got closer
     e, b, o = (world.NAMES.index(n) for n in ("expression", "brow_angle", "eye_open"))
     made = ctx.save(
