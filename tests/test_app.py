@@ -15,6 +15,7 @@ pytest.importorskip("gradio")
 
 from svdlens.app import build_app, launch
 from svdlens.app._handlers import MAX_UPLOAD_BYTES, OUTSIDE_CHOICES, AppInputError, Explorer, display
+from svdlens.faces import world
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -136,6 +137,9 @@ def test_every_endpoint_through_the_client(client, explorer, tmp_path):
     project, contrast = OUTSIDE_CHOICES
     start, edited, text = client.predict("face", 3, 0.6, 1, 4, "", "", 5, project, api_name="/edit")
     assert not np.array_equal(_read(start), _read(edited)) and "σ =" in text
+    # on the face world each direction is labelled with the factor it moves and its purity
+    label = re.search(r"v1 moves mostly ([a-z_]+) \(purity ([0-9.]+)", text)
+    assert label and label[1] in world.NAMES and 0 < float(label[2]) <= 1
     start, local, text = client.predict("face", 3, 0.6, 1, 4, "", "22,38,42,50", 5, project, api_name="/edit")
     assert "inside the box 22,38,42,50" in text and "leakage of v1" in text
     _, priced, text = client.predict("face", 3, 0.6, 1, 4, "", "22,38,42,50", 5, contrast, api_name="/edit")
@@ -146,6 +150,7 @@ def test_every_endpoint_through_the_client(client, explorer, tmp_path):
     assert not np.array_equal(_read(local), _read(edited))  # LOCO Edit's direction, not the h-space one
     target, moved, text = client.predict("face", 3, 0.6, 1, 4, 10, api_name="/transport")
     assert "kept at face 10" in text and _read(moved).shape == _read(target).shape
+    assert re.search(r"carried, mostly [a-z_]+ \(purity [0-9.]+\) at face 10", text)
 
     distances, spectra, text = client.predict(3, "", api_name="/evolution")
     assert _read(distances).ndim == 3 and _read(spectra).ndim == 3

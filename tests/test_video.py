@@ -175,6 +175,11 @@ def test_jacobian_directions_numbers_are_the_pipelines(rendered):
     for i in range(3):  # γ = 0 is the face itself, inverted and generated again
         np.testing.assert_allclose(n.edits[i, zero], plain, atol=1e-5)
     assert np.abs(n.edits[:, 0] - n.edits[:, -1]).mean() > 1e-3, "the sweep changes the face"
+    # each direction is labelled with the face-world factor it moves and its purity
+    with one_torch_thread():
+        effects = pipe.factor_effects(basis.v, face, t=n.t, steps=n.steps)
+    assert n.factors == tuple(effects.factor) and set(n.factors) <= set(sl.faces.world.NAMES)
+    np.testing.assert_allclose(n.purities, effects.purity, atol=1e-4)
 
 
 # ------------------------------------------------------- numbers vs the library

@@ -241,7 +241,20 @@ class Explorer:
             f"x_t {'−' if strength < 0 else '+'} {abs(float(strength)):g}·v{direction}, then {APP_STEPS} DDIM steps "
             "down to the image" + note
         )
+        meaning = self._meaning(v, xt, t)
+        if meaning is not None:
+            text += (
+                f"\non the face world, v{direction} moves mostly {meaning[0]} (purity {meaning[1]:.2f}; 1 = that "
+                "factor alone), as the oracle reads the faces of x_t ± γ·v denoised"
+            )
         return display(image), display(edited), text
+
+    def _meaning(self, v, xt, t: float) -> tuple[str, float] | None:
+        """On the face world: the factor a direction moves most and its purity (``pipe.factor_effects``)."""
+        if self.model != "builtin":
+            return None
+        fx = self.pipe.factor_effects(v[None], xt=xt, t=t, steps=APP_STEPS)
+        return fx.factor[0], float(fx.purity[0])
 
     def transport(
         self,
@@ -270,6 +283,13 @@ class Explorer:
             f"share of u{int(direction)} kept at face {int(target)}: {moved.kept:.2f}; h moves {moved.gain:.1f} per unit "
             f"step there, against σ{int(direction)} = {float(basis.s[int(direction) - 1]):.1f} at the source"
         )
+        here = self._meaning(basis.v[int(direction) - 1], self._start(source, index, t, text_prompt)[1], t)
+        there = self._meaning(moved.v, xt, t)
+        if here is not None and there is not None:
+            text += (
+                f"\non the face world, v{int(direction)} moves mostly {here[0]} (purity {here[1]:.2f}) at the source; "
+                f"carried, mostly {there[0]} (purity {there[1]:.2f}) at face {int(target)}"
+            )
         return display(image), display(edited), text
 
     def evolution(self, index: int, prompt: str = ""):

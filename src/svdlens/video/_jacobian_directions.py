@@ -18,9 +18,13 @@ from ._draw import GREY, HIGHLIGHT, PAIR_COLORS, WHITE, caption, fmt, frame_box,
 N_DIRECTIONS = 3
 """The scene shows the Jacobian's top three directions, v₁, v₂ and v₃."""
 
+LABEL_WIDTH = 1.45
+"""The widest a direction's factor label may be (scene units): it stays left of the direction's image."""
+
 DEFAULT_STRENGTHS = (-8.0, -4.0, 0.0, 4.0, 8.0)
-"""The sweep: x_t + γ·vᵢ for these γ (vᵢ has unit length; ‖x_t‖ ≈ 32 for the built-in 32×32
-model, so these are visible edits that are still faces; the demo report uses the same)."""
+"""The sweep: x_t + γ·vᵢ for these γ (vᵢ has unit length; ‖x_t‖ ≈ 64 for the built-in 64×64
+face-world model, 32 for the 32×32 real-face one, so these are visible edits that are still
+faces; the demo report uses the same)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class JacobianDirectionsNumbers:
     directions : (3, H, W) v₁, v₂, v₃ in the model's image space (unit length).
     strengths : (s,) the sweep's γ.
     edits : (3, s, H, W) ``pipe.edit(face, vᵢ, strengths)``: x_t + γ·vᵢ denoised to an image, in [0, 1].
+    factors, purities : (3,) what each direction means: the face-world factor it moves most and
+        that factor's share of the change (``pipe.factor_effects``, read by the oracle).
     """
 
     index: int
@@ -46,6 +52,8 @@ class JacobianDirectionsNumbers:
     directions: np.ndarray
     strengths: np.ndarray
     edits: np.ndarray
+    factors: tuple[str, ...]
+    purities: np.ndarray
 
 
 def jacobian_directions_numbers(
@@ -81,12 +89,24 @@ def jacobian_directions_numbers(
         edits = np.stack(
             [pipe.edit(face, basis.v[i], strengths=list(strengths), t=t, steps=steps) for i in range(N_DIRECTIONS)]
         )
+        effects = pipe.factor_effects(basis.v, face, t=t, steps=steps)
     v = basis.v.detach().cpu().numpy() if hasattr(basis.v, "detach") else np.asarray(basis.v)
     s = basis.s.detach().cpu().numpy() if hasattr(basis.s, "detach") else np.asarray(basis.s)
     size = edits.shape[-1]
     directions = v.reshape(N_DIRECTIONS, -1, size, size)
     directions = directions[:, 0] if directions.shape[1] == 1 else directions
-    return JacobianDirectionsNumbers(index, t, steps, np.asarray(face), s.astype(float), directions, strengths, edits)
+    return JacobianDirectionsNumbers(
+        index,
+        t,
+        steps,
+        np.asarray(face),
+        s.astype(float),
+        directions,
+        strengths,
+        edits,
+        tuple(effects.factor),
+        np.asarray(effects.purity, dtype=float),
+    )
 
 
 class JacobianDirectionsScene(Scene):
@@ -128,11 +148,20 @@ class JacobianDirectionsScene(Scene):
             color = PAIR_COLORS[i] if i < 2 else HIGHLIGHT
             name = text(f"v{'₁₂₃'[i]}", 30, color).move_to(np.array([-6.2, y + 0.2, 0.0]))
             sigma = text(f"σ{'₁₂₃'[i]} = {fmt(n.sigmas[i])}", 16, GREY).next_to(name, np.array([0, -1, 0]), buff=0.12)
+            meaning = text(f"{n.factors[i].replace('_', ' ')} ({n.purities[i]:.2f})", 14, color)
+            if meaning.width > LABEL_WIDTH:  # the longest factor names would run off the frame at 480p
+                meaning.scale_to_fit_width(LABEL_WIDTH)
+            meaning.next_to(sigma, np.array([0, -1, 0]), buff=0.1)
             d = n.directions[i]
             m = max(float(np.abs(d).max()), 1e-12)
             direction = image(to_rgba(d, -m, m), size).move_to(np.array([-4.6, y, 0.0]))
             self.play(
-                FadeIn(name), FadeIn(sigma), FadeIn(direction), FadeIn(frame_box(direction, color)), run_time=0.35
+                FadeIn(name),
+                FadeIn(sigma),
+                FadeIn(meaning),
+                FadeIn(direction),
+                FadeIn(frame_box(direction, color)),
+                run_time=0.35,
             )
             row = [
                 image(to_rgba(n.edits[i, k], 0.0, 1.0), size).move_to(np.array([x, y, 0.0])) for k, x in enumerate(xs)
