@@ -2,7 +2,7 @@
 
 from ._data import LoadReport, builtin, load, read_image
 from ._estimator import Eigenfaces
-from ._oracle import FactorOracle
+from ._oracle import FactorOracle, train_oracle
 from ._outofcore import fit_out_of_core, lazy_images
 from ._uses import (
     CompressionCurve,
@@ -25,6 +25,7 @@ __all__ = [
     "LoadReport",
     "Eigenfaces",
     "FactorOracle",
+    "train_oracle",
     "fit_out_of_core",
     "lazy_images",
     "Puzzle",

@@ -278,8 +278,8 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def train_oracle(
     out: str | Path | None = None,
     *,
-    steps: int = 4000,
-    batch_size: int = 64,
+    steps: int = 6000,
+    batch_size: int = 32,
     lr: float = 2e-3,
     seed: int = 0,
     heldout: int = 2000,
@@ -290,7 +290,8 @@ def train_oracle(
 
     AdamW with a cosine decay, mean squared error on the standardised factors. Batch ``i`` is
     rendered from the seed ``(seed, i)``; the held-out set from another stream (``seed + 1``),
-    never seen in training.
+    never seen in training. The defaults are the shipped oracle's (its ``oracle.json``):
+    ``train_oracle("out/oracle")`` trains it again (1.5 h on 2 CPU cores).
 
     Parameters
     ----------
