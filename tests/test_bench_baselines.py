@@ -116,3 +116,21 @@ def test_the_sample_quality_columns_are_the_samplers_they_name(bench):
     assert noise_rows[-1]["renderer fit rms, median"] < 1e-4 < noise_rows[0]["renderer fit rms, median"]
     with pytest.raises(SystemExit):
         semantics.parse_args(["--etas", "1.5"])
+
+
+def test_the_world_budget_trains_under_the_cap_it_names(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_world", BENCH / "world.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH))
+    train = module.train_child(2, 6.0, tmp_path / "ok")
+    assert train["seconds per step"] > 0 and train["wall (s)"] > train["seconds per step"]
+    assert 0.1 < train["peak resident (GB)"] < 6.0
+    # the cap is real: a process that cannot map torch under it fails, and says so
+    with pytest.raises(SystemExit, match="under a 0.2 GB cap"):
+        module.train_child(2, 0.2, tmp_path / "capped")
