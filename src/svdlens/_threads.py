@@ -16,7 +16,7 @@ def one_torch_thread() -> Iterator[None]:
 
     Two cases gain: products that run on numpy's threaded BLAS interleaved with torch's own pool
     (the pools spin against each other: measured 13× slower on 2 cores, see ``svdlens.svd``), and
-    small models run an image at a time on a busy machine (the 32×32 built-in UNet's Jacobian
+    small models run an image at a time on a busy machine (the 32×32 real-face UNet's Jacobian
     directions were about 10× faster on one thread there).
     """
     before = torch.get_num_threads()

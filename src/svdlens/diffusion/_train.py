@@ -343,7 +343,7 @@ def train_like(
     Parameters
     ----------
     source : str or pathlib.Path
-        A built-in name (``"builtin"``: the face world, three runs) or a folder written by
+        A built-in name (``"builtin"``: the face world, two runs) or a folder written by
         :func:`train_faces`.
     out : str or pathlib.Path
         The folder of the finished model.
