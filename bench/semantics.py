@@ -111,7 +111,7 @@ def pulled_back(directions_h, basis):
 
 
 def method_directions(pipe, xts, bases, t, steps, k, seed):
-    """{method: per-image (k, *x.shape) directions} for one t."""
+    """{method: per-image (k, *x.shape) directions} for one t (PCA of h: min(k, n − 1) of them)."""
     gen = torch.Generator().manual_seed(seed)
     shape = xts.shape[1:]
     random = [torch.randn((k, *shape), generator=gen) for _ in xts]

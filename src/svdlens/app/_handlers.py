@@ -84,6 +84,7 @@ class Explorer:
         from ..faces import Eigenfaces
 
         self.model = model
+        self._meanings: dict = {}  # the last 64 directions' factor and purity (see _meaning)
         self.faces = _builtin_faces()
         self.ef = Eigenfaces(n_components=n_components).fit(self.faces)
         # The distance from face space that 95% of the built-in faces stay within.
@@ -245,16 +246,25 @@ class Explorer:
         if meaning is not None:
             text += (
                 f"\non the face world, v{direction} moves mostly {meaning[0]} (purity {meaning[1]:.2f}; 1 = that "
-                "factor alone), as the oracle reads the faces of x_t ± γ·v denoised"
+                f"factor alone), as the oracle reads the faces of x_t ± {meaning[2]:g}·v{direction} denoised"
             )
         return display(image), display(edited), text
 
-    def _meaning(self, v, xt, t: float) -> tuple[str, float] | None:
-        """On the face world: the factor a direction moves most and its purity (``pipe.factor_effects``)."""
+    def _meaning(self, v, xt, t: float) -> tuple[str, float, float] | None:
+        """On the face world: the factor a direction moves most, its purity and the γ it was read at.
+
+        ``pipe.factor_effects`` denoises x_t ± γ·v, so the answer is kept per (v, x_t, t): moving
+        the strength slider does not ask again.
+        """
         if self.model != "builtin":
             return None
-        fx = self.pipe.factor_effects(v[None], xt=xt, t=t, steps=APP_STEPS)
-        return fx.factor[0], float(fx.purity[0])
+        key = (v.detach().cpu().numpy().tobytes(), xt.detach().cpu().numpy().tobytes(), float(t))
+        if key not in self._meanings:
+            fx = self.pipe.factor_effects(v[None], xt=xt, t=t, steps=APP_STEPS)
+            if len(self._meanings) >= 64:
+                self._meanings.pop(next(iter(self._meanings)))  # the oldest
+            self._meanings[key] = (fx.factor[0], float(fx.purity[0]), fx.strength)
+        return self._meanings[key]
 
     def transport(
         self,
@@ -283,13 +293,14 @@ class Explorer:
             f"share of u{int(direction)} kept at face {int(target)}: {moved.kept:.2f}; h moves {moved.gain:.1f} per unit "
             f"step there, against σ{int(direction)} = {float(basis.s[int(direction) - 1]):.1f} at the source"
         )
-        here = self._meaning(basis.v[int(direction) - 1], self._start(source, index, t, text_prompt)[1], t)
-        there = self._meaning(moved.v, xt, t)
-        if here is not None and there is not None:
-            text += (
-                f"\non the face world, v{int(direction)} moves mostly {here[0]} (purity {here[1]:.2f}) at the source; "
-                f"carried, mostly {there[0]} (purity {there[1]:.2f}) at face {int(target)}"
-            )
+        if self.model == "builtin":  # the source's x_t is only needed to read the factors there
+            here = self._meaning(basis.v[int(direction) - 1], self._start(source, index, t, text_prompt)[1], t)
+            there = self._meaning(moved.v, xt, t)
+            if here is not None and there is not None:
+                text += (
+                    f"\non the face world, v{int(direction)} moves mostly {here[0]} (purity {here[1]:.2f}) at the "
+                    f"source; carried, mostly {there[0]} (purity {there[1]:.2f}) at face {int(target)}"
+                )
         return display(image), display(edited), text
 
     def evolution(self, index: int, prompt: str = ""):

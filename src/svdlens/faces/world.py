@@ -559,8 +559,10 @@ def fit(images: ArrayLike, *, restarts: int = 2) -> tuple[np.ndarray, np.ndarray
         for j in range(restarts):
             if best_rms <= FIT_TOLERANCE:
                 break
-            # alternately: the blurred images first (a smoother landscape), or a nudge off the best point
-            start = _fit_one(image, best, blur=_FIT_BLUR)[0] if j % 2 == 0 else best + nudges[j]
+            # alternately: the blurred images first (a smoother landscape), or a nudge off the best point;
+            # a later blurred fit starts nudged too, so that it does not repeat the first
+            nudged = np.clip(best + (nudges[j] if j else 0.0), -FIT_MARGIN, 1 + FIT_MARGIN)
+            start = _fit_one(image, nudged, blur=_FIT_BLUR)[0] if j % 2 == 0 else nudged
             z, z_rms = _fit_one(image, np.clip(start, -FIT_MARGIN, 1 + FIT_MARGIN))
             if z_rms < best_rms:
                 best, best_rms = z, z_rms

@@ -149,7 +149,7 @@ class JacobianDirectionsScene(Scene):
             name = text(f"v{'₁₂₃'[i]}", 30, color).move_to(np.array([-6.2, y + 0.2, 0.0]))
             sigma = text(f"σ{'₁₂₃'[i]} = {fmt(n.sigmas[i])}", 16, GREY).next_to(name, np.array([0, -1, 0]), buff=0.12)
             meaning = text(f"{n.factors[i].replace('_', ' ')} ({n.purities[i]:.2f})", 14, color)
-            if meaning.width > LABEL_WIDTH:  # the longest factor names would run off the frame at 480p
+            if meaning.width > LABEL_WIDTH:  # most factor labels are wider than the room left of the image
                 meaning.scale_to_fit_width(LABEL_WIDTH)
             meaning.next_to(sigma, np.array([0, -1, 0]), buff=0.1)
             d = n.directions[i]
