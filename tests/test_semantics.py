@@ -100,3 +100,14 @@ def test_bad_directions_are_refused():
     other.image_size = 32
     with pytest.raises(InvalidParameterError, match="face world"):
         factor_effects(other, xt, _directions(np.eye(2, F)))
+
+
+def test_the_pipeline_refuses_several_images_before_inverting_them(monkeypatch):
+    from svdlens.diffusion import load_cached
+
+    pipe = load_cached("builtin")
+    monkeypatch.setattr(pipe, "_x_t32", lambda *a, **k: pytest.fail("inverted before the check"))
+    faces = np.stack([world.face(0), world.face(1)])
+    for images in (faces, faces[:, None], torch.tensor(faces)):
+        with pytest.raises(InvalidParameterError, match="one image at a time"):
+            pipe.factor_effects(_directions(np.eye(2, F)), images, t=0.6, steps=3)

@@ -1661,6 +1661,13 @@ class Pipeline:
         >>> fx.change.shape, len(fx.factor)
         ((2, 10), 2)
         """
+        shape = tuple(np.shape(image)) if image is not None else ()
+        if len(shape) >= 3 and shape[0] > 1 and not (len(shape) == 3 and shape[0] == self.image_channels):
+            # refused before the inversion; _factor_effects checks x_t alike
+            raise InvalidParameterError(
+                f"factor effects read one image at a time: give one image; got {shape[0]} (shape {shape}); "
+                "loop over the images for more"
+            )
         grid = self._schedule.grid(t, steps)
         x = self._x_t32(grid, image=image, seed=seed, xt=xt, prompt=None)
         return _factor_effects(self, x, directions, t=t, steps=steps, strength=strength, labels=labels)
