@@ -1661,12 +1661,11 @@ class Pipeline:
         >>> fx.change.shape, len(fx.factor)
         ((2, 10), 2)
         """
-        shape = tuple(np.shape(image)) if image is not None else ()
-        if len(shape) >= 3 and shape[0] > 1 and not (len(shape) == 3 and shape[0] == self.image_channels):
-            # refused before the inversion; _factor_effects checks x_t alike
+        # refused before the inversion (counted as to_model reads images); _factor_effects checks x_t alike
+        count = 1 if image is None else len(self._space.as_batch(image))
+        if count != 1:
             raise InvalidParameterError(
-                f"factor effects read one image at a time: give one image; got {shape[0]} (shape {shape}); "
-                "loop over the images for more"
+                f"factor effects read one image at a time: give one image; got {count}; loop over the images for more"
             )
         grid = self._schedule.grid(t, steps)
         x = self._x_t32(grid, image=image, seed=seed, xt=xt, prompt=None)
