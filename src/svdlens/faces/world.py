@@ -541,7 +541,6 @@ def fit(images: ArrayLike, *, restarts: int = 2) -> tuple[np.ndarray, np.ndarray
     >>> bool(np.abs(found - f).max() < 1e-3 and rms.max() < 1e-4)
     True
     """
-
     from ._oracle import readable_images
 
     restarts = check_int("restarts", restarts, low=0, high=10)
@@ -562,8 +561,8 @@ def fit(images: ArrayLike, *, restarts: int = 2) -> tuple[np.ndarray, np.ndarray
             # alternately: the blurred images first (a smoother landscape), or a nudge off the best point;
             # a later blurred fit starts nudged too, so that it does not repeat the first
             nudged = np.clip(best + (nudges[j] if j else 0.0), -FIT_MARGIN, 1 + FIT_MARGIN)
-            start = _fit_one(image, nudged, blur=_FIT_BLUR)[0] if j % 2 == 0 else nudged
-            z, z_rms = _fit_one(image, np.clip(start, -FIT_MARGIN, 1 + FIT_MARGIN))
+            z0 = _fit_one(image, nudged, blur=_FIT_BLUR)[0] if j % 2 == 0 else nudged
+            z, z_rms = _fit_one(image, np.clip(z0, -FIT_MARGIN, 1 + FIT_MARGIN))
             if z_rms < best_rms:
                 best, best_rms = z, z_rms
         found[i] = _LOW + width * best
