@@ -50,9 +50,9 @@ def test_resume_goes_on_from_saved_weights(tmp_path):
 
 RUNS = [  # at the built-in real-face model's depth, layers_per_block 1
     {"data": "lfw", "steps": 2, "batch_size": 2, "lr": 1e-3, "seed": 1, "timesteps": None, "timestep_share": 1.0,
-     "layers_per_block": 1},
+     "layers_per_block": 1, "loss_weight": "epsilon"},
     {"data": "lfw", "steps": 3, "batch_size": 2, "lr": 5e-4, "seed": 2, "timesteps": None, "timestep_share": 1.0,
-     "layers_per_block": 1},
+     "layers_per_block": 1, "loss_weight": "epsilon"},
 ]  # fmt: skip
 
 
@@ -220,3 +220,63 @@ def test_a_deeper_unet_is_built_recorded_resumed_and_replayed(tmp_path):
         run.pop("layers_per_block")
     (tmp_path / "b" / "training.json").write_text(json.dumps(record))
     assert training_runs(tmp_path / "b") == deep
+
+
+def test_the_v_loss_weight_is_v_predictions_loss_for_an_epsilon_network(tmp_path, monkeypatch):
+    """Salimans & Ho's v = √ᾱ ε − √(1−ᾱ) x0, by diffusers' own get_velocity: ‖v − v̂‖² = w_t ‖ε − ε̂‖²."""
+    import pytest
+
+    from svdlens.diffusion import _train, train_like
+    from svdlens.diffusion._builtin import build_scheduler
+    from svdlens.diffusion._train import V_WEIGHT_CAP, _loss_weights, training_runs
+    from svdlens.exceptions import InvalidParameterError, ModelLoadError
+
+    scheduler = build_scheduler()
+    weights = _loss_weights(scheduler.alphas_cumprod, "v", torch.device("cpu"))
+    assert _loss_weights(scheduler.alphas_cumprod, "epsilon", torch.device("cpu")) is None
+    g = torch.Generator().manual_seed(0)
+    x0, eps, guess = (torch.randn(6, 1, 8, 8, generator=g, dtype=torch.float64) for _ in range(3))
+    t = torch.tensor([0, 200, 450, 600, 750, 840])  # 1/ᾱ below the cap
+    a = scheduler.alphas_cumprod.double()[t].view(-1, 1, 1, 1)
+    xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
+    guess_x0 = (xt - (1 - a).sqrt() * guess) / a.sqrt()
+    v_loss = (scheduler.get_velocity(guess_x0, guess, t) - scheduler.get_velocity(x0, eps, t)).pow(2).mean((1, 2, 3))
+    torch.testing.assert_close(weights[t].double() * (guess - eps).pow(2).mean((1, 2, 3)), v_loss, rtol=1e-6, atol=0)
+    assert weights.min() >= 1 and weights.max() == V_WEIGHT_CAP and weights[999] == V_WEIGHT_CAP
+    assert torch.all(weights[1:] >= weights[:-1])  # more noise, more weight
+
+    # The training loop weighs each image's loss by its timestep's weight: one image, one step.
+    drawn = []
+    build = _train.build_scheduler
+
+    def recording():
+        sched = build()
+        add_noise = sched.add_noise
+        sched.add_noise = lambda x0, noise, t: drawn.append(int(t[0])) or add_noise(x0, noise, t)
+        return sched
+
+    monkeypatch.setattr(_train, "build_scheduler", recording)
+    one = {**RUNS[0], "steps": 1, "batch_size": 1}
+    plain = train_faces(tmp_path / "e", **one)
+    weighted = train_faces(tmp_path / "v", **one | {"loss_weight": "v"})
+    assert drawn[0] == drawn[1]
+    assert weighted["final_loss_mean_last_200"] == pytest.approx(
+        float(weights[drawn[0]]) * plain["final_loss_mean_last_200"], rel=1e-5
+    )
+    monkeypatch.undo()
+
+    # Recorded, replayed, and kept on resume.
+    run = {**RUNS[0], "loss_weight": "v"}
+    info = train_faces(tmp_path / "a", **run)
+    assert info["loss_weight"] == "v" and training_runs(tmp_path / "a") == [run]
+    train_like("unused", tmp_path / "b", runs=[run])
+    for name, value in _weights(tmp_path / "b").items():
+        torch.testing.assert_close(value, _weights(tmp_path / "a")[name], msg=name)
+    train_faces(tmp_path / "p", **RUNS[0])
+    plain_weights = _weights(tmp_path / "p")
+    assert any(not torch.equal(value, plain_weights[name]) for name, value in _weights(tmp_path / "a").items())
+    with pytest.raises(ModelLoadError, match="loss_weight='v', not 'epsilon'"):
+        train_faces(tmp_path / "c", **RUNS[0] | {"steps": 3}, resume=tmp_path / "a.checkpoint")
+    with pytest.raises(InvalidParameterError, match="loss_weight"):
+        train_faces(tmp_path / "c", **RUNS[0] | {"loss_weight": "x0"})
+    assert not (tmp_path / "c").exists()

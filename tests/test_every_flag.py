@@ -407,6 +407,10 @@ CASES: dict[str, dict[str, list]] = {
             Refused([*TF, "--layers-per-block", "0"], "--layers-per-block"),
             Refused([*TF, "--layers-per-block", "2", "--resume", "{trained}"], "layers_per_block=1, not 2"),
         ],
+        "--loss-weight": [
+            Changes(TF, [*TF, "--loss-weight", "v"]),
+            Refused([*TF, "--loss-weight", "x0"], "--loss-weight"),
+        ],
         "--like": [
             Changes(TF, ["train-faces", "--like", "{trained}", "--out", "o"]),
             Refused([*TF, "--like", "builtin"], "leave out --data, --steps, --batch-size"),

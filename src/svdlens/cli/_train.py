@@ -10,6 +10,7 @@ from .._validation import check_choice, check_float, check_int
 from ..diffusion import train_faces
 from ..diffusion._train import (
     DATA_SETS,
+    LOSS_WEIGHTS,
     MAX_LAYERS_PER_BLOCK,
     TRAIN_BATCH,
     TRAIN_LR,
@@ -22,7 +23,7 @@ from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, progress_
 
 RUN_FLAGS = {"data": "--data", "steps": "--steps", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
              "resume": "--resume", "timesteps": "--timesteps", "timestep_share": "--timestep-share",
-             "layers_per_block": "--layers-per-block"}  # fmt: skip
+             "layers_per_block": "--layers-per-block", "loss_weight": "--loss-weight"}  # fmt: skip
 """The flags that --like takes from the model's training record instead."""
 
 __all__ = ["train_faces_command"]
@@ -78,6 +79,12 @@ def train_faces_command(
         help="ResNet layers in each U-Net block (default: the resumed model's, else the built-in's, 1); 2 gives a "
         "deeper network of the same widths.",
     ),
+    loss_weight: str = typer.Option(
+        "epsilon",
+        "--loss-weight",
+        help="epsilon: the plain ε loss; v: each timestep's loss times 1/ᾱ_t (capped at 20), as v-prediction's "
+        "loss weighs them, so that the large timesteps count as much as the small ones.",
+    ),
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Stop after this much training time."),
     resume: Optional[str] = typer.Option(
         None,
@@ -114,6 +121,8 @@ def train_faces_command(
 
         svdlens train-faces --layers-per-block 2 --steps 16000 --out out/deep    # a deeper U-Net
 
+        svdlens train-faces --resume out/deep --loss-weight v --steps 8000 --lr 1e-4 --seed 2 --out out/v
+
         svdlens train-faces --like builtin --out out/world    # the shipped face-world model, all its runs
     """
     with handled():
@@ -123,6 +132,7 @@ def train_faces_command(
                 f"--like takes every run's settings from the training record of {like}; leave out {', '.join(given)}"
             )
         data = check_choice("--data", data, DATA_SETS)
+        loss_weight = check_choice("--loss-weight", loss_weight, LOSS_WEIGHTS)
         steps = check_int("--steps", steps, high=10_000_000)
         batch_size = check_int("--batch-size", batch_size, high=4096)
         if layers_per_block is not None:
@@ -147,6 +157,7 @@ def train_faces_command(
                     timesteps=span,
                     timestep_share=timestep_share,
                     layers_per_block=layers_per_block,
+                    loss_weight=loss_weight,
                     progress=bar,
                     time_limit_s=limit,
                     resume=resume,

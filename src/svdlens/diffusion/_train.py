@@ -8,6 +8,14 @@ The DDPM objective of Ho et al. (2020), "Denoising diffusion probabilistic model
   exactly the images an uninterrupted one would.
 - ``"lfw"``: the 100 built-in faces resized to 32×32 and mirrored (200 images).
 
+The loss is the mean squared error of ε (``loss_weight="epsilon"``, Ho et al.'s "simple" loss),
+or the same weighted by 1/ᾱ_t (``"v"``), which is the loss of v-prediction (Salimans & Ho 2022,
+"Progressive distillation for fast sampling of diffusion models", §4) written for an
+ε-network: with v = √ᾱ ε − √(1−ᾱ) x_0, ‖v − v̂‖² = ‖ε − ε̂‖²/ᾱ. It weights the large timesteps,
+where a sample's features are made up, as much as the small ones in x_0 terms; the weight is
+capped at ``V_WEIGHT_CAP`` where ᾱ_t → 0. The network still predicts ε, so the model loads and
+samples as any other.
+
 AdamW with a linear warm-up and a cosine decay to a tenth of ``lr``; an exponential moving
 average of the weights (decay 0.999) is what gets saved, in the diffusers folder format.
 
@@ -47,10 +55,24 @@ from ._builtin import (
 )
 from ._config import read_json
 
-__all__ = ["train_faces", "train_like", "training_runs", "DATA_SETS", "TRAIN_STEPS", "TRAIN_BATCH", "TRAIN_LR"]
+__all__ = [
+    "train_faces",
+    "train_like",
+    "training_runs",
+    "DATA_SETS",
+    "LOSS_WEIGHTS",
+    "TRAIN_STEPS",
+    "TRAIN_BATCH",
+    "TRAIN_LR",
+    "V_WEIGHT_CAP",
+]
 
 DATA_SETS = ("world", "lfw")
 """What a built-in model can be trained on."""
+LOSS_WEIGHTS = ("epsilon", "v")
+"""How the ε loss is weighted over the timesteps: not at all, or as v-prediction's (1/ᾱ_t, capped)."""
+V_WEIGHT_CAP = 20.0
+"""The largest weight of ``loss_weight="v"`` (1/ᾱ_t reaches it at t ≈ 870 of 1000 on the cosine schedule)."""
 
 TRAIN_STEPS = 12000
 """Optimiser steps of a default training run."""
@@ -78,6 +100,7 @@ def train_faces(
     timesteps: tuple[int, int] | None = None,
     timestep_share: float = 1.0,
     layers_per_block: int | None = None,
+    loss_weight: str = "epsilon",
     device: str | None = None,
     progress: Progress = None,
     time_limit_s: float | None = None,
@@ -116,6 +139,9 @@ def train_faces(
     layers_per_block : int, optional
         ResNet layers in each block of the U-Net (default: the resumed checkpoint's or model's,
         else the built-in architecture's, 1). 2 gives a deeper network of the same widths.
+    loss_weight : {"epsilon", "v"}
+        ``"epsilon"`` (the default): the plain ε loss. ``"v"``: each image's ε loss times 1/ᾱ_t,
+        capped at ``V_WEIGHT_CAP``, as v-prediction's loss weights the timesteps (see above).
     device : str, optional
         Where to train (default: CUDA when available, else CPU).
     progress : callable, optional
@@ -158,6 +184,7 @@ def train_faces(
     lr = check_float("lr", lr, low=0.0, low_open=True)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every)
     seed = check_int("seed", seed, low=0)
+    loss_weight = check_choice("loss_weight", loss_weight, LOSS_WEIGHTS)
     scheduler = build_scheduler()
     total = scheduler.config.num_train_timesteps
     low, high = check_timesteps(timesteps, total)
@@ -176,6 +203,7 @@ def train_faces(
         "timesteps": None if timesteps is None else [low, high],
         "timestep_share": timestep_share,
         "layers_per_block": layers,
+        "loss_weight": loss_weight,
         "done": 0,
         "seconds": 0.0,
         "losses": [],
@@ -193,6 +221,7 @@ def train_faces(
                 batch_size=batch_size,
                 timesteps=state["timesteps"],
                 timestep_share=timestep_share,
+                loss_weight=loss_weight,
             ),
         )
         state["layers_per_block"] = layers  # checked by _layers_per_block; recorded where an older checkpoint did not
@@ -202,6 +231,7 @@ def train_faces(
             history = _load_weights(Path(resume), model)
         ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
+    weights = _loss_weights(scheduler.alphas_cumprod, loss_weight, dev)
     images = face_images().to(dev) if data == "lfw" else None
     gen = torch.Generator(device="cpu")
     ckpt = Path(checkpoint) if checkpoint is not None else Path(f"{Path(out)}.checkpoint")
@@ -221,7 +251,11 @@ def train_faces(
         t = t.to(dev)
         for group in opt.param_groups:
             group["lr"] = _learning_rate(step, steps, lr)
-        loss = torch.nn.functional.mse_loss(model(scheduler.add_noise(x0, noise, t), t).sample, noise)
+        predicted = model(scheduler.add_noise(x0, noise, t), t).sample
+        if weights is None:
+            loss = torch.nn.functional.mse_loss(predicted, noise)
+        else:
+            loss = (weights[t] * (predicted - noise).pow(2).flatten(1).mean(1)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -258,6 +292,7 @@ def train_faces(
         "timesteps": state["timesteps"],
         "timestep_share": timestep_share,
         "layers_per_block": layers,
+        "loss_weight": loss_weight,
         "device": str(dev),
         "seconds": seconds,
         "seconds_per_step_this_run": (time.perf_counter() - start) / done_here if done_here else None,
@@ -287,7 +322,8 @@ def training_runs(source: str | Path) -> list[dict[str, Any]]:
 
     Each run also has ``timesteps``: ``[low, high]`` for a run on part of them, else None,
     ``timestep_share``: the share of each batch drawn from them (1 where the record is older), and
-    ``layers_per_block``: the U-Net's depth (where the record is older, the model's ``config.json``'s).
+    ``layers_per_block``: the U-Net's depth (where the record is older, the model's ``config.json``'s),
+    and ``loss_weight`` (``"epsilon"`` where the record is older).
 
     ``source`` is a built-in name (``"builtin"``, ``"builtin-lfw"``) or a model folder written by
     :func:`train_faces`; its ``training.json`` holds the last run and, in ``history``, the runs
@@ -317,6 +353,7 @@ def training_runs(source: str | Path) -> list[dict[str, Any]]:
                 **{k: run.get(k) for k in (*RUN_SETTINGS, "timesteps")},
                 "timestep_share": run.get("timestep_share", 1.0),
                 "layers_per_block": run.get("layers_per_block", depth),
+                "loss_weight": run.get("loss_weight", "epsilon"),
             }
         )
     return runs
@@ -349,7 +386,8 @@ def train_like(
         The folder of the finished model.
     runs : list of dict, optional
         The runs instead of ``source``'s record (``{data, steps, batch_size, lr, seed}`` each,
-        and ``timesteps``, ``timestep_share`` where a run drew from part of them).
+        and ``timesteps``, ``timestep_share`` where a run drew from part of them, ``loss_weight``
+        where it weighted them).
     device, progress, force
         As for :func:`train_faces`; progress counts the steps of all runs together.
     time_limit_s : float, optional
@@ -427,6 +465,13 @@ def check_timestep_share(
     return share
 
 
+def _loss_weights(alphas_cumprod: torch.Tensor, loss_weight: str, device: torch.device) -> torch.Tensor | None:
+    """Each timestep's weight on the ε loss: None for the plain loss, else 1/ᾱ_t capped at ``V_WEIGHT_CAP``."""
+    if loss_weight == "epsilon":
+        return None
+    return (1.0 / alphas_cumprod.double()).clamp(max=V_WEIGHT_CAP).float().to(device)
+
+
 def _learning_rate(step: int, steps: int, lr: float) -> float:
     """Linear warm-up over ``WARMUP`` steps, then a cosine decay to ``lr / 10`` at ``steps``."""
     if step <= WARMUP:
@@ -501,6 +546,7 @@ def _load_checkpoint(
 
     state = read_json(folder / CHECKPOINT)
     state.setdefault("timestep_share", 1.0)  # checkpoints from before the option drew every image from timesteps
+    state.setdefault("loss_weight", "epsilon")  # and weighted no timestep
     for key, value in asked.items():
         if state.get(key) != value:
             raise ModelLoadError(
