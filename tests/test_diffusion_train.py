@@ -50,9 +50,9 @@ def test_resume_goes_on_from_saved_weights(tmp_path):
 
 RUNS = [  # at the built-in real-face model's depth, layers_per_block 1
     {"data": "lfw", "steps": 2, "batch_size": 2, "lr": 1e-3, "seed": 1, "timesteps": None, "timestep_share": 1.0,
-     "layers_per_block": 1, "loss_weight": "epsilon"},
+     "layers_per_block": 1, "widths": [32, 64, 64], "loss_weight": "epsilon"},
     {"data": "lfw", "steps": 3, "batch_size": 2, "lr": 5e-4, "seed": 2, "timesteps": None, "timestep_share": 1.0,
-     "layers_per_block": 1, "loss_weight": "epsilon"},
+     "layers_per_block": 1, "widths": [32, 64, 64], "loss_weight": "epsilon"},
 ]  # fmt: skip
 
 
@@ -280,3 +280,45 @@ def test_the_v_loss_weight_is_v_predictions_loss_for_an_epsilon_network(tmp_path
     with pytest.raises(InvalidParameterError, match="loss_weight"):
         train_faces(tmp_path / "c", **RUNS[0] | {"loss_weight": "x0"})
     assert not (tmp_path / "c").exists()
+
+
+def test_wider_blocks_are_built_recorded_resumed_and_replayed(tmp_path):
+    import pytest
+
+    from svdlens.diffusion import train_like
+    from svdlens.diffusion._train import training_runs
+    from svdlens.exceptions import InvalidParameterError, ModelLoadError
+
+    wide = [run | {"widths": [48, 64, 64]} for run in RUNS]
+    first = train_faces(tmp_path / "a", **wide[0])
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["block_out_channels"] == [48, 64, 64] and first["widths"] == [48, 64, 64]
+    assert first["parameters"] == sum(p.numel() for p in build_unet("lfw", widths=(48, 64, 64)).parameters())
+    # Resumed from the folder or its checkpoint without saying: the network it holds.
+    second = train_faces(tmp_path / "b", **RUNS[1] | {"widths": None}, resume=tmp_path / "a")
+    assert second["widths"] == [48, 64, 64] and training_runs(tmp_path / "b") == wide
+    for source in ("a", "a.checkpoint"):
+        with pytest.raises(ModelLoadError, match=r"widths=\[48, 64, 64\], not \[32, 64, 64\]"):
+            train_faces(tmp_path / "c", **RUNS[1], resume=tmp_path / source)
+    for bad, message in (
+        ([32, 64], "3 whole numbers"),
+        ([32, 64, 64.5], "3 whole numbers"),
+        ("326", "3 whole numbers"),
+        ([24, 64, 64], "multiple of 16"),
+        ([32, 64, 48], "multiple of 32"),
+        ([0, 64, 64], "widths"),
+        ([32, 64, 1024], "widths"),
+    ):
+        with pytest.raises(InvalidParameterError, match=message):
+            train_faces(tmp_path / "c", **RUNS[0] | {"widths": bad})
+    assert not (tmp_path / "c").exists()
+    train_like(tmp_path / "b", tmp_path / "out")
+    want = _weights(tmp_path / "b")
+    for name, value in _weights(tmp_path / "out").items():
+        torch.testing.assert_close(value, want[name], msg=name)
+    # A record from before the option takes the widths of the model it made.
+    record = json.loads((tmp_path / "b" / "training.json").read_text())
+    for run in [record, *record["history"]]:
+        run.pop("widths")
+    (tmp_path / "b" / "training.json").write_text(json.dumps(record))
+    assert training_runs(tmp_path / "b") == wide

@@ -407,6 +407,13 @@ CASES: dict[str, dict[str, list]] = {
             Refused([*TF, "--layers-per-block", "0"], "--layers-per-block"),
             Refused([*TF, "--layers-per-block", "2", "--resume", "{trained}"], "layers_per_block=1, not 2"),
         ],
+        "--widths": [
+            Changes(TF, [*TF, "--widths", "32,32,64"]),
+            Refused([*TF, "--widths", "32,64"], "3 whole numbers"),
+            Refused([*TF, "--widths", "32,x,64"], "--widths takes"),
+            Refused([*TF, "--widths", "32,64,48"], "multiple of 32"),
+            Refused([*TF, "--widths", "32,32,64", "--resume", "{trained}"], "widths=[32, 64, 64], not [32, 32, 64]"),
+        ],
         "--loss-weight": [
             Changes(TF, [*TF, "--loss-weight", "v"]),
             Refused([*TF, "--loss-weight", "x0"], "--loss-weight"),

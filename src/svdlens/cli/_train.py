@@ -16,6 +16,7 @@ from ..diffusion._train import (
     TRAIN_LR,
     TRAIN_STEPS,
     check_timestep_share,
+    check_widths,
     train_like,
 )
 from ..exceptions import InvalidParameterError
@@ -23,7 +24,8 @@ from ._main import FORCE, JSON, QUIET, app, emit, handled, out_option, progress_
 
 RUN_FLAGS = {"data": "--data", "steps": "--steps", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
              "resume": "--resume", "timesteps": "--timesteps", "timestep_share": "--timestep-share",
-             "layers_per_block": "--layers-per-block", "loss_weight": "--loss-weight"}  # fmt: skip
+             "layers_per_block": "--layers-per-block", "widths": "--widths",
+             "loss_weight": "--loss-weight"}  # fmt: skip
 """The flags that --like takes from the model's training record instead."""
 
 __all__ = ["train_faces_command"]
@@ -43,6 +45,18 @@ def _timesteps(text: str | None) -> tuple[int, int] | None:
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
         raise InvalidParameterError(f"--timesteps takes LOW:HIGH, two whole numbers such as 450:1000; got {text!r}")
     return int(parts[0]), int(parts[1])
+
+
+def _widths(text: str | None) -> tuple[int, ...] | None:
+    """``--widths 32,64,64,128`` as whole numbers (checked per block by the library)."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    if not all(p.strip().isdigit() for p in parts):
+        raise InvalidParameterError(
+            f"--widths takes the channels of each block, whole numbers such as 32,64,64,128; got {text!r}"
+        )
+    return tuple(int(p) for p in parts)
 
 
 @app.command("train-faces")
@@ -78,6 +92,12 @@ def train_faces_command(
         "--layers-per-block",
         help="ResNet layers in each U-Net block (default: the resumed model's, else the built-in's, 1); 2 gives a "
         "deeper network of the same widths.",
+    ),
+    widths: Optional[str] = typer.Option(
+        None,
+        "--widths",
+        help="The channels of each U-Net block, full resolution first, e.g. 32,64,64,128 (default: the resumed "
+        "model's, else the built-in's, 16,32,64,128 for the world).",
     ),
     loss_weight: str = typer.Option(
         "epsilon",
@@ -123,6 +143,8 @@ def train_faces_command(
 
         svdlens train-faces --resume out/deep --loss-weight v --steps 8000 --lr 1e-4 --seed 2 --out out/v
 
+        svdlens train-faces --widths 32,64,64,128 --steps 8000 --out out/wide    # wider full-resolution blocks
+
         svdlens train-faces --like builtin --out out/world    # the shipped face-world model, all its runs
     """
     with handled():
@@ -138,6 +160,7 @@ def train_faces_command(
         if layers_per_block is not None:
             layers_per_block = check_int("--layers-per-block", layers_per_block, high=MAX_LAYERS_PER_BLOCK)
         lr = check_float("--lr", lr, low=0.0, low_open=True)
+        blocks = None if widths is None else check_widths(_widths(widths), data, "--widths")
         span = _timesteps(timesteps)
         timestep_share = check_timestep_share(
             timestep_share, span is not None, "--timestep-share", "--timesteps LOW:HIGH"
@@ -157,6 +180,7 @@ def train_faces_command(
                     timesteps=span,
                     timestep_share=timestep_share,
                     layers_per_block=layers_per_block,
+                    widths=blocks,
                     loss_weight=loss_weight,
                     progress=bar,
                     time_limit_s=limit,

@@ -95,18 +95,25 @@ def builtin_folder(source: object) -> Path | None:
     return None if spec is None else spec.folder
 
 
-def build_unet(data: str = "world", layers_per_block: int | None = None):
+ATTENTION_HEAD_DIM = 32
+"""The channels of each attention head in the built-in U-Nets."""
+
+
+def build_unet(data: str = "world", layers_per_block: int | None = None, widths: tuple[int, ...] | None = None):
     """A fresh ``UNet2DModel`` of the built-in architecture for ``data`` ("world" or "lfw").
 
     ``layers_per_block`` (ResNet layers in each down block; up blocks have one more) replaces
-    the built-in's, for a deeper network of the same widths.
+    the built-in's, for a deeper network of the same widths; ``widths`` (the channels of each
+    block, ``block_out_channels``) replaces its widths.
     """
     from diffusers import UNet2DModel
 
     config = builtin_unet_config(data)
     if layers_per_block is not None:
         config["layers_per_block"] = layers_per_block
-    return UNet2DModel(in_channels=1, out_channels=1, attention_head_dim=32, **config)
+    if widths is not None:
+        config["block_out_channels"] = tuple(widths)
+    return UNet2DModel(in_channels=1, out_channels=1, attention_head_dim=ATTENTION_HEAD_DIM, **config)
 
 
 def builtin_unet_config(data: str = "world") -> dict:

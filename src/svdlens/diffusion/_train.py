@@ -45,6 +45,7 @@ from .._progress import Progress, report
 from .._validation import check_choice, check_float, check_int
 from ..exceptions import InvalidParameterError, MissingInputError, ModelLoadError
 from ._builtin import (
+    ATTENTION_HEAD_DIM,
     BUILTINS,
     build_scheduler,
     build_unet,
@@ -86,7 +87,7 @@ EMA_DECAY = 0.999
 LOSS_EVERY = 100  # the loss record keeps the mean of every this many steps
 CHECKPOINT = "checkpoint.json"
 MAX_LAYERS_PER_BLOCK = 4
-_BUILTIN_LAYERS = {data: builtin_unet_config(data)["layers_per_block"] for data in DATA_SETS}
+MAX_WIDTH = 512
 
 
 def train_faces(
@@ -100,6 +101,7 @@ def train_faces(
     timesteps: tuple[int, int] | None = None,
     timestep_share: float = 1.0,
     layers_per_block: int | None = None,
+    widths: tuple[int, ...] | None = None,
     loss_weight: str = "epsilon",
     device: str | None = None,
     progress: Progress = None,
@@ -139,6 +141,12 @@ def train_faces(
     layers_per_block : int, optional
         ResNet layers in each block of the U-Net (default: the resumed checkpoint's or model's,
         else the built-in architecture's, 1). 2 gives a deeper network of the same widths.
+    widths : tuple of int, optional
+        The channels of each U-Net block, from the full resolution down (``block_out_channels``;
+        default: the resumed checkpoint's or model's, else the built-in's, (16, 32, 64, 128) for
+        the world). One per block, each a multiple of the group norm's groups, the attention
+        block's a multiple of its head size. (32, 64, 64, 128) gives the full-resolution
+        blocks, where a face's small features are drawn, twice the channels.
     loss_weight : {"epsilon", "v"}
         ``"epsilon"`` (the default): the plain ε loss. ``"v"``: each image's ε loss times 1/ᾱ_t,
         capped at ``V_WEIGHT_CAP``, as v-prediction's loss weights the timesteps (see above).
@@ -173,7 +181,7 @@ def train_faces(
         ``resume`` holds neither a checkpoint nor weights.
     ModelLoadError
         A checkpoint of another data set, seed or batch size than asked for; ``resume`` holds a
-        U-Net with another ``layers_per_block`` than asked for.
+        U-Net with another ``layers_per_block`` or ``widths`` than asked for.
     OutputError
         ``out`` is a file, or holds files svdlens did not write (without ``force``), or one
         of ``resume``'s files would be overwritten.
@@ -192,8 +200,8 @@ def train_faces(
     focused = round(timestep_share * batch_size)
     torch.manual_seed(seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    layers = _layers_per_block(data, resume, layers_per_block)
-    model, ema = build_unet(data, layers).to(dev), build_unet(data, layers).to(dev)
+    layers, widths = _network(data, resume, layers_per_block, widths)
+    model, ema = build_unet(data, layers, widths).to(dev), build_unet(data, layers, widths).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     state: dict[str, Any] = {
         "data": data,
@@ -203,6 +211,7 @@ def train_faces(
         "timesteps": None if timesteps is None else [low, high],
         "timestep_share": timestep_share,
         "layers_per_block": layers,
+        "widths": list(widths),
         "loss_weight": loss_weight,
         "done": 0,
         "seconds": 0.0,
@@ -224,7 +233,8 @@ def train_faces(
                 loss_weight=loss_weight,
             ),
         )
-        state["layers_per_block"] = layers  # checked by _layers_per_block; recorded where an older checkpoint did not
+        # Checked by _network; recorded where an older checkpoint did not.
+        state |= {"layers_per_block": layers, "widths": list(widths)}
         history = state.pop("history", [])
     else:
         if resume is not None:
@@ -292,6 +302,7 @@ def train_faces(
         "timesteps": state["timesteps"],
         "timestep_share": timestep_share,
         "layers_per_block": layers,
+        "widths": list(widths),
         "loss_weight": loss_weight,
         "device": str(dev),
         "seconds": seconds,
@@ -322,7 +333,8 @@ def training_runs(source: str | Path) -> list[dict[str, Any]]:
 
     Each run also has ``timesteps``: ``[low, high]`` for a run on part of them, else None,
     ``timestep_share``: the share of each batch drawn from them (1 where the record is older), and
-    ``layers_per_block``: the U-Net's depth (where the record is older, the model's ``config.json``'s),
+    ``layers_per_block`` and ``widths``: the U-Net's depth and channels (where the record is older,
+    the model's ``config.json``'s),
     and ``loss_weight`` (``"epsilon"`` where the record is older).
 
     ``source`` is a built-in name (``"builtin"``, ``"builtin-lfw"``) or a model folder written by
@@ -339,7 +351,7 @@ def training_runs(source: str | Path) -> list[dict[str, Any]]:
     last = json.loads(record.read_text())
     fallback = BUILTINS[str(source)].data if builtin_folder(source) is not None else None
     config = folder / "config.json"
-    depth = read_json(config).get("layers_per_block") if config.is_file() else None
+    made = read_json(config) if config.is_file() else {}
     runs = []
     for i, run in enumerate([*last.get("history", []), last], start=1):
         run = {"data": fallback, **{k: v for k, v in run.items() if k != "data" or v is not None}}
@@ -352,7 +364,8 @@ def training_runs(source: str | Path) -> list[dict[str, Any]]:
             {
                 **{k: run.get(k) for k in (*RUN_SETTINGS, "timesteps")},
                 "timestep_share": run.get("timestep_share", 1.0),
-                "layers_per_block": run.get("layers_per_block", depth),
+                "layers_per_block": run.get("layers_per_block", made.get("layers_per_block")),
+                "widths": _listed(run.get("widths", made.get("block_out_channels"))),
                 "loss_weight": run.get("loss_weight", "epsilon"),
             }
         )
@@ -480,28 +493,75 @@ def _learning_rate(step: int, steps: int, lr: float) -> float:
     return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
 
-def _layers_per_block(data: str, resume: str | Path | None, asked: int | None) -> int:
-    """The U-Net's ResNet layers per block: ``asked``, else the resumed checkpoint's or model's, else the built-in's.
+def _network(
+    data: str, resume: str | Path | None, layers_per_block: int | None, widths: Any
+) -> tuple[int, tuple[int, ...]]:
+    """The U-Net's depth and widths: as asked, else the resumed checkpoint's or model's, else the built-in's.
 
     A resumed network keeps its architecture, so asking it for another is refused here, before
     anything is built, rather than by torch's missing-key error.
     """
-    found, where = None, None
-    if resume is not None:
-        where = Path(resume)
-        if (where / CHECKPOINT).is_file():
-            found = read_json(where / CHECKPOINT).get("layers_per_block", _BUILTIN_LAYERS[data])
-        elif (where / "config.json").is_file():
-            found = read_json(where / "config.json").get("layers_per_block")
-    if asked is None:
-        return int(found) if isinstance(found, int) else _BUILTIN_LAYERS[data]
-    asked = check_int("layers_per_block", asked, high=MAX_LAYERS_PER_BLOCK)
-    if found is not None and found != asked:
-        raise ModelLoadError(
-            f"{where} holds a U-Net with layers_per_block={found}, not {asked}: a resumed run keeps its "
-            "network; leave layers_per_block out, or start afresh"
-        )
-    return asked
+    builtin_config = builtin_unet_config(data)
+    builtin: dict[str, Any] = {
+        "layers_per_block": builtin_config["layers_per_block"],
+        "widths": list(builtin_config["block_out_channels"]),
+    }
+    found: dict[str, Any] = {}
+    where = Path(resume) if resume is not None else None
+    if where is not None and (where / CHECKPOINT).is_file():
+        record = read_json(where / CHECKPOINT)
+        found = {key: record.get(key, default) for key, default in builtin.items()}
+    elif where is not None and (where / "config.json").is_file():
+        config = read_json(where / "config.json")
+        found = {
+            "layers_per_block": config.get("layers_per_block"),
+            "widths": _listed(config.get("block_out_channels")),
+        }
+    asked = {
+        "layers_per_block": None
+        if layers_per_block is None
+        else check_int("layers_per_block", layers_per_block, high=MAX_LAYERS_PER_BLOCK),
+        "widths": None if widths is None else list(check_widths(widths, data)),
+    }
+    chosen: dict[str, Any] = {}
+    for key, default in builtin.items():
+        have, want = found.get(key), asked[key]
+        if want is not None and have is not None and have != want:
+            raise ModelLoadError(
+                f"{where} holds a U-Net with {key}={have}, not {want}: a resumed run keeps its "
+                f"network; leave {key} out, or start afresh"
+            )
+        chosen[key] = want if want is not None else have if have is not None else default
+    return int(chosen["layers_per_block"]), tuple(int(w) for w in chosen["widths"])
+
+
+def check_widths(widths: Any, data: str = "world", name: str = "widths") -> tuple[int, ...]:
+    """The channels of each block of the built-in U-Net for ``data``, checked: one per block, each fit for its norms and heads."""
+    config = builtin_unet_config(data)
+    blocks, groups = len(config["block_out_channels"]), config["norm_num_groups"]
+    try:
+        values = tuple(int(w) for w in widths)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{name} must be {blocks} whole numbers, one per block; got {widths!r}") from None
+    if len(values) != blocks or any(v != w for v, w in zip(values, widths)):
+        raise InvalidParameterError(f"{name} must be {blocks} whole numbers, one per block; got {widths!r}")
+    for i, value in enumerate(values):
+        check_int(f"{name}[{i}]", value, low=groups, high=MAX_WIDTH)
+        if value % groups:
+            raise InvalidParameterError(
+                f"{name}[{i}] must be a multiple of {groups} (the group norm's groups); got {value}"
+            )
+    for i, kind in enumerate(config["down_block_types"]):
+        if kind.startswith("Attn") and values[i] % ATTENTION_HEAD_DIM:
+            raise InvalidParameterError(
+                f"{name}[{i}] must be a multiple of {ATTENTION_HEAD_DIM} (its attention's head size); got {values[i]}"
+            )
+    return values
+
+
+def _listed(widths: Any) -> list[int] | None:
+    """Widths as a JSON record holds them (a list), or None."""
+    return None if widths is None else [int(w) for w in widths]
 
 
 def _load_weights(folder: Path, model: torch.nn.Module) -> list[dict]:
