@@ -334,8 +334,7 @@ def training_runs(source: str | Path) -> list[dict[str, Any]]:
     Each run also has ``timesteps``: ``[low, high]`` for a run on part of them, else None,
     ``timestep_share``: the share of each batch drawn from them (1 where the record is older), and
     ``layers_per_block`` and ``widths``: the U-Net's depth and channels (where the record is older,
-    the model's ``config.json``'s),
-    and ``loss_weight`` (``"epsilon"`` where the record is older).
+    the model's ``config.json``'s), and ``loss_weight`` (``"epsilon"`` where the record is older).
 
     ``source`` is a built-in name (``"builtin"``, ``"builtin-lfw"``) or a model folder written by
     :func:`train_faces`; its ``training.json`` holds the last run and, in ``history``, the runs
@@ -400,7 +399,8 @@ def train_like(
     runs : list of dict, optional
         The runs instead of ``source``'s record (``{data, steps, batch_size, lr, seed}`` each,
         and ``timesteps``, ``timestep_share`` where a run drew from part of them, ``loss_weight``
-        where it weighted them).
+        where it weighted them, ``layers_per_block`` and ``widths`` where its network was not the
+        built-in's).
     device, progress, force
         As for :func:`train_faces`; progress counts the steps of all runs together.
     time_limit_s : float, optional
